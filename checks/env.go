@@ -1,0 +1,451 @@
+package checks
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/internal/dataset"
+	"github.com/cvgate/cvgate/internal/failures"
+	"github.com/cvgate/cvgate/internal/imaging"
+	"github.com/cvgate/cvgate/internal/onnx"
+	"github.com/cvgate/cvgate/internal/onnxproto"
+	"github.com/cvgate/cvgate/internal/preprocess"
+	"github.com/cvgate/cvgate/report"
+)
+
+// Subject is one model under evaluation (the candidate or its baseline) with the preprocessing
+// that feeds it.
+type Subject struct {
+	Role  string // "candidate" or "baseline"
+	Name  string // as shown in reports
+	Model *onnx.Model
+	Spec  preprocess.Spec
+	// Info is the report's description of the model; checks may add to it (output kind).
+	Info *report.Model
+	// Proto is the model file's header as read without ONNX Runtime (IR version, opsets,
+	// metadata, external data).
+	Proto *onnxproto.Model
+	// RepoRoot bounds external data paths (the workspace); empty: the model's folder.
+	RepoRoot string
+
+	kindOnce sync.Once
+	kind     onnx.OutputKind
+}
+
+// OutputKind is how the subject's outputs are read; it is decided on the clean pass.
+func (s *Subject) OutputKind() onnx.OutputKind { return s.kind }
+
+// Env is the checks' only route to models and data. It decodes nothing itself (the dataset is
+// decoded once, before the suite) and memoizes every prediction pass, so that each check reuses
+// the clean predictions and a perturbed variant is computed once for candidate and baseline
+// together. It is safe for concurrent use.
+type Env struct {
+	Config    *config.Config
+	Data      *dataset.Dataset
+	Candidate *Subject
+	Baseline  *Subject // nil when there is no baseline
+	// BaselineNote says why there is no baseline, when Baseline is nil.
+	BaselineNote string
+	// Out is the output folder; failure cases are exported below it. Empty disables exports.
+	Out      string
+	Progress Progress
+	// Props are the image properties of Data's items, computed in the decoding pass (may be nil).
+	Props [][]float64
+	// PropNames name the columns of Props.
+	PropNames []string
+	// Export writes failure cases; nil disables exports.
+	Export *failures.Exporter
+	// Train is the training set for leakage checks, when configured (may be nil).
+	Train *dataset.Dataset
+
+	memoMu sync.Mutex
+	memo   map[string]*memoEntry
+}
+
+type memoEntry struct {
+	done       chan struct{}
+	cand, base *Predictions
+	err        error
+}
+
+// Subjects returns the candidate and, when present, the baseline.
+func (e *Env) Subjects() []*Subject {
+	if e.Baseline == nil {
+		return []*Subject{e.Candidate}
+	}
+	return []*Subject{e.Candidate, e.Baseline}
+}
+
+// Predictions are one model's outputs over a set of images.
+type Predictions struct {
+	Indices []int // dataset item index of each row
+	Classes int
+	Raw     []float32 // rows x Classes, as the model returned them
+	Probs   []float32 // rows x Classes
+	Top1    []int32   // -1 where the row has NaN or Inf
+	Conf    []float32 // probability of Top1
+}
+
+// Rows is the number of images predicted.
+func (p *Predictions) Rows() int { return len(p.Indices) }
+
+// Row returns the probabilities of row r.
+func (p *Predictions) Row(r int) []float32 { return p.Probs[r*p.Classes : (r+1)*p.Classes] }
+
+// Correct reports, per row, whether the prediction equals the label of the image.
+func (p *Predictions) Correct(ds *dataset.Dataset) []bool {
+	out := make([]bool, len(p.Indices))
+	for r, i := range p.Indices {
+		out[r] = int(p.Top1[r]) == ds.Items[i].Label && p.Top1[r] >= 0
+	}
+	return out
+}
+
+// Accuracy is the share of rows predicted correctly.
+func (p *Predictions) Accuracy(ds *dataset.Dataset) float64 {
+	if p.Rows() == 0 {
+		return math.NaN()
+	}
+	n := 0
+	for _, ok := range p.Correct(ds) {
+		if ok {
+			n++
+		}
+	}
+	return float64(n) / float64(p.Rows())
+}
+
+// Variant is a set of images, optionally transformed, to predict on.
+type Variant struct {
+	// Key identifies the variant in the memo; it must change whenever the images would.
+	Key string
+	// Indices are the dataset items to use; nil means all.
+	Indices []int
+	// Transform produces the image the models see for item i. It must be deterministic in i
+	// (seed any randomness from i) and safe for concurrent use; nil means the clean image.
+	Transform func(i int, img *imaging.Image) *imaging.Image
+}
+
+// CleanKey is the memo key of the clean pass over all images.
+const CleanKey = "clean"
+
+// Clean returns the predictions of candidate and baseline (nil without one) on every image.
+func (e *Env) Clean(ctx context.Context) (cand, base *Predictions, err error) {
+	return e.Predict(ctx, Variant{Key: CleanKey})
+}
+
+// Predict runs the variant through the candidate and the baseline, once: later calls with the same
+// key return the memoized predictions. Images are transformed and preprocessed in parallel,
+// streamed in batches while ONNX Runtime works on the previous batch, so that no perturbed
+// dataset is ever held in memory.
+func (e *Env) Predict(ctx context.Context, v Variant) (cand, base *Predictions, err error) {
+	if v.Key != CleanKey {
+		// The output kind (logits or probabilities) is decided on the clean pass.
+		if _, _, err := e.Clean(ctx); err != nil {
+			return nil, nil, err
+		}
+	}
+	e.memoMu.Lock()
+	if e.memo == nil {
+		e.memo = map[string]*memoEntry{}
+	}
+	ent, ok := e.memo[v.Key]
+	if !ok {
+		ent = &memoEntry{done: make(chan struct{})}
+		e.memo[v.Key] = ent
+	}
+	e.memoMu.Unlock()
+	if ok {
+		select {
+		case <-ent.done:
+			return ent.cand, ent.base, ent.err
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+	preds, err := e.run(ctx, v, e.Subjects())
+	if err != nil {
+		ent.err = err
+		if ctx.Err() != nil {
+			// A cancelled pass must not poison the memo for later checks.
+			e.memoMu.Lock()
+			delete(e.memo, v.Key)
+			e.memoMu.Unlock()
+		}
+	} else {
+		ent.cand = preds[0]
+		if len(preds) > 1 {
+			ent.base = preds[1]
+		}
+	}
+	close(ent.done)
+	return ent.cand, ent.base, ent.err
+}
+
+type chunk struct {
+	start int // position in the variant's index list
+	n     int
+	f32   [][]float32 // per subject, when its input is float32
+	u8    [][]uint8   // per subject, when its input is uint8
+	err   error
+}
+
+func (e *Env) run(ctx context.Context, v Variant, subjects []*Subject) ([]*Predictions, error) {
+	idx := v.Indices
+	if idx == nil {
+		idx = make([]int, len(e.Data.Items))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	n := len(idx)
+	chunkSize := 0
+	for _, s := range subjects {
+		chunkSize = max(chunkSize, s.Model.Batch)
+	}
+	chunkSize = max(chunkSize, 32)
+	chunks := (n + chunkSize - 1) / chunkSize
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan int)
+	ready := make(chan chunk, 2)
+	workers := runtime.NumCPU()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			scratch := make([]preprocess.Scratch, len(subjects))
+			for k := range work {
+				c := e.prepare(idx, k*chunkSize, min(chunkSize, n-k*chunkSize), v.Transform, subjects, scratch)
+				select {
+				case ready <- c:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		defer close(work)
+		for k := 0; k < chunks; k++ {
+			select {
+			case work <- k:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	go func() { wg.Wait(); close(ready) }()
+
+	preds := make([]*Predictions, len(subjects))
+	for i := range preds {
+		preds[i] = &Predictions{Indices: idx}
+	}
+	raw := make([][]float32, len(subjects))
+	received := 0
+	for c := range ready {
+		if c.err != nil {
+			return nil, c.err
+		}
+		for si, s := range subjects {
+			var out []float32
+			var width int
+			var err error
+			if c.u8 != nil && c.u8[si] != nil {
+				out, width, err = onnx.Run(ctx, s.Model, c.u8[si], c.n, s.Spec.Dims)
+			} else {
+				out, width, err = onnx.Run(ctx, s.Model, c.f32[si], c.n, s.Spec.Dims)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if raw[si] == nil {
+				preds[si].Classes = width
+				raw[si] = make([]float32, n*width)
+			}
+			if width != preds[si].Classes {
+				return nil, fmt.Errorf("model %q returned %d scores per image, then %d", s.Name, preds[si].Classes, width)
+			}
+			copy(raw[si][c.start*width:], out)
+		}
+		received++
+		if e.Progress != nil {
+			e.Progress.Add(c.n * len(subjects))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if received != chunks {
+		return nil, fmt.Errorf("prediction pass %q stopped after %d of %d batches", v.Key, received, chunks)
+	}
+	for si, s := range subjects {
+		p := preds[si]
+		p.Raw = raw[si]
+		if err := e.checkWidth(s, p.Classes); err != nil {
+			return nil, err
+		}
+		s.kindOnce.Do(func() {
+			s.kind = onnx.DetectKind(p.Raw, p.Classes)
+			if s.Info != nil {
+				s.Info.Output = s.kind.Describe()
+			}
+		})
+		p.Probs = onnx.ToProbabilities(p.Raw, p.Classes, s.kind)
+		p.Top1, p.Conf = argmax(p.Probs, p.Classes)
+	}
+	return preds, nil
+}
+
+func (e *Env) checkWidth(s *Subject, width int) error {
+	if e.Data.Classes == nil {
+		return nil
+	}
+	if want := len(e.Data.Classes.Names); width != want {
+		return fmt.Errorf("model %q returns %d scores per image but the data has %d classes (from %s); give --labels FILE with one class per model output, in output order",
+			s.Name, width, want, e.Data.Classes.Source)
+	}
+	return nil
+}
+
+func (e *Env) prepare(idx []int, start, n int, transform func(int, *imaging.Image) *imaging.Image, subjects []*Subject, scratch []preprocess.Scratch) chunk {
+	c := chunk{start: start, n: n, f32: make([][]float32, len(subjects)), u8: make([][]uint8, len(subjects))}
+	for si, s := range subjects {
+		per := s.Spec.SampleSize()
+		if s.Spec.DType == onnx.Uint8 {
+			c.u8[si] = make([]uint8, n*per)
+		} else {
+			c.f32[si] = make([]float32, n*per)
+		}
+	}
+	for j := 0; j < n; j++ {
+		i := idx[start+j]
+		img := e.Data.Items[i].Image
+		if transform != nil {
+			img = transform(i, img)
+			if img == nil {
+				c.err = fmt.Errorf("transform of image %q returned nothing", e.Data.Items[i].Path)
+				return c
+			}
+		}
+		for si, s := range subjects {
+			per := s.Spec.SampleSize()
+			if c.u8[si] != nil {
+				s.Spec.ApplyUint8(img, c.u8[si][j*per:(j+1)*per], &scratch[si])
+			} else {
+				s.Spec.Apply(img, c.f32[si][j*per:(j+1)*per], &scratch[si])
+			}
+		}
+	}
+	return c
+}
+
+func argmax(probs []float32, width int) ([]int32, []float32) {
+	rows := len(probs) / width
+	top := make([]int32, rows)
+	conf := make([]float32, rows)
+	for r := 0; r < rows; r++ {
+		row := probs[r*width : (r+1)*width]
+		best, bestV, bad := 0, float32(math.Inf(-1)), false
+		for i, v := range row {
+			if v != v || math.IsInf(float64(v), 0) {
+				bad = true
+				break
+			}
+			if v > bestV {
+				best, bestV = i, v
+			}
+		}
+		if bad {
+			top[r], conf[r] = -1, float32(math.NaN())
+			continue
+		}
+		top[r], conf[r] = int32(best), bestV
+	}
+	return top, conf
+}
+
+// Forward runs images through one subject without memoizing (determinism checks, attacks) and
+// returns probabilities, rows x classes.
+func (e *Env) Forward(ctx context.Context, s *Subject, imgs []*imaging.Image) ([]float32, []float32, error) {
+	if len(imgs) == 0 {
+		return nil, nil, nil
+	}
+	if _, _, err := e.Clean(ctx); err != nil { // decides how outputs are read
+		return nil, nil, err
+	}
+	var sc preprocess.Scratch
+	per := s.Spec.SampleSize()
+	var raw []float32
+	var width int
+	var err error
+	if s.Spec.DType == onnx.Uint8 {
+		buf := make([]uint8, len(imgs)*per)
+		for j, img := range imgs {
+			s.Spec.ApplyUint8(img, buf[j*per:(j+1)*per], &sc)
+		}
+		raw, width, err = onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
+	} else {
+		buf := make([]float32, len(imgs)*per)
+		for j, img := range imgs {
+			s.Spec.Apply(img, buf[j*per:(j+1)*per], &sc)
+		}
+		raw, width, err = onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, onnx.ToProbabilities(raw, width, s.kind), nil
+}
+
+// ForwardFloat runs working images (values in [0,1]) through one subject and returns
+// probabilities, rows x classes. Adversarial attacks query the model through it.
+func (e *Env) ForwardFloat(ctx context.Context, s *Subject, imgs []*imaging.Float) ([]float32, int, error) {
+	if len(imgs) == 0 {
+		return nil, 0, nil
+	}
+	if _, _, err := e.Clean(ctx); err != nil { // decides how outputs are read
+		return nil, 0, err
+	}
+	var sc preprocess.Scratch
+	per := s.Spec.SampleSize()
+	var raw []float32
+	var width int
+	var err error
+	if s.Spec.DType == onnx.Uint8 {
+		buf := make([]uint8, len(imgs)*per)
+		for j, img := range imgs {
+			s.Spec.ApplyFloatUint8(img, buf[j*per:(j+1)*per], &sc)
+		}
+		raw, width, err = onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
+	} else {
+		buf := make([]float32, len(imgs)*per)
+		for j, img := range imgs {
+			s.Spec.ApplyFloat(img, buf[j*per:(j+1)*per], &sc)
+		}
+		raw, width, err = onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return onnx.ToProbabilities(raw, width, s.kind), width, nil
+}
+
+// ForwardTensor runs a ready-made float32 tensor (n samples) through a subject, bypassing
+// preprocessing: robust.abnormal uses it to feed values in the wrong range.
+func (e *Env) ForwardTensor(ctx context.Context, s *Subject, data []float32, n int) ([]float32, int, error) {
+	if _, _, err := e.Clean(ctx); err != nil { // decides how outputs are read
+		return nil, 0, err
+	}
+	raw, width, err := onnx.Run(ctx, s.Model, data, n, s.Spec.Dims)
+	if err != nil {
+		return nil, 0, err
+	}
+	return onnx.ToProbabilities(raw, width, s.kind), width, nil
+}

@@ -1,0 +1,150 @@
+// Package app is cvgate's command line: it parses subcommands, wires config, data, models, checks,
+// report writers and GitHub together, and maps outcomes to exit codes. main.go only builds an App
+// from the process (arguments, environment, standard streams) and calls Run.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/internal/onnx"
+)
+
+// Exit codes.
+const (
+	ExitPass       = 0 // the gate passed
+	ExitGateFailed = 1 // the gate failed (a check failed under the fail-on policy)
+	ExitCannotRun  = 2 // cvgate could not run: bad config, missing model, unreadable data, no runtime
+)
+
+// App is one invocation of cvgate. Everything it reads from or writes to the process is a field,
+// so that tests run it in-process.
+type App struct {
+	Args   []string          // without the program name
+	Env    map[string]string // the process environment
+	Stdout io.Writer
+	Stderr io.Writer
+	// StderrTerminal selects a progress bar instead of log lines.
+	StderrTerminal bool
+	// Now is the clock (injected so that reports can be reproduced).
+	Now func() time.Time
+	// Version and Commit identify the build.
+	Version, Commit string
+	// Executable is the path of the running binary (to find a bundled runtime library).
+	Executable string
+	// HTTPClient reaches the GitHub API; nil uses a default client with timeouts.
+	HTTPClient *http.Client
+	// Dir is the working directory relative paths are resolved against ("" for the process's).
+	Dir string
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	run     func(a *App, ctx context.Context, args []string) int
+}
+
+func (a *App) commands() []command {
+	return []command{
+		{"check", "evaluate models on labelled images and gate on the results", (*App).runCheck},
+		{"config", "print the effective configuration (defaults, file, flags merged)", (*App).runConfig},
+		{"version", "print the version of cvgate and of ONNX Runtime", (*App).runVersion},
+	}
+}
+
+// Run executes the command line and returns the exit code.
+func (a *App) Run(ctx context.Context) int {
+	if a.Now == nil {
+		a.Now = time.Now
+	}
+	if a.Env == nil {
+		a.Env = map[string]string{}
+	}
+	if len(a.Args) == 0 {
+		a.usage(a.Stderr)
+		return ExitCannotRun
+	}
+	name, rest := a.Args[0], a.Args[1:]
+	switch name {
+	case "help", "-h", "-help", "--help":
+		a.usage(a.Stdout)
+		return ExitPass
+	case "--version", "-version":
+		return a.runVersion(ctx, nil)
+	}
+	for _, c := range a.commands() {
+		if c.name == name {
+			return c.run(a, ctx, rest)
+		}
+	}
+	fmt.Fprintf(a.Stderr, "cvgate: unknown command %q\n\n", name)
+	a.usage(a.Stderr)
+	return ExitCannotRun
+}
+
+func (a *App) usage(w io.Writer) {
+	fmt.Fprintf(w, `cvgate %s checks computer-vision models (ONNX image classifiers) before they ship.
+
+Usage:
+  cvgate <command> [flags]
+
+Commands:
+`, a.Version)
+	for _, c := range a.commands() {
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
+	}
+	fmt.Fprint(w, `
+Run "cvgate <command> --help" for its flags.
+
+Exit codes: 0 the gate passed, 1 the gate failed, 2 cvgate could not run.
+Quick start:
+  scripts/setup-ort                       # install the ONNX Runtime library once
+  cvgate check --model model.onnx --data images/   # class-per-folder images
+`)
+}
+
+func (a *App) getenv(k string) string { return a.Env[k] }
+
+func (a *App) logf(format string, args ...any) {
+	fmt.Fprintf(a.Stderr, "cvgate: "+format+"\n", args...)
+}
+
+// fail prints an error the user can act on and returns the "could not run" exit code.
+func (a *App) fail(err error) int {
+	var ve *config.ValidationError
+	var me *onnx.MissingLibraryError
+	switch {
+	case errors.As(err, &ve):
+		fmt.Fprintf(a.Stderr, "cvgate: %v\n", ve)
+	case errors.As(err, &me):
+		fmt.Fprintf(a.Stderr, "cvgate: %v\n", me)
+	default:
+		fmt.Fprintf(a.Stderr, "cvgate: %v\n", err)
+	}
+	return ExitCannotRun
+}
+
+func (a *App) runVersion(ctx context.Context, args []string) int {
+	fmt.Fprintf(a.Stdout, "cvgate %s", a.Version)
+	if a.Commit != "" {
+		fmt.Fprintf(a.Stdout, " (%s)", a.Commit)
+	}
+	fmt.Fprintf(a.Stdout, "\nONNX Runtime: pinned %s", onnx.PinnedVersion)
+	if lib, err := onnx.Locate("", a.getenv, a.Executable); err == nil {
+		if rt, err := onnx.Init(lib); err == nil {
+			fmt.Fprintf(a.Stdout, ", loaded %s from %s", rt.Version, lib)
+		} else {
+			fmt.Fprintf(a.Stdout, ", %s cannot be loaded: %v", lib, err)
+		}
+	} else {
+		fmt.Fprintf(a.Stdout, ", not installed (run %s)", onnx.SetupCommand)
+	}
+	fmt.Fprintln(a.Stdout)
+	return ExitPass
+}

@@ -1,0 +1,124 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/cvgate/cvgate/internal/config"
+)
+
+// checkFlags are the flags of `cvgate check` beyond the config options.
+type checkFlags struct {
+	configFile string
+	quiet      bool
+	settings   []config.Setting
+}
+
+func (a *App) checkFlagSet(name string, f *checkFlags, summary string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(a.Stderr)
+	config.FlagSet(fs, &f.settings)
+	fs.StringVar(&f.configFile, "config", "", "config file (default .cvgate.yml when present)")
+	fs.BoolVar(&f.quiet, "quiet", false, "do not print the markdown report on stdout")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: cvgate %s [flags] [MODEL.onnx ...]\n\n%s\n\nFlags:\n", name, summary)
+		fs.PrintDefaults()
+		fmt.Fprintf(fs.Output(), "\nExit codes: 0 the gate passed, 1 the gate failed, 2 cvgate could not run.\n")
+	}
+	return fs
+}
+
+// parseCheck parses flags (positional arguments are models) and loads the configuration.
+func (a *App) parseCheck(name, summary string, args []string) (*config.Loaded, *checkFlags, int) {
+	f := &checkFlags{}
+	fs := a.checkFlagSet(name, f, summary)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, ExitPass
+		}
+		return nil, nil, ExitCannotRun
+	}
+	opts := config.Options()
+	for _, m := range fs.Args() {
+		if strings.HasPrefix(m, "-") {
+			fmt.Fprintf(a.Stderr, "cvgate: flag %q after the model paths: put flags first\n", m)
+			return nil, nil, ExitCannotRun
+		}
+		f.settings = append(f.settings, config.Setting{Option: &opts[0], Value: m, Source: "--model"})
+	}
+	loaded, err := config.Load(config.Sources{File: f.configFile, FileRequired: f.configFile != "", Dir: a.Dir, Flags: f.settings})
+	if err != nil {
+		return nil, nil, a.fail(err)
+	}
+	return loaded, f, -1
+}
+
+func (a *App) runCheck(ctx context.Context, args []string) int {
+	loaded, f, code := a.parseCheck("check", "Evaluate ONNX image classifiers on labelled images: load, numerics, accuracy,\nregression against a baseline, robustness and data checks; write reports to --out.", args)
+	if code >= 0 {
+		return code
+	}
+	r, err := a.evaluate(ctx, loaded)
+	if err != nil {
+		return a.fail(err)
+	}
+	if err := a.writeOutputs(r, loaded, !f.quiet); err != nil {
+		return a.fail(err)
+	}
+	a.logf("%s (report: %s)", r.Gate.Headline(), filepath.Join(loaded.Out, "report.json"))
+	if r.Gate.ExitFailed {
+		return ExitGateFailed
+	}
+	return ExitPass
+}
+
+func (a *App) runConfig(ctx context.Context, args []string) int {
+	loaded, _, code := a.parseCheck("config", "Print the effective configuration: built-in defaults, the config file, the profile,\ninputs and flags merged, as YAML.", args)
+	if code >= 0 {
+		return code
+	}
+	out, err := loaded.Config.YAML()
+	if err != nil {
+		return a.fail(err)
+	}
+	if loaded.File != "" {
+		fmt.Fprintf(a.Stdout, "# from %s (sha256 %s) and defaults\n", loaded.File, loaded.SHA256)
+	} else {
+		fmt.Fprintln(a.Stdout, "# no config file: defaults, inputs and flags")
+	}
+	a.Stdout.Write(out)
+	return ExitPass
+}
+
+// path resolves a user path against the App's directory.
+func (a *App) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || a.Dir == "" {
+		return p
+	}
+	return filepath.Join(a.Dir, p)
+}
+
+// peakRSS reads the process's peak resident memory (Linux), or 0.
+func peakRSS() int64 {
+	if runtime.GOOS != "linux" {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%d", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}

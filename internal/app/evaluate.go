@@ -1,0 +1,470 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cvgate/cvgate/checks"
+	"github.com/cvgate/cvgate/internal/baseline"
+	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/internal/dataset"
+	"github.com/cvgate/cvgate/internal/failures"
+	"github.com/cvgate/cvgate/internal/onnx"
+	"github.com/cvgate/cvgate/internal/onnxproto"
+	"github.com/cvgate/cvgate/internal/preprocess"
+	"github.com/cvgate/cvgate/internal/progress"
+	"github.com/cvgate/cvgate/report"
+)
+
+// session holds what one evaluation shares across its targets.
+type session struct {
+	app      *App
+	cfg      *config.Loaded
+	rt       *onnx.Runtime
+	stats    *onnx.Stats
+	prog     *progress.Reporter
+	counters report.Counters
+	tmpDir   string
+	// releases fetches release assets for release: baselines (nil outside GitHub).
+	releases baseline.ReleaseFetcher
+	// repoRoot bounds external data paths.
+	repoRoot string
+}
+
+// opened is a model that ONNX Runtime loaded, or the reason it did not.
+type opened struct {
+	path  string
+	model *onnx.Model
+	proto *onnxproto.Model
+	err   error
+}
+
+// evaluate runs the whole check pipeline on the configured models and returns the report.
+// Errors are "could not run" problems (exit 2); model failures are results in the report.
+func (a *App) evaluate(ctx context.Context, cfg *config.Loaded) (*report.Report, error) {
+	wallStart := time.Now()
+	startedAt := a.Now().UTC()
+	s := &session{app: a, cfg: cfg, stats: &onnx.Stats{}, prog: progress.New(a.Stderr, a.StderrTerminal, nil), repoRoot: a.path(".")}
+	if root, err := filepath.Abs(s.repoRoot); err == nil {
+		s.repoRoot = root
+	}
+
+	models, err := a.expandModels(cfg.Models)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Data == "" {
+		return nil, errors.New("no data: pass --data DIR|MANIFEST (a class-per-folder directory or a CSV/JSONL manifest) or set data in .cvgate.yml")
+	}
+	if _, err := os.Stat(a.path(cfg.Data)); err != nil {
+		return nil, fmt.Errorf("open data %q: %w", cfg.Data, err)
+	}
+	include := cfg.Checks
+	selected, err := checks.Select(checks.All(), include, cfg.Skip)
+	if err != nil {
+		return nil, err
+	}
+	selected = checks.Enabled(selected, &cfg.Config, include)
+
+	initStart := time.Now()
+	lib, err := onnx.Locate(cfg.Runtime.ORTLib, a.getenv, a.Executable)
+	if err != nil {
+		return nil, err
+	}
+	if s.rt, err = onnx.Init(lib); err != nil {
+		return nil, err
+	}
+	s.counters.ORTInitSeconds = time.Since(initStart).Seconds()
+	if s.tmpDir, err = os.MkdirTemp("", "cvgate-"); err != nil {
+		return nil, fmt.Errorf("create temporary folder: %w", err)
+	}
+	defer os.RemoveAll(s.tmpDir)
+
+	// Open every candidate first: the first one that loads tells how many classes to expect.
+	loadStart := time.Now()
+	var cands []opened
+	for _, m := range models {
+		cands = append(cands, s.open(m))
+	}
+	defer func() {
+		for _, c := range cands {
+			if c.model != nil {
+				c.model.Close()
+			}
+		}
+	}()
+	s.counters.LoadSeconds = time.Since(loadStart).Seconds()
+
+	ds, err := s.loadData(ctx, cands)
+	if err != nil {
+		return nil, err
+	}
+
+	r := &report.Report{
+		SchemaVersion: report.SchemaVersion,
+		Kind:          "check",
+		Tool:          report.Tool{Name: "cvgate", Version: a.Version, Commit: a.Commit, GoVersion: runtime.Version(), ORTVersion: s.rt.Version},
+		Run:           report.Run{StartedAt: startedAt.Format(time.RFC3339)},
+		Inputs: report.Inputs{ConfigPath: cfg.File, ConfigSHA256: cfg.SHA256, Dataset: &report.Dataset{
+			Path: cfg.Data, SHA256: ds.Digest(), Images: len(ds.Items), Attributes: ds.Attributes,
+			DecodeSeconds: round3(ds.Decode.Seconds()),
+		}},
+	}
+	if ds.Classes != nil {
+		r.Inputs.Dataset.Classes = ds.Classes.Names
+		r.Inputs.Dataset.LabelSource = ds.Classes.Source
+		r.Inputs.Dataset.PerClass = ds.PerClass()
+	} else {
+		r.Inputs.Dataset.LabelSource = "none (unlabelled)"
+	}
+	for _, p := range ds.Unreadable {
+		r.Inputs.Dataset.Unreadable = append(r.Inputs.Dataset.Unreadable, report.Problem{Path: p.Path, Reason: p.Reason})
+	}
+	if len(ds.Unreadable) > 0 {
+		r.Run.Notes = append(r.Run.Notes, fmt.Sprintf("%d unreadable image(s) were left out (under max_unreadable %.1f%%): see inputs.dataset.unreadable", len(ds.Unreadable), 100*cfg.MaxUnreadable))
+	}
+
+	checksStart := time.Now()
+	for _, c := range cands {
+		t, err := s.evaluateTarget(ctx, c, ds, selected)
+		if err != nil {
+			return nil, err
+		}
+		r.Targets = append(r.Targets, *t)
+	}
+	s.counters.ChecksSeconds = time.Since(checksStart).Seconds()
+
+	c := &s.counters
+	c.Images = len(ds.Items)
+	c.Unreadable = len(ds.Unreadable)
+	c.DecodeSeconds = round3(ds.Decode.Seconds())
+	c.DecodedStoreMiB = round3(float64(ds.StoreBytes) / (1 << 20))
+	c.ForwardPasses = s.stats.Samples()
+	c.ORTCalls = s.stats.Calls()
+	c.ORTSeconds = round3(s.stats.Duration().Seconds())
+	c.ORTInitSeconds = round3(c.ORTInitSeconds)
+	c.LoadSeconds = round3(c.LoadSeconds)
+	c.ChecksSeconds = round3(c.ChecksSeconds)
+	c.TotalSeconds = round3(time.Since(wallStart).Seconds())
+	c.PeakRSSBytes = peakRSS()
+	r.Run.Counters = *c
+	r.Normalize(checks.IDs(checks.All()))
+	report.ApplyGate(r, cfg.FailOn)
+	return r, nil
+}
+
+func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
+
+// expandModels resolves globs; a pattern that matches nothing is an error naming it.
+func (a *App) expandModels(patterns []string) ([]string, error) {
+	if len(patterns) == 0 {
+		return nil, errors.New("no model to check: pass --model PATH (or MODEL.onnx as an argument), or set models in .cvgate.yml")
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range patterns {
+		var matches []string
+		if strings.ContainsAny(p, "*?[") {
+			m, err := filepath.Glob(a.path(p))
+			if err != nil {
+				return nil, fmt.Errorf("model pattern %q: %w", p, err)
+			}
+			if len(m) == 0 {
+				return nil, fmt.Errorf("model pattern %q matches no file", p)
+			}
+			sort.Strings(m)
+			for _, x := range m {
+				if a.Dir != "" {
+					if rel, err := filepath.Rel(a.Dir, x); err == nil {
+						x = rel
+					}
+				}
+				matches = append(matches, x)
+			}
+		} else {
+			matches = []string{p}
+		}
+		for _, m := range matches {
+			if !seen[m] {
+				seen[m] = true
+				out = append(out, m)
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *session) open(path string) opened {
+	o := opened{path: path}
+	full := s.app.path(path)
+	if _, err := os.Stat(full); err != nil {
+		o.err = fmt.Errorf("open model %q: %w", path, err)
+		return o
+	}
+	// Read the header without ONNX Runtime first: it gives a precise message for a file that is
+	// not an ONNX model at all, and the opsets and metadata ONNX Runtime does not expose.
+	proto, err := onnxproto.Read(full)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	o.proto = proto
+	rc := s.cfg.Runtime
+	pc := s.cfg.Preprocess
+	m, err := onnx.Open(s.rt, full, onnx.Options{Threads: rc.Threads, BatchSize: rc.BatchSize, Provider: string(rc.ExecutionProvider), Input: pc.Input, Output: pc.Output}, s.stats)
+	if err != nil {
+		o.err = err
+		return o
+	}
+	m.Path = path
+	o.model = m
+	return o
+}
+
+// loadData lists and decodes the evaluation images once, and maps labels to output indices.
+func (s *session) loadData(ctx context.Context, cands []opened) (*dataset.Dataset, error) {
+	cfg := s.cfg
+	listing, err := dataset.List(s.app.path(cfg.Data))
+	if err != nil {
+		return nil, err
+	}
+	outputs := 0
+	for _, c := range cands {
+		if c.model != nil && len(c.model.Output.Shape) >= 2 && c.model.Output.Shape[1] > 0 {
+			outputs = int(c.model.Output.Shape[1])
+			break
+		}
+	}
+	var classes *dataset.Classes
+	switch {
+	case cfg.Labels != "":
+		if classes, err = dataset.ReadLabelsFile(s.app.path(cfg.Labels)); err != nil {
+			return nil, err
+		}
+	case listing.FolderClasses != nil:
+		if classes, err = dataset.FolderClasses(listing.FolderClasses, outputs); err != nil {
+			return nil, err
+		}
+	default:
+		names := distinctLabels(listing)
+		if len(names) > 0 {
+			if classes, err = dataset.FolderClasses(names, outputs); err != nil {
+				return nil, err
+			}
+			classes.Source = strings.Replace(classes.Source, "folder names", "manifest labels", 1)
+		}
+	}
+	if classes != nil && outputs > 0 && len(classes.Names) != outputs {
+		where := classes.Source
+		hint := "pass --labels FILE with one class name per model output, in output order"
+		if cfg.Labels != "" {
+			hint = "fix the labels file: one line per model output, in output order"
+		}
+		return nil, fmt.Errorf("the model outputs %d classes but %s gives %d (%s); %s",
+			outputs, where, len(classes.Names), previewNames(classes.Names), hint)
+	}
+	s.prog.Start("decode images", len(listing.Entries))
+	ds, err := dataset.Load(ctx, listing, dataset.Options{
+		Classes:       classes,
+		MaxUnreadable: cfg.MaxUnreadable,
+		Progress:      func(done, total int) { s.prog.Add(1) },
+	})
+	s.prog.Done()
+	if err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
+
+func distinctLabels(l *dataset.Listing) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, e := range l.Entries {
+		if e.LabelName != "" && !seen[e.LabelName] {
+			seen[e.LabelName] = true
+			out = append(out, e.LabelName)
+		}
+	}
+	return out
+}
+
+func previewNames(names []string) string {
+	if len(names) <= 6 {
+		return strings.Join(names, ", ")
+	}
+	return strings.Join(names[:6], ", ") + ", ..."
+}
+
+// evaluateTarget prepares one candidate (preprocessing, baseline) and runs the suite on it.
+func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Dataset, selected []checks.Check) (*report.Target, error) {
+	t := &report.Target{Name: c.path, Model: report.Model{Path: c.path}}
+	if c.err != nil {
+		// The model itself is broken: that is a failing result, not a failed run.
+		s.app.logf("%v", c.err)
+		t.Results = append(t.Results, report.Result{ID: checks.IDModelLoad, Title: checks.ModelLoad{}.Title(), Status: report.StatusFail,
+			Summary: "the model does not load: " + firstLine(c.err.Error()), Error: c.err.Error(), Metrics: map[string]float64{}})
+		for _, ch := range selected {
+			if ch.ID() != checks.IDModelLoad {
+				t.Results = append(t.Results, report.Result{ID: ch.ID(), Title: ch.Title(), Status: report.StatusSkip, Summary: "skipped: the model did not load", Error: "the model did not load"})
+			}
+		}
+		return t, nil
+	}
+	cand, err := s.subject("candidate", c, ds)
+	if err != nil {
+		return nil, err
+	}
+	t.Model = *cand.Info
+
+	env := &checks.Env{
+		Config:    &s.cfg.Config,
+		Data:      ds,
+		Candidate: cand,
+		Out:       s.cfg.Out,
+		Progress:  s.prog,
+		Export: &failures.Exporter{Root: s.app.path(s.cfg.Out), MaxPerCheck: s.cfg.Thresholds.Failures.MaxPerCheck,
+			Columns: s.cfg.Thresholds.Failures.SheetColumns},
+	}
+	base, note, err := s.baseline(ctx, c.path, ds)
+	if err != nil {
+		return nil, err
+	}
+	if base != nil {
+		env.Baseline = base
+		defer base.Model.Close()
+	} else {
+		env.BaselineNote = note
+		t.BaselineNote = note
+	}
+
+	// The clean pass first, as its own phase: every check reuses it, and a model that cannot be
+	// fed the data is a setup problem to report before any check runs.
+	s.prog.Start("predict "+c.path, len(ds.Items)*len(env.Subjects()))
+	_, _, err = env.Clean(ctx)
+	s.prog.Done()
+	if err != nil {
+		return nil, fmt.Errorf("run %q on %q: %w", c.path, s.cfg.Data, err)
+	}
+	t.Results = checks.Run(ctx, env, selected, s.cfg.Runtime.CheckTimeout)
+	t.Model = *cand.Info
+	if base != nil {
+		bi := *base.Info
+		t.Baseline = &bi
+	}
+	return t, nil
+}
+
+// subject resolves a loaded model's preprocessing against the data and describes it.
+func (s *session) subject(role string, c opened, ds *dataset.Dataset) (*checks.Subject, error) {
+	spec, err := preprocess.Resolve(s.cfg.Preprocess, c.model.Input)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s %q: %w", role, c.path, err)
+	}
+	counts := ds.ChannelCounts()
+	if counts[spec.Channels] == 0 {
+		other := 1
+		if spec.Channels == 1 {
+			other = 3
+		}
+		if err := spec.CheckChannels(other); err != nil {
+			return nil, fmt.Errorf("feed %s %q with the images in %q: %w", role, c.path, s.cfg.Data, err)
+		}
+	}
+	info := &report.Model{
+		Path: c.path, SHA256: c.model.SHA256, SizeBytes: c.model.SizeBytes,
+		Signature:  signature(c.model),
+		Preprocess: describePreprocess(spec),
+		Metadata:   c.model.Metadata.Custom,
+	}
+	if c.proto != nil {
+		info.IRVersion = c.proto.IRVersion
+		info.Producer = strings.TrimSpace(c.proto.ProducerName + " " + c.proto.ProducerVersion)
+		info.Opsets = map[string]int64{}
+		for _, o := range c.proto.OpsetImports {
+			d := o.Domain
+			if d == "" {
+				d = "ai.onnx"
+			}
+			info.Opsets[d] = o.Version
+		}
+	}
+	return &checks.Subject{Role: role, Name: c.path, Model: c.model, Spec: spec, Info: info, Proto: c.proto, RepoRoot: s.repoRoot}, nil
+}
+
+// baseline resolves, opens and prepares the baseline of a candidate. A baseline that cannot be
+// found or loaded is not fatal: comparison checks skip with the returned note.
+func (s *session) baseline(ctx context.Context, candidate string, ds *dataset.Dataset) (*checks.Subject, string, error) {
+	spec, err := baseline.Parse(s.cfg.Baseline)
+	if err != nil {
+		return nil, "", err
+	}
+	if spec.Kind == "none" {
+		return nil, "no baseline configured (set --baseline PATH, git:REF or release:TAG:ASSET to compare)", nil
+	}
+	if spec.Kind == "path" {
+		spec.Path = s.app.path(spec.Path)
+	}
+	res, err := baseline.Resolve(ctx, spec, s.app.path(candidate), s.tmpDir, s.releases)
+	var un *baseline.Unavailable
+	if errors.As(err, &un) {
+		s.app.logf("no baseline for %s: %s", candidate, un.Reason)
+		return nil, un.Reason, nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	o := s.open(res.File)
+	if o.err != nil {
+		note := fmt.Sprintf("baseline %s does not load: %v", res.Source, o.err)
+		s.app.logf("%s", note)
+		return nil, note, nil
+	}
+	o.path = res.Source
+	o.model.Path = res.Source
+	sub, err := s.subject("baseline", o, ds)
+	if err != nil {
+		o.model.Close()
+		note := fmt.Sprintf("baseline %s cannot be fed the same images: %v", res.Source, err)
+		s.app.logf("%s", note)
+		return nil, note, nil
+	}
+	sub.Info.Source = res.Source
+	return sub, "", nil
+}
+
+func signature(m *onnx.Model) *report.Signature {
+	sig := &report.Signature{Inputs: []report.Tensor{}, Outputs: []report.Tensor{}}
+	for _, t := range m.Inputs {
+		sig.Inputs = append(sig.Inputs, report.Tensor{Name: t.Name, DType: t.ElemType, Shape: t.Shape})
+	}
+	for _, t := range m.Outputs {
+		sig.Outputs = append(sig.Outputs, report.Tensor{Name: t.Name, DType: t.ElemType, Shape: t.Shape})
+	}
+	return sig
+}
+
+func describePreprocess(s preprocess.Spec) *report.Preprocess {
+	resize := fmt.Sprintf("%s to %dx%d (stretch)", s.Filter, s.Width, s.Height)
+	if s.CropFraction > 0 {
+		resize = fmt.Sprintf("%s, shorter side so that a %dx%d center crop keeps %.3g of it", s.Filter, s.Width, s.Height, s.CropFraction)
+	}
+	return &report.Preprocess{
+		Width: s.Width, Height: s.Height, Channels: s.Channels, ChannelOrder: s.Order,
+		Layout: string(s.Layout), DType: string(s.DType), Resize: resize, CenterCrop: s.CropFraction,
+		Scale: s.Scale, Mean: s.Mean[:s.Channels], Std: s.Std[:s.Channels], Source: s.Source,
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

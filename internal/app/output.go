@@ -1,0 +1,62 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/report"
+)
+
+// output is one file written to the output folder.
+type output struct {
+	file   string
+	writer report.Writer
+}
+
+// outputs lists what every run writes. Adding a format means adding a line here.
+func outputs() []output {
+	return []output{
+		{"report.json", report.JSON{}},
+		{"report.md", report.Markdown{AllDetails: true}},
+		{"junit.xml", report.JUnit{}},
+	}
+}
+
+// writeOutputs writes every report format to the output folder and, when asked, the markdown
+// report to stdout. Every file is written whole or not at all (temp file, then rename), so a
+// crash never leaves a half report for a later step to publish.
+func (a *App) writeOutputs(r *report.Report, cfg *config.Loaded, toStdout bool) error {
+	dir := a.path(cfg.Out)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create output folder %q: %w", cfg.Out, err)
+	}
+	for _, o := range outputs() {
+		if err := writeFile(filepath.Join(dir, o.file), r, o.writer); err != nil {
+			return err
+		}
+	}
+	if toStdout {
+		if err := (report.Markdown{AllDetails: true}).Write(a.Stdout, r); err != nil {
+			return fmt.Errorf("print report: %w", err)
+		}
+	}
+	return nil
+}
+
+func writeFile(path string, r *report.Report, w report.Writer) error {
+	var buf bytes.Buffer
+	if err := w.Write(&buf, r); err != nil {
+		return fmt.Errorf("render %s: %w", filepath.Base(path), err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %q: %w", path, err)
+	}
+	return nil
+}

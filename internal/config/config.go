@@ -1,0 +1,291 @@
+// Package config turns cvgate's inputs (built-in defaults, .cvgate.yml, GitHub Action inputs and
+// command-line flags) into one validated Config.
+//
+// Precedence is the order in which Load applies the sources: defaults < built-in profile < config
+// file < profile from the file < action inputs < flags. Every problem found by Validate is
+// reported at once, each naming its key path, before any model runs.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cvgate/cvgate/report"
+)
+
+// Version is the only config file version this cvgate reads.
+const Version = 1
+
+// Config is the effective configuration of one run. Its YAML form is also what audit records
+// and `cvgate config` print, so every field has a yaml tag.
+type Config struct {
+	Version  int           `yaml:"version"`
+	Models   []string      `yaml:"models"`
+	Data     string        `yaml:"data"`
+	Labels   string        `yaml:"labels"`
+	Baseline string        `yaml:"baseline"`
+	Out      string        `yaml:"out"`
+	FailOn   report.FailOn `yaml:"fail_on"`
+	Profile  string        `yaml:"profile"`
+	Checks   []string      `yaml:"checks"` // check IDs or prefixes ("perf.*"); empty: all enabled
+	Skip     []string      `yaml:"skip"`   // check IDs or prefixes to leave out
+	Seed     uint64        `yaml:"seed"`
+	// MaxUnreadable is the share of images that may fail to decode before the run gives up.
+	MaxUnreadable float64    `yaml:"max_unreadable"`
+	Runtime       Runtime    `yaml:"runtime"`
+	Preprocess    Preprocess `yaml:"preprocess"`
+	Thresholds    Thresholds `yaml:"thresholds"`
+	Publish       Publish    `yaml:"publish"`
+	Card          Card       `yaml:"model_card"`
+}
+
+// Runtime configures ONNX Runtime.
+type Runtime struct {
+	Threads           int           `yaml:"threads"`    // intra-op threads; 0: all cores
+	BatchSize         int           `yaml:"batch_size"` // images per forward pass when the model allows batching
+	ExecutionProvider Provider      `yaml:"execution_provider"`
+	ORTLib            string        `yaml:"ort_lib"`
+	CheckTimeout      time.Duration `yaml:"check_timeout"` // per check
+}
+
+// Preprocess says how decoded images become the model's input tensor. Unset fields are inferred
+// from the model's input signature where that is unambiguous; the report says which.
+type Preprocess struct {
+	Preset     string    `yaml:"preset"` // "imagenet", "inception", "unit", "raw" or empty
+	Size       []int     `yaml:"size"`   // [width, height]
+	Resize     string    `yaml:"resize"` // "bilinear" (default), "nearest", "area"
+	Fit        string    `yaml:"fit"`    // "stretch" (default) or "crop": shorter side to size/center_crop, then center crop
+	CenterCrop float64   `yaml:"center_crop"`
+	Color      string    `yaml:"color"`  // "gray", "rgb" or "bgr"; default from the channel count
+	Scale      *float64  `yaml:"scale"`  // multiplies 0..255 pixel values; default 1/255 (float inputs)
+	Mean       []float64 `yaml:"mean"`   // per channel, after scaling
+	Std        []float64 `yaml:"std"`    // per channel, after scaling
+	Layout     string    `yaml:"layout"` // "auto", "nchw", "nhwc", "nhw", "flat"
+	Input      string    `yaml:"input"`  // input tensor name when the model has several
+	Output     string    `yaml:"output"` // output tensor name when the model has several
+	Outputs    string    `yaml:"outputs"`
+}
+
+// Publish configures what cvgate does on GitHub.
+type Publish struct {
+	Comment   string `yaml:"comment"`    // "update" (default), "new" or "off"
+	CommentID string `yaml:"comment_id"` // keeps several runs' comments apart
+}
+
+// Card holds the parts of the model card only people can write.
+type Card struct {
+	IntendedUse string   `yaml:"intended_use"`
+	Owners      []string `yaml:"owners"`
+	Limitations string   `yaml:"limitations"`
+	License     string   `yaml:"license"`
+}
+
+// Provider is an ONNX Runtime execution provider.
+type Provider string
+
+// The supported execution providers.
+const (
+	ProviderCPU  Provider = "cpu"
+	ProviderCUDA Provider = "cuda"
+)
+
+// Thresholds holds each check's settings, keyed by check ID in YAML.
+type Thresholds struct {
+	ModelLoad         ModelLoad         `yaml:"model.load"`
+	ModelSignature    ModelSignature    `yaml:"model.signature"`
+	ModelNumerics     ModelNumerics     `yaml:"model.numerics"`
+	ModelMetadata     ModelMetadata     `yaml:"model.metadata"`
+	ModelLatency      ModelLatency      `yaml:"model.latency"`
+	PerfMetrics       PerfMetrics       `yaml:"perf.metrics"`
+	PerfBaseline      PerfBaseline      `yaml:"perf.baseline"`
+	PerfSegments      PerfSegments      `yaml:"perf.segments"`
+	PerfTrivial       PerfTrivial       `yaml:"perf.trivial"`
+	RobustCorruptions RobustCorruptions `yaml:"robust.corruptions"`
+	RobustInvariance  RobustInvariance  `yaml:"robust.invariance"`
+	RobustAdversarial RobustAdversarial `yaml:"robust.adversarial"`
+	RobustAbnormal    RobustAbnormal    `yaml:"robust.abnormal"`
+	DataIntegrity     DataIntegrity     `yaml:"data.integrity"`
+	DataLeakage       DataLeakage       `yaml:"data.leakage"`
+	Drift             Drift             `yaml:"drift"`
+	Failures          Failures          `yaml:"failures"`
+}
+
+// Common settings every check has.
+type Common struct {
+	Enabled *bool `yaml:"enabled"` // nil: the check's default
+}
+
+// IsEnabled reports whether the check runs, given its default.
+func (c Common) IsEnabled(byDefault bool) bool {
+	if c.Enabled == nil {
+		return byDefault
+	}
+	return *c.Enabled
+}
+
+// ModelLoad configures model.load.
+type ModelLoad struct {
+	Common    `yaml:",inline"`
+	MaxSizeMB float64 `yaml:"max_size_mb"` // 0: no limit
+}
+
+// ModelSignature configures model.signature.
+type ModelSignature struct {
+	Common        `yaml:",inline"`
+	AllowBreaking bool `yaml:"allow_breaking"`
+}
+
+// ModelNumerics configures model.numerics.
+type ModelNumerics struct {
+	Common `yaml:",inline"`
+	// Tolerance is the largest difference allowed between two runs on the same input.
+	Tolerance float64 `yaml:"tolerance"`
+	// MaxNaNShare is the share of images with NaN or Inf outputs tolerated (default 0).
+	MaxNaNShare float64 `yaml:"max_nan_share"`
+}
+
+// ModelMetadata configures model.metadata.
+type ModelMetadata struct {
+	Common   `yaml:",inline"`
+	Required []string `yaml:"required"` // metadata_props keys that must be present
+	// Patterns maps keys to regular expressions their values must match.
+	Patterns map[string]string `yaml:"patterns"`
+}
+
+// ModelLatency configures model.latency.
+type ModelLatency struct {
+	Common      `yaml:",inline"`
+	Repeats     int     `yaml:"repeats"`      // timed batch-1 runs per model
+	MaxSlowdown float64 `yaml:"max_slowdown"` // warn when latency grows by more than this share
+	MaxP95Ms    float64 `yaml:"max_p95_ms"`   // 0: no absolute limit
+}
+
+// PerfMetrics configures perf.metrics.
+type PerfMetrics struct {
+	Common          `yaml:",inline"`
+	MinAccuracy     *float64 `yaml:"min_accuracy"`
+	MinMacroF1      *float64 `yaml:"min_macro_f1"`
+	MaxECE          *float64 `yaml:"max_ece"`
+	TopK            int      `yaml:"top_k"`
+	Bootstrap       int      `yaml:"bootstrap"` // resamples for intervals
+	CalibrationBins int      `yaml:"calibration_bins"`
+}
+
+// PerfBaseline configures perf.baseline.
+type PerfBaseline struct {
+	Common  `yaml:",inline"`
+	MaxDrop float64 `yaml:"max_drop"` // accuracy drop (absolute) that matters
+	Alpha   float64 `yaml:"alpha"`    // significance level
+	// MaxNegativeFlipRate fails when more than this share of images go from right to wrong.
+	MaxNegativeFlipRate *float64 `yaml:"max_negative_flip_rate"`
+	Bootstrap           int      `yaml:"bootstrap"`
+}
+
+// PerfSegments configures perf.segments.
+type PerfSegments struct {
+	Common     `yaml:",inline"`
+	MinRatio   float64  `yaml:"min_ratio"`    // warn when a slice's accuracy < min_ratio x overall
+	MinSize    int      `yaml:"min_size"`     // smallest slice considered
+	Bins       int      `yaml:"bins"`         // quantile bins per image property
+	Attributes []string `yaml:"attributes"`   // manifest columns to slice on; empty: all
+	Properties []string `yaml:"properties"`   // image properties to slice on; empty: all
+	Fail       bool     `yaml:"fail"`         // fail instead of warn
+	MaxReport  int      `yaml:"max_reported"` // weakest slices listed
+}
+
+// PerfTrivial configures perf.trivial.
+type PerfTrivial struct {
+	Common  `yaml:",inline"`
+	MinGain float64 `yaml:"min_gain"` // accuracy gain over the majority-class model
+}
+
+// RobustCorruptions configures robust.corruptions.
+type RobustCorruptions struct {
+	Common      `yaml:",inline"`
+	Corruptions []string `yaml:"corruptions"` // empty: all 19
+	Severities  []int    `yaml:"severities"`
+	Sample      int      `yaml:"sample"` // images per corruption and severity; 0: all
+	MaxMeanDrop float64  `yaml:"max_mean_drop"`
+	MaxMCE      float64  `yaml:"max_mce"`
+}
+
+// RobustInvariance configures robust.invariance.
+type RobustInvariance struct {
+	Common         `yaml:",inline"`
+	Transforms     []string `yaml:"transforms"`
+	MinConsistency float64  `yaml:"min_consistency"`
+	Sample         int      `yaml:"sample"`
+}
+
+// RobustAdversarial configures robust.adversarial.
+type RobustAdversarial struct {
+	Common            `yaml:",inline"`
+	Attacks           []string `yaml:"attacks"` // "square", "hopskipjump"
+	Sample            int      `yaml:"sample"`  // correctly classified images attacked
+	Epsilon           float64  `yaml:"epsilon"` // L-inf budget on 0..1 pixels (square)
+	EpsilonL2         float64  `yaml:"epsilon_l2"`
+	MaxQueries        int      `yaml:"max_queries"` // per image and attack
+	MinRobustAccuracy *float64 `yaml:"min_robust_accuracy"`
+	MaxDrop           *float64 `yaml:"max_drop"` // robust accuracy drop vs baseline
+	Fail              bool     `yaml:"fail"`     // fail instead of warn
+}
+
+// RobustAbnormal configures robust.abnormal.
+type RobustAbnormal struct {
+	Common     `yaml:",inline"`
+	Confidence float64 `yaml:"confidence"` // "high confidence" means above this
+	MaxShare   float64 `yaml:"max_share"`  // warn past this share of confident answers
+	FailShare  float64 `yaml:"fail_share"` // fail past this share (0: never fail)
+	Samples    int     `yaml:"samples"`    // abnormal inputs per kind
+}
+
+// DataIntegrity configures data.integrity.
+type DataIntegrity struct {
+	Common                `yaml:",inline"`
+	NearDuplicateDistance int     `yaml:"near_duplicate_distance"` // perceptual-hash Hamming distance
+	MaxDuplicateShare     float64 `yaml:"max_duplicate_share"`
+	MinClassShare         float64 `yaml:"min_class_share"` // warn when a class has less than this share
+}
+
+// DataLeakage configures data.leakage.
+type DataLeakage struct {
+	Common   `yaml:",inline"`
+	Train    string  `yaml:"train"` // training images (folder or manifest)
+	MaxShare float64 `yaml:"max_share"`
+	Distance int     `yaml:"distance"`
+}
+
+// Drift configures drift.* and `cvgate drift`.
+type Drift struct {
+	Common           `yaml:",inline"`
+	Reference        string  `yaml:"reference"`
+	KSPValue         float64 `yaml:"ks_p_value"`       // property drift when p < this (after Holm)
+	MinEffect        float64 `yaml:"min_effect"`       // and the KS statistic D exceeds this
+	MaxPSI           float64 `yaml:"max_psi"`          // population stability index
+	MaxCramersV      float64 `yaml:"max_cramers_v"`    // categorical drift (labels, predictions)
+	MaxDomainScore   float64 `yaml:"max_domain_score"` // 2*AUC-1 of the domain classifier
+	FailDomainScore  float64 `yaml:"fail_domain_score"`
+	Sample           int     `yaml:"sample"` // images per set (0: all)
+	IssueLabel       string  `yaml:"issue_label"`
+	CloseWhenResolve bool    `yaml:"close_when_resolved"`
+}
+
+// Failures configures the failure-case exporter.
+type Failures struct {
+	MaxPerCheck  int `yaml:"max_per_check"`
+	SheetColumns int `yaml:"sheet_columns"`
+}
+
+// YAML renders the configuration as a config file would say it.
+func (c Config) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return buf.Bytes(), enc.Close()
+}

@@ -1,0 +1,92 @@
+package config
+
+import (
+	"time"
+
+	"github.com/cvgate/cvgate/report"
+)
+
+// Defaults returns the configuration used when nothing else is said. The numbers follow the
+// check catalogue in DESIGN.md; each is documented in README.md's config reference.
+func Defaults() Config {
+	return Config{
+		Version:       Version,
+		Out:           "cvgate-out",
+		FailOn:        report.FailOnFail,
+		Seed:          1,
+		MaxUnreadable: 0.05,
+		Runtime: Runtime{
+			BatchSize:         64,
+			ExecutionProvider: ProviderCPU,
+			CheckTimeout:      10 * time.Minute,
+		},
+		Preprocess: Preprocess{Layout: "auto", Outputs: "auto"},
+		Publish:    Publish{Comment: "update"},
+		Thresholds: Thresholds{
+			ModelNumerics: ModelNumerics{Tolerance: 1e-4},
+			ModelLatency:  ModelLatency{Repeats: 30, MaxSlowdown: 0.20},
+			PerfMetrics:   PerfMetrics{TopK: 5, Bootstrap: 2000, CalibrationBins: 15},
+			PerfBaseline:  PerfBaseline{MaxDrop: 0.01, Alpha: 0.05, Bootstrap: 2000},
+			PerfSegments:  PerfSegments{MinRatio: 0.8, MinSize: 20, Bins: 4, MaxReport: 10},
+			PerfTrivial:   PerfTrivial{MinGain: 0.1},
+			RobustCorruptions: RobustCorruptions{
+				Severities:  []int{1, 3, 5},
+				Sample:      200,
+				MaxMeanDrop: 0.15,
+				MaxMCE:      1.05,
+			},
+			RobustInvariance: RobustInvariance{
+				Transforms:     []string{"shift:0.05,0", "shift:0,0.05", "rotate:8", "rotate:-8", "brightness:0.1", "contrast:0.8"},
+				MinConsistency: 0.9,
+				Sample:         200,
+			},
+			RobustAdversarial: RobustAdversarial{
+				Attacks:    []string{"square"},
+				Sample:     50,
+				Epsilon:    8.0 / 255,
+				EpsilonL2:  0.5,
+				MaxQueries: 300,
+			},
+			RobustAbnormal: RobustAbnormal{Confidence: 0.9, MaxShare: 0.2, Samples: 8},
+			DataIntegrity:  DataIntegrity{NearDuplicateDistance: 4, MaxDuplicateShare: 0.05, MinClassShare: 0.2},
+			DataLeakage:    DataLeakage{MaxShare: 0.01, Distance: 4},
+			Drift: Drift{
+				KSPValue:         0.01,
+				MinEffect:        0.1,
+				MaxPSI:           0.2,
+				MaxCramersV:      0.1,
+				MaxDomainScore:   0.2,
+				FailDomainScore:  0.5,
+				Sample:           2000,
+				IssueLabel:       "cvgate-drift",
+				CloseWhenResolve: true,
+			},
+			Failures: Failures{MaxPerCheck: 32, SheetColumns: 8},
+		},
+	}
+}
+
+// builtinProfiles are profiles every project has; a profile of the same name in the config file
+// is applied on top of the built-in one.
+var builtinProfiles = map[string]string{
+	// quick is the default PR budget; naming it changes nothing.
+	"quick": `{}`,
+	// full sweeps every corruption at every severity on all images, attacks more images with a
+	// bigger budget and runs HopSkipJump too: for nightly runs and releases, not every push.
+	"full": `
+thresholds:
+  robust.corruptions: {severities: [1, 2, 3, 4, 5], sample: 0}
+  robust.invariance: {sample: 0}
+  robust.adversarial: {sample: 200, max_queries: 1000, attacks: [square, hopskipjump]}
+  perf.metrics: {bootstrap: 10000}
+  perf.baseline: {bootstrap: 10000}
+  model.latency: {repeats: 100}
+`,
+	// release is stricter: warnings fail the gate.
+	"release": `
+fail_on: warn
+`,
+}
+
+// BuiltinProfiles lists the names of the built-in profiles.
+func BuiltinProfiles() []string { return []string{"quick", "full", "release"} }

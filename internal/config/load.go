@@ -1,0 +1,389 @@
+package config
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"regexp"
+	"strconv"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DefaultFile is the config file read when none is named and it exists.
+const DefaultFile = ".cvgate.yml"
+
+// Sources are the inputs of Load, in precedence order.
+type Sources struct {
+	// File is the config file to read. Empty: DefaultFile when it exists (relative to Dir).
+	File string
+	// FileRequired makes a missing File an error (it was named explicitly).
+	FileRequired bool
+	// Dir resolves relative file names (the workspace); empty means the current directory.
+	Dir string
+	// Inputs and Flags are applied after the file, in this order.
+	Inputs []Setting
+	Flags  []Setting
+}
+
+// Loaded is the effective configuration plus where it came from.
+type Loaded struct {
+	Config
+	File   string // the config file read, "" if none
+	SHA256 string // of the config file's bytes, "" if none
+}
+
+// ValidationError lists every problem found in a configuration.
+type ValidationError struct {
+	Problems []string
+}
+
+func (e *ValidationError) Error() string {
+	if len(e.Problems) == 1 {
+		return "invalid configuration: " + e.Problems[0]
+	}
+	return "invalid configuration:\n  - " + strings.Join(e.Problems, "\n  - ")
+}
+
+// fileShape is the config file: the Config plus named profiles, kept as YAML until one is chosen.
+type fileShape struct {
+	Config   `yaml:",inline"`
+	Profiles map[string]yaml.Node `yaml:"profiles"`
+}
+
+// Load merges defaults, the config file, a profile, inputs and flags, then validates the result.
+func Load(src Sources) (*Loaded, error) {
+	cfg := Defaults()
+	out := &Loaded{}
+
+	path, required := src.File, src.FileRequired
+	if path == "" {
+		path = DefaultFile
+	}
+	full := path
+	if src.Dir != "" && !isAbs(path) {
+		full = src.Dir + "/" + path
+	}
+	var fileProfiles map[string]yaml.Node
+	raw, err := os.ReadFile(full)
+	switch {
+	case err == nil:
+		sum := sha256.Sum256(raw)
+		out.File, out.SHA256 = path, hex.EncodeToString(sum[:])
+		fc, err := decodeFile(path, raw, cfg)
+		if err != nil {
+			return nil, err
+		}
+		cfg, fileProfiles = fc.Config, fc.Profiles
+	case errors.Is(err, fs.ErrNotExist) && !required:
+		// No config file: defaults, inputs and flags only.
+	default:
+		return nil, fmt.Errorf("read config %q: %w", path, err)
+	}
+
+	// The profile's name may come from the file, an input or a flag; the last one wins.
+	profile := cfg.Profile
+	for _, s := range append(append([]Setting{}, src.Inputs...), src.Flags...) {
+		if s.Option.Key == "profile" {
+			profile = s.Value
+		}
+	}
+	if profile != "" {
+		builtin, isBuiltin := builtinProfiles[profile]
+		node, inFile := fileProfiles[profile]
+		if !isBuiltin && !inFile {
+			return nil, &ValidationError{Problems: []string{fmt.Sprintf("profile: unknown profile %q (built in: %s; defined in %s: %s)",
+				profile, strings.Join(BuiltinProfiles(), ", "), orNone(out.File), orNone(strings.Join(sortedKeys(fileProfiles), ", ")))}}
+		}
+		if isBuiltin {
+			if cfg, err = decodeOnto(cfg, []byte(builtin), "built-in profile "+profile, ""); err != nil {
+				return nil, err
+			}
+		}
+		if inFile {
+			b, err := yaml.Marshal(&node)
+			if err != nil {
+				return nil, fmt.Errorf("read profile %q in %q: %w", profile, path, err)
+			}
+			if cfg, err = decodeOnto(cfg, b, path, "profiles."+profile); err != nil {
+				return nil, err
+			}
+		}
+		cfg.Profile = profile
+	}
+
+	if err := apply(&cfg, src.Inputs); err != nil {
+		return nil, &ValidationError{Problems: splitJoined(err)}
+	}
+	if err := apply(&cfg, src.Flags); err != nil {
+		return nil, &ValidationError{Problems: splitJoined(err)}
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	out.Config = cfg
+	return out, nil
+}
+
+func decodeFile(path string, raw []byte, base Config) (*fileShape, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return nil, &ValidationError{Problems: []string{fmt.Sprintf("%s: not valid YAML: %v", path, err)}}
+	}
+	if root.Kind == 0 || len(root.Content) == 0 {
+		return nil, &ValidationError{Problems: []string{fmt.Sprintf("%s: the file is empty; it needs at least \"version: 1\"", path)}}
+	}
+	doc := root.Content[0]
+	if doc.Kind != yaml.MappingNode {
+		return nil, &ValidationError{Problems: []string{fmt.Sprintf("%s: the top level must be a mapping of keys to values", path)}}
+	}
+	var problems []string
+	problems = append(problems, unknownKeys(doc, reflect.TypeOf(fileShape{}), "", path)...)
+	version := findKey(doc, "version")
+	if version == nil {
+		problems = append(problems, fmt.Sprintf("%s: version: missing; add \"version: %d\" as the first line", path, Version))
+	} else if version.Value != fmt.Sprint(Version) {
+		problems = append(problems, fmt.Sprintf("%s:%d: version: this cvgate reads version %d, the file says %q", path, version.Line, Version, version.Value))
+	}
+	if profiles := findKey(doc, "profiles"); profiles != nil && profiles.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(profiles.Content); i += 2 {
+			name := profiles.Content[i].Value
+			problems = append(problems, unknownKeys(profiles.Content[i+1], reflect.TypeOf(Config{}), "profiles."+name, path)...)
+		}
+	}
+	if len(problems) > 0 {
+		return nil, &ValidationError{Problems: problems}
+	}
+	fc := fileShape{Config: base}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil {
+		return nil, &ValidationError{Problems: keyedYAMLErrors(path, doc, err)}
+	}
+	return &fc, nil
+}
+
+func decodeOnto(base Config, raw []byte, path, prefix string) (Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return base, fmt.Errorf("read %s: %w", path, err)
+	}
+	if len(root.Content) > 0 {
+		if problems := unknownKeys(root.Content[0], reflect.TypeOf(Config{}), prefix, path); len(problems) > 0 {
+			return base, &ValidationError{Problems: problems}
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&base); err != nil {
+		return base, &ValidationError{Problems: []string{fmt.Sprintf("%s (%s): %s", path, prefix, cleanYAMLError(err))}}
+	}
+	return base, nil
+}
+
+// unknownKeys walks a YAML mapping against the yaml tags of t and reports every key that t does
+// not have, with its full key path, its line and the closest valid key.
+func unknownKeys(n *yaml.Node, t reflect.Type, prefix, file string) []string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t.String() == "yaml.Node" {
+			return nil
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var out []string
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			out = append(out, unknownKeys(n.Content[i+1], t.Elem(), join(prefix, n.Content[i].Value), file)...)
+		}
+		return out
+	default:
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return nil
+		}
+		return []string{fmt.Sprintf("%s:%d: %s: expected a mapping of keys to values", file, n.Line, orTop(prefix))}
+	}
+	fields := yamlFields(t)
+	var out []string
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i]
+		ft, ok := fields[k.Value]
+		if !ok {
+			msg := fmt.Sprintf("%s:%d: %s: unknown key", file, k.Line, join(prefix, k.Value))
+			if s := closest(k.Value, keysOf(fields)); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			out = append(out, msg)
+			continue
+		}
+		out = append(out, unknownKeys(n.Content[i+1], ft, join(prefix, k.Value), file)...)
+	}
+	return out
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("yaml")
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if strings.Contains(opts, "inline") {
+			for k, v := range yamlFields(f.Type) {
+				out[k] = v
+			}
+			continue
+		}
+		if name == "" {
+			name = strings.ToLower(f.Name)
+		}
+		out[name] = f.Type
+	}
+	return out
+}
+
+func findKey(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// closest returns the candidate with the smallest edit distance, if it is close enough to be a
+// plausible typo.
+func closest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+2
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeys(m map[string]yaml.Node) []string { return keysOf(m) }
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+func orTop(s string) string {
+	if s == "" {
+		return "(top level)"
+	}
+	return s
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func isAbs(p string) bool { return strings.HasPrefix(p, "/") }
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// keyedYAMLErrors turns yaml's "line 7: cannot unmarshal ..." into "file:7: key.path: cannot
+// unmarshal ...", so that a type error names the key like every other problem.
+func keyedYAMLErrors(path string, doc *yaml.Node, err error) []string {
+	keys := map[int]string{}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := join(prefix, n.Content[i].Value)
+			keys[n.Content[i].Line] = k
+			walk(n.Content[i+1], k)
+		}
+	}
+	walk(doc, "")
+	var out []string
+	for _, line := range strings.Split(cleanYAMLError(err), ";") {
+		line = strings.TrimSpace(line)
+		if m := yamlLine.FindStringSubmatch(line); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			if k, ok := keys[n]; ok {
+				out = append(out, fmt.Sprintf("%s:%d: %s: %s", path, n, k, m[2]))
+				continue
+			}
+		}
+		out = append(out, path+": "+line)
+	}
+	return out
+}
+
+func cleanYAMLError(err error) string {
+	s := err.Error()
+	s = strings.TrimPrefix(s, "yaml: unmarshal errors:\n")
+	s = strings.ReplaceAll(s, "\n ", ";")
+	return strings.TrimSpace(s)
+}
+
+func splitJoined(err error) []string {
+	var out []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		if line = strings.TrimSpace(line); line != "" {
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+func joinErrors(errs []error) error { return errors.Join(errs...) }

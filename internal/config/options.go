@@ -1,0 +1,196 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Option is one top-level setting that can come from the config file, an action input or a flag.
+// Each option is declared once, here; flags, help text and the action.yml consistency test are
+// derived from this table.
+type Option struct {
+	Key     string   // YAML key path in .cvgate.yml
+	Flag    string   // command-line flag name, without dashes ("" if none)
+	Input   string   // GitHub Action input name ("" if none)
+	Default string   // as shown in help; the real default lives in Defaults()
+	Usage   string   // one line
+	Allowed []string // allowed values, for enums
+	List    bool     // repeatable / comma-separated
+	set     func(c *Config, v string) error
+}
+
+// Setting is one value given for an option by a flag or an input.
+type Setting struct {
+	Option *Option
+	Value  string
+	Source string // e.g. "--model" or "input models"
+}
+
+// Options returns the option table in help order.
+func Options() []Option {
+	return []Option{
+		{Key: "models", Flag: "model", Input: "models", List: true,
+			Usage: "ONNX model to check (repeat the flag or separate with commas; globs allowed)",
+			set:   func(c *Config, v string) error { c.Models = append(c.Models, splitList(v)...); return nil }},
+		{Key: "data", Flag: "data", Input: "data",
+			Usage: "labelled images: a class-per-folder directory, or a CSV/JSONL manifest (path,label,...)",
+			set:   func(c *Config, v string) error { c.Data = v; return nil }},
+		{Key: "labels", Flag: "labels", Input: "labels",
+			Usage: "class names file, one per line in model output order (default: folder names)",
+			set:   func(c *Config, v string) error { c.Labels = v; return nil }},
+		{Key: "baseline", Flag: "baseline", Input: "baseline",
+			Usage: "model to compare with: PATH, git:REF, release:TAG|latest:ASSET, or none",
+			set:   func(c *Config, v string) error { c.Baseline = v; return nil }},
+		{Key: "out", Flag: "out", Input: "out", Default: "cvgate-out",
+			Usage: "output folder for reports, badges and failure cases",
+			set:   func(c *Config, v string) error { c.Out = v; return nil }},
+		{Key: "fail_on", Flag: "fail-on", Input: "fail-on", Default: "fail",
+			Allowed: []string{"fail", "warn", "never"},
+			Usage:   "least severe check status that fails the gate (exit code 1)",
+			set:     func(c *Config, v string) error { return c.FailOn.Set(v) }},
+		{Key: "profile", Flag: "profile", Input: "profile",
+			Usage: "profile to apply: quick (default), full, release, or one defined under profiles:",
+			set:   func(c *Config, v string) error { c.Profile = v; return nil }},
+		{Key: "checks", Flag: "checks", Input: "checks", List: true,
+			Usage: "checks to run, by ID or prefix (e.g. perf.metrics,robust.*); default: all enabled",
+			set:   func(c *Config, v string) error { c.Checks = append(c.Checks, splitList(v)...); return nil }},
+		{Key: "skip", Flag: "skip", Input: "skip", List: true,
+			Usage: "checks to leave out, by ID or prefix",
+			set:   func(c *Config, v string) error { c.Skip = append(c.Skip, splitList(v)...); return nil }},
+		{Key: "seed", Flag: "seed", Input: "seed", Default: "1",
+			Usage: "seed of every random perturbation and resample (same seed, same report)",
+			set: func(c *Config, v string) error {
+				n, err := strconv.ParseUint(v, 10, 64)
+				if err != nil {
+					return fmt.Errorf("not a non-negative integer: %q", v)
+				}
+				c.Seed = n
+				return nil
+			}},
+		{Key: "runtime.threads", Flag: "threads", Input: "threads", Default: "0",
+			Usage: "ONNX Runtime intra-op threads (0: all cores)",
+			set:   func(c *Config, v string) error { return setInt(&c.Runtime.Threads, v) }},
+		{Key: "runtime.batch_size", Flag: "batch-size", Input: "batch-size", Default: "64",
+			Usage: "images per forward pass when the model accepts a dynamic batch",
+			set:   func(c *Config, v string) error { return setInt(&c.Runtime.BatchSize, v) }},
+		{Key: "runtime.execution_provider", Flag: "execution-provider", Input: "execution-provider", Default: "cpu",
+			Allowed: []string{"cpu", "cuda"},
+			Usage:   "ONNX Runtime execution provider",
+			set: func(c *Config, v string) error {
+				if v != string(ProviderCPU) && v != string(ProviderCUDA) {
+					return fmt.Errorf("allowed values are cpu, cuda")
+				}
+				c.Runtime.ExecutionProvider = Provider(v)
+				return nil
+			}},
+		{Key: "runtime.ort_lib", Flag: "ort-lib",
+			Usage: "path to libonnxruntime.so (default: $ORT_LIB, then the setup location, then system paths)",
+			set:   func(c *Config, v string) error { c.Runtime.ORTLib = v; return nil }},
+		{Key: "publish.comment", Input: "comment", Default: "update", Allowed: []string{"update", "new", "off"},
+			Usage: "PR comment behaviour: update one sticky comment, post a new one each run, or none",
+			set:   func(c *Config, v string) error { c.Publish.Comment = v; return nil }},
+		{Key: "publish.comment_id", Input: "comment-id",
+			Usage: "keeps the comments of several cvgate steps apart",
+			set:   func(c *Config, v string) error { c.Publish.CommentID = v; return nil }},
+	}
+}
+
+func setInt(dst *int, v string) error {
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		return fmt.Errorf("not an integer: %q", v)
+	}
+	*dst = n
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// FlagSet registers every option that has a flag on fs; each use of a flag is recorded in
+// settings, in command-line order, and applied by Load after the config file.
+func FlagSet(fs *flag.FlagSet, settings *[]Setting) {
+	opts := Options()
+	for i := range opts {
+		o := &opts[i]
+		if o.Flag == "" {
+			continue
+		}
+		usage := o.Usage
+		if len(o.Allowed) > 0 {
+			usage += " (" + strings.Join(o.Allowed, "|") + ")"
+		}
+		if o.Default != "" {
+			usage += " (default " + o.Default + ")"
+		}
+		fs.Func(o.Flag, usage, func(v string) error {
+			// Enums are checked at once, so that the flag package reports the bad flag.
+			if err := o.set(&Config{}, v); err != nil {
+				return err
+			}
+			*settings = append(*settings, Setting{Option: o, Value: v, Source: "--" + o.Flag})
+			return nil
+		})
+	}
+}
+
+// InputSettings turns GitHub Action inputs (by input name) into settings. Empty inputs are
+// unset: the runner passes every declared input, empty when the workflow did not set it.
+func InputSettings(inputs map[string]string) []Setting {
+	var out []Setting
+	opts := Options()
+	for i := range opts {
+		o := &opts[i]
+		if o.Input == "" {
+			continue
+		}
+		if v := strings.TrimSpace(inputs[o.Input]); v != "" {
+			out = append(out, Setting{Option: o, Value: v, Source: "input " + o.Input})
+		}
+	}
+	return out
+}
+
+// apply applies settings in order. A list option given by a source replaces the list from earlier
+// sources, but repeated flags accumulate.
+func apply(c *Config, settings []Setting) error {
+	var errs []error
+	cleared := map[string]bool{}
+	for _, s := range settings {
+		if s.Option.List && !cleared[s.Option.Key+"|"+sourceKind(s.Source)] {
+			cleared[s.Option.Key+"|"+sourceKind(s.Source)] = true
+			clearList(c, s.Option.Key)
+		}
+		if err := s.Option.set(c, s.Value); err != nil {
+			errs = append(errs, fmt.Errorf("%s (%s): %w", s.Option.Key, s.Source, err))
+		}
+	}
+	return joinErrors(errs)
+}
+
+func sourceKind(source string) string {
+	if strings.HasPrefix(source, "--") {
+		return "flag"
+	}
+	return "input"
+}
+
+func clearList(c *Config, key string) {
+	switch key {
+	case "models":
+		c.Models = nil
+	case "checks":
+		c.Checks = nil
+	case "skip":
+		c.Skip = nil
+	}
+}

@@ -1,0 +1,168 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+)
+
+// Validate reports every problem in c at once, each naming its key path.
+func (c *Config) Validate() error {
+	v := &validator{}
+	v.check(c.Version == Version, "version", "must be %d", Version)
+	v.check(c.Out != "", "out", "must not be empty")
+	v.share("max_unreadable", c.MaxUnreadable)
+	v.oneOf("publish.comment", c.Publish.Comment, "update", "new", "off")
+
+	r := c.Runtime
+	v.check(r.Threads >= 0, "runtime.threads", "must be 0 (all cores) or more, got %d", r.Threads)
+	v.check(r.BatchSize >= 1 && r.BatchSize <= 4096, "runtime.batch_size", "must be between 1 and 4096, got %d", r.BatchSize)
+	v.oneOf("runtime.execution_provider", string(r.ExecutionProvider), "cpu", "cuda")
+	v.check(r.CheckTimeout > 0, "runtime.check_timeout", "must be positive, got %s", r.CheckTimeout)
+
+	p := c.Preprocess
+	v.oneOf("preprocess.preset", p.Preset, "", "imagenet", "inception", "unit", "raw")
+	if len(p.Size) > 0 {
+		v.check(len(p.Size) == 2 && p.Size[0] > 0 && p.Size[1] > 0 && p.Size[0] <= 8192 && p.Size[1] <= 8192,
+			"preprocess.size", "must be [width, height] with positive values, got %v", p.Size)
+	}
+	v.oneOf("preprocess.resize", p.Resize, "", "bilinear", "nearest", "area")
+	v.oneOf("preprocess.fit", p.Fit, "", "stretch", "crop")
+	v.check(p.CenterCrop == 0 || (p.CenterCrop > 0 && p.CenterCrop <= 1), "preprocess.center_crop", "must be a fraction in (0, 1], got %g", p.CenterCrop)
+	v.oneOf("preprocess.color", p.Color, "", "gray", "rgb", "bgr")
+	if p.Scale != nil {
+		v.check(*p.Scale > 0, "preprocess.scale", "must be positive, got %g", *p.Scale)
+	}
+	v.check(len(p.Mean) == 0 || len(p.Mean) == 1 || len(p.Mean) == 3, "preprocess.mean", "must have 1 or 3 values, got %d", len(p.Mean))
+	v.check(len(p.Std) == 0 || len(p.Std) == 1 || len(p.Std) == 3, "preprocess.std", "must have 1 or 3 values, got %d", len(p.Std))
+	for _, s := range p.Std {
+		v.check(s > 0, "preprocess.std", "values must be positive, got %g", s)
+	}
+	v.oneOf("preprocess.layout", p.Layout, "", "auto", "nchw", "nhwc", "nhw", "flat")
+	v.oneOf("preprocess.outputs", p.Outputs, "", "auto", "logits", "probabilities")
+
+	t := c.Thresholds
+	v.check(t.ModelLoad.MaxSizeMB >= 0, "thresholds.model.load.max_size_mb", "must not be negative")
+	v.check(t.ModelNumerics.Tolerance >= 0, "thresholds.model.numerics.tolerance", "must not be negative")
+	v.share("thresholds.model.numerics.max_nan_share", t.ModelNumerics.MaxNaNShare)
+	for key, pattern := range t.ModelMetadata.Patterns {
+		if _, err := regexp.Compile(pattern); err != nil {
+			v.add("thresholds.model.metadata.patterns."+key, "not a valid regular expression: %v", err)
+		}
+	}
+	v.check(t.ModelLatency.Repeats >= 3, "thresholds.model.latency.repeats", "must be at least 3, got %d", t.ModelLatency.Repeats)
+	v.check(t.ModelLatency.MaxSlowdown > 0, "thresholds.model.latency.max_slowdown", "must be positive, got %g", t.ModelLatency.MaxSlowdown)
+	v.check(t.ModelLatency.MaxP95Ms >= 0, "thresholds.model.latency.max_p95_ms", "must not be negative")
+
+	pm := t.PerfMetrics
+	v.optShare("thresholds.perf.metrics.min_accuracy", pm.MinAccuracy)
+	v.optShare("thresholds.perf.metrics.min_macro_f1", pm.MinMacroF1)
+	v.optShare("thresholds.perf.metrics.max_ece", pm.MaxECE)
+	v.check(pm.TopK >= 1, "thresholds.perf.metrics.top_k", "must be at least 1, got %d", pm.TopK)
+	v.check(pm.Bootstrap >= 100 && pm.Bootstrap <= 100000, "thresholds.perf.metrics.bootstrap", "must be between 100 and 100000, got %d", pm.Bootstrap)
+	v.check(pm.CalibrationBins >= 2 && pm.CalibrationBins <= 100, "thresholds.perf.metrics.calibration_bins", "must be between 2 and 100, got %d", pm.CalibrationBins)
+
+	pb := t.PerfBaseline
+	v.share("thresholds.perf.baseline.max_drop", pb.MaxDrop)
+	v.check(pb.Alpha > 0 && pb.Alpha < 0.5, "thresholds.perf.baseline.alpha", "must be in (0, 0.5), got %g", pb.Alpha)
+	v.optShare("thresholds.perf.baseline.max_negative_flip_rate", pb.MaxNegativeFlipRate)
+	v.check(pb.Bootstrap >= 100 && pb.Bootstrap <= 100000, "thresholds.perf.baseline.bootstrap", "must be between 100 and 100000, got %d", pb.Bootstrap)
+
+	ps := t.PerfSegments
+	v.check(ps.MinRatio > 0 && ps.MinRatio <= 1, "thresholds.perf.segments.min_ratio", "must be in (0, 1], got %g", ps.MinRatio)
+	v.check(ps.MinSize >= 1, "thresholds.perf.segments.min_size", "must be at least 1, got %d", ps.MinSize)
+	v.check(ps.Bins >= 2 && ps.Bins <= 20, "thresholds.perf.segments.bins", "must be between 2 and 20, got %d", ps.Bins)
+	v.check(ps.MaxReport >= 1, "thresholds.perf.segments.max_reported", "must be at least 1, got %d", ps.MaxReport)
+
+	v.check(t.PerfTrivial.MinGain >= 0 && t.PerfTrivial.MinGain <= 1, "thresholds.perf.trivial.min_gain", "must be in [0, 1], got %g", t.PerfTrivial.MinGain)
+
+	rc := t.RobustCorruptions
+	for _, s := range rc.Severities {
+		v.check(s >= 1 && s <= 5, "thresholds.robust.corruptions.severities", "severities are 1 to 5, got %d", s)
+	}
+	v.check(len(rc.Severities) > 0, "thresholds.robust.corruptions.severities", "must list at least one severity")
+	v.check(rc.Sample >= 0, "thresholds.robust.corruptions.sample", "must be 0 (all images) or more")
+	v.share("thresholds.robust.corruptions.max_mean_drop", rc.MaxMeanDrop)
+	v.check(rc.MaxMCE > 0, "thresholds.robust.corruptions.max_mce", "must be positive, got %g", rc.MaxMCE)
+
+	ri := t.RobustInvariance
+	v.share("thresholds.robust.invariance.min_consistency", ri.MinConsistency)
+	v.check(ri.Sample >= 0, "thresholds.robust.invariance.sample", "must be 0 (all images) or more")
+
+	ra := t.RobustAdversarial
+	for _, a := range ra.Attacks {
+		v.oneOf("thresholds.robust.adversarial.attacks", a, "square", "hopskipjump")
+	}
+	v.check(ra.Sample >= 1, "thresholds.robust.adversarial.sample", "must be at least 1, got %d", ra.Sample)
+	v.check(ra.Epsilon >= 0 && ra.Epsilon <= 1, "thresholds.robust.adversarial.epsilon", "is an L-inf budget on 0..1 pixels and must be in [0, 1], got %g", ra.Epsilon)
+	v.check(ra.EpsilonL2 >= 0, "thresholds.robust.adversarial.epsilon_l2", "must not be negative")
+	v.check(ra.MaxQueries >= 1, "thresholds.robust.adversarial.max_queries", "must be at least 1, got %d", ra.MaxQueries)
+	v.optShare("thresholds.robust.adversarial.min_robust_accuracy", ra.MinRobustAccuracy)
+	v.optShare("thresholds.robust.adversarial.max_drop", ra.MaxDrop)
+
+	ab := t.RobustAbnormal
+	v.check(ab.Confidence > 0 && ab.Confidence < 1, "thresholds.robust.abnormal.confidence", "must be in (0, 1), got %g", ab.Confidence)
+	v.share("thresholds.robust.abnormal.max_share", ab.MaxShare)
+	v.share("thresholds.robust.abnormal.fail_share", ab.FailShare)
+	v.check(ab.Samples >= 1, "thresholds.robust.abnormal.samples", "must be at least 1, got %d", ab.Samples)
+
+	di := t.DataIntegrity
+	v.check(di.NearDuplicateDistance >= 0 && di.NearDuplicateDistance <= 16, "thresholds.data.integrity.near_duplicate_distance", "must be between 0 and 16 bits, got %d", di.NearDuplicateDistance)
+	v.share("thresholds.data.integrity.max_duplicate_share", di.MaxDuplicateShare)
+	v.share("thresholds.data.integrity.min_class_share", di.MinClassShare)
+
+	dl := t.DataLeakage
+	v.share("thresholds.data.leakage.max_share", dl.MaxShare)
+	v.check(dl.Distance >= 0 && dl.Distance <= 16, "thresholds.data.leakage.distance", "must be between 0 and 16 bits, got %d", dl.Distance)
+
+	d := t.Drift
+	v.check(d.KSPValue > 0 && d.KSPValue < 0.5, "thresholds.drift.ks_p_value", "must be in (0, 0.5), got %g", d.KSPValue)
+	v.share("thresholds.drift.min_effect", d.MinEffect)
+	v.check(d.MaxPSI > 0, "thresholds.drift.max_psi", "must be positive, got %g", d.MaxPSI)
+	v.share("thresholds.drift.max_cramers_v", d.MaxCramersV)
+	v.share("thresholds.drift.max_domain_score", d.MaxDomainScore)
+	v.share("thresholds.drift.fail_domain_score", d.FailDomainScore)
+	v.check(d.Sample >= 0, "thresholds.drift.sample", "must be 0 (all images) or more")
+
+	v.check(t.Failures.MaxPerCheck >= 0 && t.Failures.MaxPerCheck <= 1000, "thresholds.failures.max_per_check", "must be between 0 and 1000, got %d", t.Failures.MaxPerCheck)
+	v.check(t.Failures.SheetColumns >= 1 && t.Failures.SheetColumns <= 64, "thresholds.failures.sheet_columns", "must be between 1 and 64, got %d", t.Failures.SheetColumns)
+
+	if len(v.problems) > 0 {
+		return &ValidationError{Problems: v.problems}
+	}
+	return nil
+}
+
+type validator struct{ problems []string }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.problems = append(v.problems, key+": "+fmt.Sprintf(format, args...))
+}
+
+func (v *validator) check(ok bool, key, format string, args ...any) {
+	if !ok {
+		v.add(key, format, args...)
+	}
+}
+
+func (v *validator) share(key string, x float64) {
+	v.check(x >= 0 && x <= 1, key, "must be a share between 0 and 1, got %g", x)
+}
+
+func (v *validator) optShare(key string, x *float64) {
+	if x != nil {
+		v.share(key, *x)
+	}
+}
+
+func (v *validator) oneOf(key, value string, allowed ...string) {
+	if !slices.Contains(allowed, value) {
+		var shown []string
+		for _, a := range allowed {
+			if a != "" {
+				shown = append(shown, a)
+			}
+		}
+		v.add(key, "%q is not allowed; use one of %v", value, shown)
+	}
+}

@@ -1,0 +1,342 @@
+// Package dataset finds labelled images (class-per-folder directories, CSV or JSONL manifests, or a
+// plain folder of unlabelled images), decodes each image exactly once, in parallel, into a compact
+// store, and maps labels to the model's class indices explicitly.
+package dataset
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Extensions are the image file types cvgate reads.
+var imageExtensions = map[string]bool{
+	".png": true, ".jpg": true, ".jpeg": true, ".gif": true, ".bmp": true, ".webp": true, ".tif": true, ".tiff": true,
+}
+
+// IsImage reports whether a file name has an image extension cvgate reads.
+func IsImage(name string) bool { return imageExtensions[strings.ToLower(filepath.Ext(name))] }
+
+// Entry is one listed image before decoding.
+type Entry struct {
+	Path      string   // as shown to users: relative to the dataset root, slash-separated
+	File      string   // the file to open
+	LabelName string   // "" when unlabelled
+	Attrs     []string // values of the manifest's attribute columns
+}
+
+// Listing is the result of List.
+type Listing struct {
+	Source     string // the folder or manifest given
+	Kind       string // "folders", "manifest" or "unlabelled folder"
+	Entries    []Entry
+	Attributes []string // manifest attribute columns, in file order
+	// FolderClasses are the class folder names, for class-per-folder datasets.
+	FolderClasses []string
+}
+
+// List finds the images of a dataset: a directory with one sub-folder per class, a directory of
+// unlabelled images, or a manifest (.csv or .jsonl) with a path column, an optional label column
+// and any attribute columns.
+func List(source string) (*Listing, error) {
+	st, err := os.Stat(source)
+	if err != nil {
+		return nil, fmt.Errorf("open data %q: %w", source, err)
+	}
+	if st.IsDir() {
+		return listDir(source)
+	}
+	switch strings.ToLower(filepath.Ext(source)) {
+	case ".csv":
+		return listCSV(source)
+	case ".jsonl", ".ndjson":
+		return listJSONL(source)
+	}
+	return nil, fmt.Errorf("open data %q: not a directory or a .csv/.jsonl manifest", source)
+}
+
+func listDir(root string) (*Listing, error) {
+	l := &Listing{Source: root}
+	dirents, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("read data folder %q: %w", root, err)
+	}
+	var topImages []string
+	for _, d := range dirents {
+		name := d.Name()
+		if strings.HasPrefix(name, ".") {
+			continue
+		}
+		if d.IsDir() {
+			var files []string
+			err := filepath.WalkDir(filepath.Join(root, name), func(p string, de fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if de.IsDir() && strings.HasPrefix(de.Name(), ".") && p != filepath.Join(root, name) {
+					return filepath.SkipDir
+				}
+				if !de.IsDir() && IsImage(de.Name()) {
+					files = append(files, p)
+				}
+				return nil
+			})
+			if err != nil {
+				return nil, fmt.Errorf("read class folder %q: %w", filepath.Join(root, name), err)
+			}
+			if len(files) == 0 {
+				continue
+			}
+			sort.Strings(files)
+			l.FolderClasses = append(l.FolderClasses, name)
+			for _, f := range files {
+				l.Entries = append(l.Entries, Entry{Path: rel(root, f), File: f, LabelName: name})
+			}
+			continue
+		}
+		if IsImage(name) {
+			topImages = append(topImages, filepath.Join(root, name))
+		}
+	}
+	switch {
+	case len(l.FolderClasses) > 0 && len(topImages) > 0:
+		return nil, fmt.Errorf("read data folder %q: it has both class folders and %d images at the top level (e.g. %s); move them into class folders, or use a manifest",
+			root, len(topImages), filepath.Base(topImages[0]))
+	case len(l.FolderClasses) > 0:
+		l.Kind = "folders"
+	case len(topImages) > 0:
+		l.Kind = "unlabelled folder"
+		sort.Strings(topImages)
+		for _, f := range topImages {
+			l.Entries = append(l.Entries, Entry{Path: rel(root, f), File: f})
+		}
+	default:
+		return nil, fmt.Errorf("read data folder %q: no images found (looked for %s in class sub-folders or at the top level)", root, extList())
+	}
+	return l, nil
+}
+
+func extList() string {
+	var exts []string
+	for e := range imageExtensions {
+		exts = append(exts, e)
+	}
+	sort.Strings(exts)
+	return strings.Join(exts, " ")
+}
+
+func rel(root, p string) string {
+	r, err := filepath.Rel(root, p)
+	if err != nil {
+		return filepath.ToSlash(p)
+	}
+	return filepath.ToSlash(r)
+}
+
+var (
+	pathColumns  = []string{"path", "file", "filename", "image", "image_path"}
+	labelColumns = []string{"label", "class", "target", "y"}
+)
+
+func findColumn(header []string, names []string) int {
+	for _, n := range names {
+		for i, h := range header {
+			if strings.EqualFold(strings.TrimSpace(h), n) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func listCSV(manifest string) (*Listing, error) {
+	f, err := os.Open(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("open manifest %q: %w", manifest, err)
+	}
+	defer f.Close()
+	r := csv.NewReader(bufio.NewReader(f))
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("read manifest %q: the file is empty; it needs a header row such as path,label", manifest)
+		}
+		return nil, fmt.Errorf("read manifest %q: %w", manifest, err)
+	}
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\ufeff")
+	}
+	pc, lc := findColumn(header, pathColumns), findColumn(header, labelColumns)
+	if pc < 0 {
+		return nil, fmt.Errorf("read manifest %q: no path column in the header %q (name one of %s)", manifest, strings.Join(header, ","), strings.Join(pathColumns, ", "))
+	}
+	l := &Listing{Source: manifest, Kind: "manifest"}
+	var attrCols []int
+	for i, h := range header {
+		if i != pc && i != lc {
+			attrCols = append(attrCols, i)
+			l.Attributes = append(l.Attributes, strings.TrimSpace(h))
+		}
+	}
+	dir := filepath.Dir(manifest)
+	for line := 2; ; line++ {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read manifest %q: %w", manifest, err)
+		}
+		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
+			continue
+		}
+		if len(rec) != len(header) {
+			return nil, fmt.Errorf("read manifest %q line %d: %d fields, the header has %d", manifest, line, len(rec), len(header))
+		}
+		e, err := manifestEntry(manifest, dir, line, strings.TrimSpace(rec[pc]))
+		if err != nil {
+			return nil, err
+		}
+		if lc >= 0 {
+			e.LabelName = strings.TrimSpace(rec[lc])
+			if e.LabelName == "" {
+				return nil, fmt.Errorf("read manifest %q line %d: empty label for %q", manifest, line, e.Path)
+			}
+		}
+		for _, c := range attrCols {
+			e.Attrs = append(e.Attrs, strings.TrimSpace(rec[c]))
+		}
+		l.Entries = append(l.Entries, e)
+	}
+	if len(l.Entries) == 0 {
+		return nil, fmt.Errorf("read manifest %q: no rows after the header", manifest)
+	}
+	return l, nil
+}
+
+func listJSONL(manifest string) (*Listing, error) {
+	f, err := os.Open(manifest)
+	if err != nil {
+		return nil, fmt.Errorf("open manifest %q: %w", manifest, err)
+	}
+	defer f.Close()
+	l := &Listing{Source: manifest, Kind: "manifest"}
+	dir := filepath.Dir(manifest)
+	attrIndex := map[string]int{}
+	type row struct {
+		e     Entry
+		attrs map[string]string
+	}
+	var rows []row
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" {
+			continue
+		}
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(text), &obj); err != nil {
+			return nil, fmt.Errorf("read manifest %q line %d: not a JSON object: %v", manifest, line, err)
+		}
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		pk, lk := findColumn(keys, pathColumns), findColumn(keys, labelColumns)
+		if pk < 0 {
+			return nil, fmt.Errorf("read manifest %q line %d: no path key (use one of %s)", manifest, line, strings.Join(pathColumns, ", "))
+		}
+		p, ok := obj[keys[pk]].(string)
+		if !ok {
+			return nil, fmt.Errorf("read manifest %q line %d: %q must be a string", manifest, line, keys[pk])
+		}
+		e, err := manifestEntry(manifest, dir, line, p)
+		if err != nil {
+			return nil, err
+		}
+		if lk >= 0 {
+			e.LabelName = scalarString(obj[keys[lk]])
+			if e.LabelName == "" {
+				return nil, fmt.Errorf("read manifest %q line %d: empty label for %q", manifest, line, e.Path)
+			}
+		}
+		pathKey, labelKey := keys[pk], ""
+		if lk >= 0 {
+			labelKey = keys[lk]
+		}
+		attrs := map[string]string{}
+		sort.Strings(keys)
+		for _, k := range keys {
+			if k == pathKey || k == labelKey {
+				continue
+			}
+			if _, seen := attrIndex[k]; !seen {
+				attrIndex[k] = len(l.Attributes)
+				l.Attributes = append(l.Attributes, k)
+			}
+			attrs[k] = scalarString(obj[k])
+		}
+		rows = append(rows, row{e, attrs})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("read manifest %q: %w", manifest, err)
+	}
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("read manifest %q: no rows", manifest)
+	}
+	for _, r := range rows {
+		r.e.Attrs = make([]string, len(l.Attributes))
+		for k, v := range r.attrs {
+			r.e.Attrs[attrIndex[k]] = v
+		}
+		l.Entries = append(l.Entries, r.e)
+	}
+	return l, nil
+}
+
+func scalarString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return strings.TrimSpace(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func manifestEntry(manifest, dir string, line int, p string) (Entry, error) {
+	if p == "" {
+		return Entry{}, fmt.Errorf("read manifest %q line %d: empty path", manifest, line)
+	}
+	file := p
+	if !filepath.IsAbs(p) {
+		file = filepath.Join(dir, filepath.FromSlash(p))
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return Entry{}, fmt.Errorf("read manifest %q line %d: image %q not found (paths are relative to the manifest's folder)", manifest, line, p)
+		}
+		return Entry{}, fmt.Errorf("read manifest %q line %d: %w", manifest, line, err)
+	}
+	if st.IsDir() {
+		return Entry{}, fmt.Errorf("read manifest %q line %d: %q is a directory, not an image", manifest, line, p)
+	}
+	return Entry{Path: filepath.ToSlash(p), File: file}, nil
+}

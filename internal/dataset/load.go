@@ -1,0 +1,248 @@
+package dataset
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/gif" // registered decoders: every format cvgate reads
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
+
+	"github.com/cvgate/cvgate/internal/imaging"
+)
+
+// Item is one decoded image with its label.
+type Item struct {
+	Entry
+	Label  int // output index; -1 when unlabelled
+	Size   int64
+	SHA256 [32]byte // of the file's bytes
+	Image  *imaging.Image
+}
+
+// Problem is a file that could not be used.
+type Problem struct {
+	Path   string
+	Reason string
+}
+
+// Dataset is a decoded, labelled image set.
+type Dataset struct {
+	Source     string
+	Kind       string
+	Classes    *Classes // nil when unlabelled
+	Attributes []string
+	Items      []Item // readable images, in listing order
+	Unreadable []Problem
+	Decode     time.Duration
+	// StoreBytes is the memory held by decoded pixels.
+	StoreBytes int64
+}
+
+// Options configure Load.
+type Options struct {
+	// Classes maps labels to output indices; nil loads without labels (drift's current set).
+	Classes *Classes
+	// MaxUnreadable is the share of images that may fail to decode before Load gives up.
+	MaxUnreadable float64
+	// Workers decoding in parallel; 0: one per core.
+	Workers int
+	// Each is called once per decoded image, from the decoding goroutines, so that per-image work
+	// (image properties, hashes) shares the decoding pass. i is the image's index in Items.
+	Each func(i int, it *Item)
+	// Progress is told about each decoded image; may be nil.
+	Progress func(done, total int)
+}
+
+// Load decodes every listed image once, in parallel. Unreadable images are recorded, not fatal,
+// unless they exceed opts.MaxUnreadable of the total.
+func Load(ctx context.Context, l *Listing, opts Options) (*Dataset, error) {
+	start := time.Now()
+	ds := &Dataset{Source: l.Source, Kind: l.Kind, Classes: opts.Classes, Attributes: l.Attributes}
+	labels := make([]int, len(l.Entries))
+	for i := range labels {
+		labels[i] = -1
+	}
+	if opts.Classes != nil {
+		var err error
+		if labels, err = opts.Classes.Resolve(l); err != nil {
+			return nil, err
+		}
+	}
+	items := make([]Item, len(l.Entries))
+	errs := make([]error, len(l.Entries))
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	var next, done atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(items) || ctx.Err() != nil {
+					return
+				}
+				items[i] = Item{Entry: l.Entries[i], Label: labels[i]}
+				errs[i] = decodeFile(&items[i])
+				if opts.Progress != nil {
+					opts.Progress(int(done.Add(1)), len(items))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i := range items {
+		if errs[i] != nil {
+			ds.Unreadable = append(ds.Unreadable, Problem{Path: items[i].Path, Reason: errs[i].Error()})
+			continue
+		}
+		ds.Items = append(ds.Items, items[i])
+		ds.StoreBytes += int64(len(items[i].Image.Pix))
+	}
+	if len(ds.Items) == 0 {
+		return nil, fmt.Errorf("decode data %q: none of the %d images could be read (first: %s: %s)", l.Source, len(items), ds.Unreadable[0].Path, ds.Unreadable[0].Reason)
+	}
+	if share := float64(len(ds.Unreadable)) / float64(len(items)); share > opts.MaxUnreadable {
+		return nil, fmt.Errorf("decode data %q: %d of %d images are unreadable (%.1f%%, over max_unreadable %.1f%%); first: %s",
+			l.Source, len(ds.Unreadable), len(items), 100*share, 100*opts.MaxUnreadable, problemPreview(ds.Unreadable, 5))
+	}
+	if opts.Each != nil {
+		// Per-image analysis runs in parallel too, over the readable images' final indices.
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for w := 0; w < workers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(ds.Items) {
+						return
+					}
+					opts.Each(i, &ds.Items[i])
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	ds.Decode = time.Since(start)
+	return ds, nil
+}
+
+func problemPreview(ps []Problem, n int) string {
+	var parts []string
+	for i, p := range ps {
+		if i == n {
+			parts = append(parts, fmt.Sprintf("and %d more", len(ps)-n))
+			break
+		}
+		parts = append(parts, p.Path+": "+p.Reason)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func decodeFile(it *Item) error {
+	raw, err := os.ReadFile(it.File)
+	if err != nil {
+		return fmt.Errorf("read: %w", err)
+	}
+	it.Size = int64(len(raw))
+	it.SHA256 = sha256.Sum256(raw)
+	img, err := Decode(raw)
+	if err != nil {
+		return err
+	}
+	it.Image = img
+	return nil
+}
+
+// Decode decodes an image file's bytes into the compact store format.
+func Decode(raw []byte) (*imaging.Image, error) {
+	if len(raw) == 0 {
+		return nil, errors.New("empty file")
+	}
+	src, format, err := image.Decode(bytes.NewReader(raw))
+	if err != nil {
+		switch {
+		case errors.Is(err, image.ErrFormat):
+			return nil, errors.New("not an image in a format cvgate reads (PNG, JPEG, GIF, BMP, WebP, TIFF)")
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			return nil, errors.New("truncated file (unexpected end of data)")
+		}
+		return nil, fmt.Errorf("corrupt %s: %v", format, err)
+	}
+	b := src.Bounds()
+	if b.Dx() <= 0 || b.Dy() <= 0 {
+		return nil, fmt.Errorf("%s has no pixels (%dx%d)", format, b.Dx(), b.Dy())
+	}
+	return imaging.FromStd(src), nil
+}
+
+// Digest is the sha256 of a canonical listing of the dataset (path, size, file hash and label of
+// every image, sorted by path; unreadable files by path), so that an audit
+// can tell whether two runs saw the same data.
+func (d *Dataset) Digest() string {
+	type line struct{ path, text string }
+	var lines []line
+	for _, it := range d.Items {
+		label := ""
+		if it.Label >= 0 && d.Classes != nil {
+			label = d.Classes.Names[it.Label]
+		}
+		lines = append(lines, line{it.Path, fmt.Sprintf("%s\t%d\t%x\t%s\n", it.Path, it.Size, it.SHA256, label)})
+	}
+	for _, p := range d.Unreadable {
+		lines = append(lines, line{p.Path, fmt.Sprintf("%s\tunreadable\n", p.Path)})
+	}
+	sort.Slice(lines, func(i, j int) bool { return lines[i].path < lines[j].path })
+	h := sha256.New()
+	for _, l := range lines {
+		io.WriteString(h, l.text)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
+}
+
+// PerClass counts images per class index.
+func (d *Dataset) PerClass() []int {
+	if d.Classes == nil {
+		return nil
+	}
+	out := make([]int, len(d.Classes.Names))
+	for _, it := range d.Items {
+		if it.Label >= 0 {
+			out[it.Label]++
+		}
+	}
+	return out
+}
+
+// ChannelCounts counts images by channel count (index 1 and 3).
+func (d *Dataset) ChannelCounts() [4]int {
+	var c [4]int
+	for _, it := range d.Items {
+		c[it.Image.Channels]++
+	}
+	return c
+}
