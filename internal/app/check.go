@@ -28,10 +28,22 @@ func (a *App) checkFlagSet(name string, f *checkFlags, summary string) *flag.Fla
 	fs.BoolVar(&f.quiet, "quiet", false, "do not print the markdown report on stdout")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: cvgate %s [flags] [MODEL.onnx ...]\n\n%s\n\nFlags:\n", name, summary)
-		fs.PrintDefaults()
-		fmt.Fprintf(fs.Output(), "\nExit codes: 0 the gate passed, 1 the gate failed, 2 cvgate could not run.\n")
+		printFlags(fs)
+		fmt.Fprintf(fs.Output(), "\nThresholds and preprocessing are set in the config file (README.md, \"Configuration\").\n")
+		fmt.Fprintf(fs.Output(), "Exit codes: 0 the gate passed, 1 the gate failed, 2 cvgate could not run.\n")
 	}
 	return fs
+}
+
+// printFlags lists flags GNU-style (--name VALUE), which is how they are documented.
+func printFlags(fs *flag.FlagSet) {
+	fs.VisitAll(func(f *flag.Flag) {
+		arg := " VALUE"
+		if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			arg = ""
+		}
+		fmt.Fprintf(fs.Output(), "  --%-26s %s\n", f.Name+arg, f.Usage)
+	})
 }
 
 // parseCheck parses flags (positional arguments are models) and loads the configuration.
