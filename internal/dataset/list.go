@@ -85,7 +85,8 @@ func listDir(root string) (*Listing, error) {
 				if de.IsDir() && strings.HasPrefix(de.Name(), ".") && p != filepath.Join(root, name) {
 					return filepath.SkipDir
 				}
-				if !de.IsDir() && IsImage(de.Name()) {
+				// Hidden files too: macOS leaves "._x.png" resource forks beside every image.
+				if !de.IsDir() && !strings.HasPrefix(de.Name(), ".") && IsImage(de.Name()) {
 					files = append(files, p)
 				}
 				return nil
@@ -189,7 +190,7 @@ func listCSV(manifest string) (*Listing, error) {
 		}
 	}
 	dir := filepath.Dir(manifest)
-	for line := 2; ; line++ {
+	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -197,6 +198,8 @@ func listCSV(manifest string) (*Listing, error) {
 		if err != nil {
 			return nil, fmt.Errorf("read manifest %q: %w", manifest, err)
 		}
+		// The reader skips blank lines and quoted fields may span lines, so count lines as it does.
+		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue
 		}

@@ -73,6 +73,9 @@ type Options struct {
 // unless they exceed opts.MaxUnreadable of the total.
 func Load(ctx context.Context, l *Listing, opts Options) (*Dataset, error) {
 	start := time.Now()
+	if len(l.Entries) == 0 {
+		return nil, fmt.Errorf("decode data %q: the listing has no images", l.Source)
+	}
 	ds := &Dataset{Source: l.Source, Kind: l.Kind, Classes: opts.Classes, Attributes: l.Attributes}
 	labels := make([]int, len(l.Entries))
 	for i := range labels {
@@ -188,7 +191,7 @@ func Decode(raw []byte) (*imaging.Image, error) {
 		switch {
 		case errors.Is(err, image.ErrFormat):
 			return nil, errors.New("not an image in a format cvgate reads (PNG, JPEG, GIF, BMP, WebP, TIFF)")
-		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || lacksEndMarker(format, raw):
 			return nil, errors.New("truncated file (unexpected end of data)")
 		}
 		return nil, fmt.Errorf("corrupt %s: %v", format, err)
@@ -198,6 +201,20 @@ func Decode(raw []byte) (*imaging.Image, error) {
 		return nil, fmt.Errorf("%s has no pixels (%dx%d)", format, b.Dx(), b.Dy())
 	}
 	return imaging.FromStd(src), nil
+}
+
+// endMarkers are the bytes a complete file of each format ends with. Decoders report a cut file
+// in their own words (the PNG decoder says "not enough pixel data", the GIF decoder hides the EOF
+// in a message), so a file that failed to decode and lacks its end marker is called truncated.
+var endMarkers = map[string][]byte{
+	"png":  {'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82},
+	"jpeg": {0xFF, 0xD9},
+	"gif":  {0x3B},
+}
+
+func lacksEndMarker(format string, raw []byte) bool {
+	m, ok := endMarkers[format]
+	return ok && !bytes.HasSuffix(raw, m)
 }
 
 // Digest is the sha256 of a canonical listing of the dataset (path, size, file hash and label of
@@ -216,7 +233,14 @@ func (d *Dataset) Digest() string {
 	for _, p := range d.Unreadable {
 		lines = append(lines, line{p.Path, fmt.Sprintf("%s\tunreadable\n", p.Path)})
 	}
-	sort.Slice(lines, func(i, j int) bool { return lines[i].path < lines[j].path })
+	// A manifest may list one path twice (with different labels): break ties by the whole line so
+	// that row order cannot change the digest.
+	sort.Slice(lines, func(i, j int) bool {
+		if lines[i].path != lines[j].path {
+			return lines[i].path < lines[j].path
+		}
+		return lines[i].text < lines[j].text
+	})
 	h := sha256.New()
 	for _, l := range lines {
 		io.WriteString(h, l.text)
