@@ -107,13 +107,17 @@ func (a *App) evaluate(ctx context.Context, cfg *config.Loaded) (*report.Report,
 		return nil, err
 	}
 
+	digest, err := ds.Digest()
+	if err != nil {
+		return nil, err
+	}
 	r := &report.Report{
 		SchemaVersion: report.SchemaVersion,
 		Kind:          "check",
 		Tool:          report.Tool{Name: "cvgate", Version: a.Version, Commit: a.Commit, GoVersion: runtime.Version(), ORTVersion: s.rt.Version},
 		Run:           report.Run{StartedAt: startedAt.Format(time.RFC3339)},
 		Inputs: report.Inputs{ConfigPath: cfg.File, ConfigSHA256: cfg.SHA256, Dataset: &report.Dataset{
-			Path: cfg.Data, SHA256: ds.Digest(), Images: len(ds.Items), Attributes: ds.Attributes,
+			Path: cfg.Data, SHA256: digest, Images: len(ds.Items), Attributes: ds.Attributes,
 			DecodeSeconds: round3(ds.Decode.Seconds()),
 		}},
 	}

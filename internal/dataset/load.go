@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"image"
@@ -13,7 +14,6 @@ import (
 	"io"
 	"os"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +23,7 @@ import (
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 
+	"github.com/cvgate/cvgate/internal/audit"
 	"github.com/cvgate/cvgate/internal/imaging"
 )
 
@@ -217,35 +218,23 @@ func lacksEndMarker(format string, raw []byte) bool {
 	return ok && !bytes.HasSuffix(raw, m)
 }
 
-// Digest is the sha256 of a canonical listing of the dataset (path, size, file hash and label of
-// every image, sorted by path; unreadable files by path), so that an audit
-// can tell whether two runs saw the same data.
-func (d *Dataset) Digest() string {
-	type line struct{ path, text string }
-	var lines []line
-	for _, it := range d.Items {
+// Digest is the sha256 of the canonical listing of the readable images (path, size, file hash
+// and label of each, sorted by path; see audit.DatasetDigest), so that an audit can tell whether
+// two runs saw the same data. Unreadable files are listed in the report instead.
+func (d *Dataset) Digest() (string, error) {
+	entries := make([]audit.FileEntry, len(d.Items))
+	for i, it := range d.Items {
 		label := ""
 		if it.Label >= 0 && d.Classes != nil {
 			label = d.Classes.Names[it.Label]
 		}
-		lines = append(lines, line{it.Path, fmt.Sprintf("%s\t%d\t%x\t%s\n", it.Path, it.Size, it.SHA256, label)})
+		entries[i] = audit.FileEntry{Path: it.Path, Size: it.Size, SHA256: hex.EncodeToString(it.SHA256[:]), Label: label}
 	}
-	for _, p := range d.Unreadable {
-		lines = append(lines, line{p.Path, fmt.Sprintf("%s\tunreadable\n", p.Path)})
+	sum, err := audit.DatasetDigest(entries)
+	if err != nil {
+		return "", fmt.Errorf("hash data %q: %w", d.Source, err)
 	}
-	// A manifest may list one path twice (with different labels): break ties by the whole line so
-	// that row order cannot change the digest.
-	sort.Slice(lines, func(i, j int) bool {
-		if lines[i].path != lines[j].path {
-			return lines[i].path < lines[j].path
-		}
-		return lines[i].text < lines[j].text
-	})
-	h := sha256.New()
-	for _, l := range lines {
-		io.WriteString(h, l.text)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))
+	return sum, nil
 }
 
 // PerClass counts images per class index.
