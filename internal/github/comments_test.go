@@ -1,0 +1,288 @@
+package github_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/cvgate/cvgate/internal/github"
+	"github.com/cvgate/cvgate/internal/github/githubtest"
+)
+
+const prNumber = 7
+
+func TestUpsertCommentLifecycle(t *testing.T) {
+	srv := newServer(t)
+	repo, _ := newRepo(t, srv)
+	marker := github.Marker("models/net.onnx", "")
+	ctx := t.Context()
+
+	// First run: nothing there, so one comment is created, carrying the marker.
+	res, err := github.UpsertComment(ctx, repo, prNumber, marker, "accuracy 0.91", github.CommentUpdate)
+	if err != nil {
+		t.Fatalf("first upsert: %v", err)
+	}
+	if res.Action != github.ActionCreated || res.URL == "" {
+		t.Fatalf("first upsert = %+v, want created with a URL", res)
+	}
+	got := srv.Comments(prNumber)
+	if len(got) != 1 || !strings.Contains(got[0].Body, marker) || !strings.HasSuffix(got[0].Body, "accuracy 0.91") {
+		t.Fatalf("after first run comments = %+v, want one marked comment", got)
+	}
+
+	// Second run with a new body: the same comment is edited, no second one.
+	res, err = github.UpsertComment(ctx, repo, prNumber, marker, "accuracy 0.93", github.CommentUpdate)
+	if err != nil {
+		t.Fatalf("second upsert: %v", err)
+	}
+	if res.Action != github.ActionUpdated || res.ID != got[0].ID {
+		t.Fatalf("second upsert = %+v, want updated comment %d", res, got[0].ID)
+	}
+	if n := srv.Calls(githubtest.OpCreateComment); n != 1 {
+		t.Errorf("create calls = %d, want 1", n)
+	}
+	if n := srv.Calls(githubtest.OpUpdateComment); n != 1 {
+		t.Errorf("update calls = %d, want 1", n)
+	}
+	after := srv.Comments(prNumber)
+	if len(after) != 1 || !strings.HasSuffix(after[0].Body, "accuracy 0.93") {
+		t.Fatalf("after second run comments = %+v", after)
+	}
+
+	// Third run with the same body: no write at all.
+	res, err = github.UpsertComment(ctx, repo, prNumber, marker, "accuracy 0.93", github.CommentUpdate)
+	if err != nil {
+		t.Fatalf("third upsert: %v", err)
+	}
+	if res.Action != github.ActionUnchanged {
+		t.Errorf("third upsert action = %s, want unchanged", res.Action)
+	}
+	if n := srv.Calls(githubtest.OpCreateComment) + srv.Calls(githubtest.OpUpdateComment); n != 2 {
+		t.Errorf("writes after unchanged run = %d, want still 2", n)
+	}
+}
+
+func TestUpsertCommentFindsMarkerOnLastPage(t *testing.T) {
+	srv := newServer(t)
+	repo, _ := newRepo(t, srv)
+	marker := github.Marker("net.onnx", "CI")
+	// 250 comments at GitHub's 100 per page: ours is the 240th, on page 3 of 3.
+	var ours int64
+	for i := range 250 {
+		if i == 239 {
+			ours = srv.AddComment(prNumber, githubtest.BotLogin, true, marker+"\nold report")
+			continue
+		}
+		srv.AddComment(prNumber, "someone", false, fmt.Sprintf("comment %d", i))
+	}
+	res, err := github.UpsertComment(t.Context(), repo, prNumber, marker, "new report", github.CommentUpdate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Action != github.ActionUpdated || res.ID != ours {
+		t.Fatalf("upsert = %+v, want update of %d", res, ours)
+	}
+	if n := srv.Calls(githubtest.OpListComments); n != 3 {
+		t.Errorf("list calls = %d, want 3 pages", n)
+	}
+	for _, r := range srv.Requests() {
+		if r.OperationID == githubtest.OpListComments && r.Query.Get("per_page") != "100" {
+			t.Errorf("list request per_page = %q, want 100", r.Query.Get("per_page"))
+		}
+	}
+	if n := srv.Calls(githubtest.OpCreateComment); n != 0 {
+		t.Errorf("create calls = %d, want 0", n)
+	}
+}
+
+func TestUpsertCommentLeavesOthersAlone(t *testing.T) {
+	srv := newServer(t)
+	repo, _ := newRepo(t, srv)
+	marker := github.Marker("net.onnx", "")
+	other := srv.AddComment(prNumber, "codecov[bot]", true, "<!-- codecov -->\ncoverage 80%")
+	// Another tool's marker that merely starts like ours must not match.
+	prefix := srv.AddComment(prNumber, "other[bot]", true, github.Marker("net.onnx.bak", "")+"\nnot ours")
+	human := srv.AddComment(prNumber, "alice", false, "LGTM")
+
+	res, err := github.UpsertComment(t.Context(), repo, prNumber, marker, "report", github.CommentUpdate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Action != github.ActionCreated {
+		t.Fatalf("action = %s, want created", res.Action)
+	}
+	want := map[int64]string{
+		other:  "<!-- codecov -->\ncoverage 80%",
+		prefix: github.Marker("net.onnx.bak", "") + "\nnot ours",
+		human:  "LGTM",
+	}
+	for _, c := range srv.Comments(prNumber) {
+		if body, ok := want[c.ID]; ok && c.Body != body {
+			t.Errorf("comment %d by %s changed to %q", c.ID, c.Login, c.Body)
+		}
+	}
+	if n := srv.Calls(githubtest.OpUpdateComment); n != 0 {
+		t.Errorf("update calls = %d, want 0", n)
+	}
+}
+
+func TestUpsertCommentPrefersNewestBotComment(t *testing.T) {
+	srv := newServer(t)
+	repo, _ := newRepo(t, srv)
+	marker := github.Marker("net.onnx", "")
+	older := srv.AddComment(prNumber, githubtest.BotLogin, true, marker+"\nrun 1")
+	newer := srv.AddComment(prNumber, githubtest.BotLogin, true, marker+"\nrun 2")
+	// A person pasting our comment later must not capture the sticky comment.
+	pasted := srv.AddComment(prNumber, "bob", false, "> quoting\n"+marker+"\nrun 2")
+
+	res, err := github.UpsertComment(t.Context(), repo, prNumber, marker, "run 3", github.CommentUpdate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.ID != newer || res.Action != github.ActionUpdated {
+		t.Fatalf("upsert = %+v, want update of newest bot comment %d (older %d, pasted %d)", res, newer, older, pasted)
+	}
+}
+
+func TestUpsertCommentModes(t *testing.T) {
+	srv := newServer(t)
+	repo, _ := newRepo(t, srv)
+	marker := github.Marker("net.onnx", "")
+	existing := srv.AddComment(prNumber, githubtest.BotLogin, true, marker+"\nold")
+
+	res, err := github.UpsertComment(t.Context(), repo, prNumber, marker, "x", github.CommentOff)
+	if err != nil || res.Action != github.ActionSkipped {
+		t.Fatalf("off: %+v, %v; want skipped", res, err)
+	}
+	if n := srv.TotalCalls(); n != 0 {
+		t.Fatalf("off made %d requests, want 0", n)
+	}
+
+	res, err = github.UpsertComment(t.Context(), repo, prNumber, marker, "fresh", github.CommentNew)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Action != github.ActionCreated || res.ID == existing {
+		t.Fatalf("new: %+v, want a created comment other than %d", res, existing)
+	}
+	cs := srv.Comments(prNumber)
+	if len(cs) != 2 || !strings.Contains(cs[1].Body, marker) || cs[0].Body != marker+"\nold" {
+		t.Fatalf("after new: %+v, want old untouched and a new marked one", cs)
+	}
+	if n := srv.Calls(githubtest.OpListComments); n != 0 {
+		t.Errorf("mode new listed comments %d times, want 0", n)
+	}
+}
+
+func TestUpsertCommentReadOnlyToken(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(*githubtest.Server)
+		status int
+	}{
+		{
+			name:   "403 on create, as for a fork",
+			setup:  func(s *githubtest.Server) { s.SetReadOnly(true) },
+			status: 403,
+		},
+		{
+			name: "404 on create after a successful list",
+			setup: func(s *githubtest.Server) {
+				s.Fail(githubtest.OpCreateComment, githubtest.Fault{Status: 404})
+			},
+			status: 404,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t)
+			tt.setup(srv)
+			repo, sl := newRepo(t, srv)
+			_, err := github.UpsertComment(t.Context(), repo, prNumber, github.Marker("m", ""), "body", github.CommentUpdate)
+			var pe *github.PermissionError
+			if !errors.As(err, &pe) {
+				t.Fatalf("err = %v (%T), want *PermissionError", err, err)
+			}
+			if pe.Status != tt.status || pe.Method != "POST" {
+				t.Errorf("PermissionError = %+v, want status %d on POST", pe, tt.status)
+			}
+			if n := srv.Calls(githubtest.OpCreateComment); n != 1 {
+				t.Errorf("create calls = %d, want 1 (no retry of a permission error)", n)
+			}
+			if len(sl.all()) != 0 {
+				t.Errorf("slept %v, want no retry", sl.all())
+			}
+			if strings.Contains(err.Error(), testToken) {
+				t.Errorf("error leaks the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestUpsertCommentRefusesLongBodyBeforeAnyRequest(t *testing.T) {
+	srv := newServer(t)
+	repo, _ := newRepo(t, srv)
+	marker := github.Marker("m", "")
+	// Multi-byte runes: the limit counts characters, so a body of exactly the
+	// limit in characters (but 3x in bytes) passes and one more fails.
+	fits := strings.Repeat("é", github.MaxCommentBody-len(marker)-1)
+	if _, err := github.UpsertComment(t.Context(), repo, prNumber, marker, fits, github.CommentUpdate); err != nil {
+		t.Fatalf("body of exactly %d characters: %v", github.MaxCommentBody, err)
+	}
+	calls := srv.TotalCalls()
+
+	_, err := github.UpsertComment(t.Context(), repo, prNumber, marker, fits+"x", github.CommentUpdate)
+	var tl *github.BodyTooLongError
+	if !errors.As(err, &tl) || tl.Chars != github.MaxCommentBody+1 {
+		t.Fatalf("err = %v, want *BodyTooLongError with %d characters", err, github.MaxCommentBody+1)
+	}
+	if srv.TotalCalls() != calls {
+		t.Errorf("a refused body made %d requests", srv.TotalCalls()-calls)
+	}
+}
+
+func TestMarker(t *testing.T) {
+	tests := []struct {
+		id, workflow string
+		want         string
+	}{
+		{"models/net.onnx", "", "<!-- cvgate:models/net.onnx -->"},
+		{"models/my-net.onnx", "CI", "<!-- cvgate:models/my-net.onnx:CI -->"},
+		{"a b", "x:y", "<!-- cvgate:a%20b:x%3Ay -->"},
+		{"evil-->x", "", "<!-- cvgate:evil-%2D%3Ex -->"},
+		{"<!--", "", "<!-- cvgate:%3C%21-%2D -->"},
+		{"100%", "", "<!-- cvgate:100%25 -->"},
+	}
+	for _, tt := range tests {
+		if got := github.Marker(tt.id, tt.workflow); got != tt.want {
+			t.Errorf("Marker(%q, %q) = %q, want %q", tt.id, tt.workflow, got, tt.want)
+		}
+	}
+	// Distinct inputs must give distinct markers, including the id/workflow split.
+	pairs := [][2]string{{"a:b", ""}, {"a", "b"}, {"a%3Ab", ""}, {"a", ""}, {"a-", ""}, {"a--", ""}}
+	seen := map[string][2]string{}
+	for _, p := range pairs {
+		m := github.Marker(p[0], p[1])
+		if prev, ok := seen[m]; ok {
+			t.Errorf("Marker%v and Marker%v collide: %q", prev, p, m)
+		}
+		seen[m] = p
+		inner := strings.TrimSuffix(strings.TrimPrefix(m, "<!-- "), " -->")
+		if strings.Contains(inner, "--") || strings.ContainsAny(inner, "<>") {
+			t.Errorf("Marker%v = %q would break the HTML comment", p, m)
+		}
+	}
+}
+
+func TestParseCommentMode(t *testing.T) {
+	for _, s := range []string{"update", "NEW", " off "} {
+		if _, err := github.ParseCommentMode(s); err != nil {
+			t.Errorf("ParseCommentMode(%q): %v", s, err)
+		}
+	}
+	_, err := github.ParseCommentMode("sticky")
+	if err == nil || !strings.Contains(err.Error(), "update, new, off") {
+		t.Errorf("ParseCommentMode(sticky) err = %v, want the allowed values listed", err)
+	}
+}
