@@ -70,8 +70,10 @@ func checkFileEntry(e FileEntry) error {
 		return fmt.Errorf("empty path")
 	case strings.HasPrefix(p, "/") || strings.Contains(p, `\`):
 		return fmt.Errorf("path %q is not a relative slash path", p)
-	case path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../"):
-		return fmt.Errorf("path %q is not clean or leaves the dataset", p)
+	case path.Clean(p) != p:
+		// Leading ../ segments are allowed: a manifest may list images beside its own folder,
+		// and a path relative to the manifest is still the same on every machine.
+		return fmt.Errorf("path %q is not clean", p)
 	case !utf8.ValidString(p) || !utf8.ValidString(e.Label):
 		return fmt.Errorf("path %q: path or label is not valid UTF-8", p)
 	case e.Size < 0:

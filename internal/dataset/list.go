@@ -71,6 +71,7 @@ func listDir(root string) (*Listing, error) {
 		return nil, fmt.Errorf("read data folder %q: %w", root, err)
 	}
 	var topImages []string
+	classImages := 0 // class folders that hold at least one image
 	for _, d := range dirents {
 		name := d.Name()
 		if strings.HasPrefix(name, ".") {
@@ -94,11 +95,14 @@ func listDir(root string) (*Listing, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read class folder %q: %w", filepath.Join(root, name), err)
 			}
+			// An empty class folder is still a class: dropping it would shift the index of every
+			// class sorted after it (torchvision's ImageFolder counts it too).
+			l.FolderClasses = append(l.FolderClasses, name)
 			if len(files) == 0 {
 				continue
 			}
+			classImages++
 			sort.Strings(files)
-			l.FolderClasses = append(l.FolderClasses, name)
 			for _, f := range files {
 				l.Entries = append(l.Entries, Entry{Path: rel(root, f), File: f, LabelName: name})
 			}
@@ -107,6 +111,9 @@ func listDir(root string) (*Listing, error) {
 		if IsImage(name) {
 			topImages = append(topImages, filepath.Join(root, name))
 		}
+	}
+	if classImages == 0 {
+		l.FolderClasses = nil
 	}
 	switch {
 	case len(l.FolderClasses) > 0 && len(topImages) > 0:
@@ -190,6 +197,7 @@ func listCSV(manifest string) (*Listing, error) {
 		}
 	}
 	dir := filepath.Dir(manifest)
+	var lines []int
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -220,9 +228,13 @@ func listCSV(manifest string) (*Listing, error) {
 			e.Attrs = append(e.Attrs, strings.TrimSpace(rec[c]))
 		}
 		l.Entries = append(l.Entries, e)
+		lines = append(lines, line)
 	}
 	if len(l.Entries) == 0 {
 		return nil, fmt.Errorf("read manifest %q: no rows after the header", manifest)
+	}
+	if err := checkDuplicates(l, lines); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -239,6 +251,7 @@ func listJSONL(manifest string) (*Listing, error) {
 	type row struct {
 		e     Entry
 		attrs map[string]string
+		line  int
 	}
 	var rows []row
 	sc := bufio.NewScanner(f)
@@ -290,7 +303,7 @@ func listJSONL(manifest string) (*Listing, error) {
 			}
 			attrs[k] = scalarString(obj[k])
 		}
-		rows = append(rows, row{e, attrs})
+		rows = append(rows, row{e, attrs, line})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("read manifest %q: %w", manifest, err)
@@ -298,12 +311,17 @@ func listJSONL(manifest string) (*Listing, error) {
 	if len(rows) == 0 {
 		return nil, fmt.Errorf("read manifest %q: no rows", manifest)
 	}
-	for _, r := range rows {
+	lines := make([]int, len(rows))
+	for i, r := range rows {
 		r.e.Attrs = make([]string, len(l.Attributes))
 		for k, v := range r.attrs {
 			r.e.Attrs[attrIndex[k]] = v
 		}
 		l.Entries = append(l.Entries, r.e)
+		lines[i] = r.line
+	}
+	if err := checkDuplicates(l, lines); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
@@ -341,5 +359,28 @@ func manifestEntry(manifest, dir string, line int, p string) (Entry, error) {
 	if st.IsDir() {
 		return Entry{}, fmt.Errorf("read manifest %q line %d: %q is a directory, not an image", manifest, line, p)
 	}
-	return Entry{Path: filepath.ToSlash(p), File: file}, nil
+	// The shown path is clean and relative to the manifest's folder, so that reports and the
+	// dataset digest are the same on every machine even when the manifest lists absolute paths.
+	shown := filepath.Clean(filepath.FromSlash(p))
+	if filepath.IsAbs(shown) {
+		if absDir, err := filepath.Abs(dir); err == nil {
+			if r, err := filepath.Rel(absDir, shown); err == nil {
+				shown = r
+			}
+		}
+	}
+	return Entry{Path: filepath.ToSlash(shown), File: file}, nil
+}
+
+// checkDuplicates refuses a manifest that lists the same image twice: it would count twice in
+// every metric.
+func checkDuplicates(l *Listing, lines []int) error {
+	seen := make(map[string]int, len(l.Entries))
+	for i, e := range l.Entries {
+		if j, dup := seen[e.Path]; dup {
+			return fmt.Errorf("read manifest %q line %d: image %q is already listed on line %d", l.Source, lines[i], e.Path, lines[j])
+		}
+		seen[e.Path] = i
+	}
+	return nil
 }

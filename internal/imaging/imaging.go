@@ -131,6 +131,20 @@ func FromStd(src image.Image) *Image {
 			}
 		}
 		return out
+	case *image.YCbCr:
+		// JPEG's colour type. The generic path below boxes every pixel in an interface, which took
+		// 80% of a 224x224 JPEG's decode time; this computes the same values (color.YCbCr.RGBA)
+		// without the boxing.
+		out := New(w, h, 3)
+		for y := 0; y < h; y++ {
+			for x := 0; x < w; x++ {
+				yi, ci := s.YOffset(b.Min.X+x, b.Min.Y+y), s.COffset(b.Min.X+x, b.Min.Y+y)
+				r, g, bb, _ := color.YCbCr{Y: s.Y[yi], Cb: s.Cb[ci], Cr: s.Cr[ci]}.RGBA()
+				o := (y*w + x) * 3
+				out.Pix[o], out.Pix[o+1], out.Pix[o+2] = uint8(r>>8), uint8(g>>8), uint8(bb>>8)
+			}
+		}
+		return out
 	case *image.Paletted:
 		gray := true
 		for _, c := range s.Palette {
