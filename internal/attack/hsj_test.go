@@ -1,0 +1,200 @@
+package attack
+
+import (
+	"math"
+	"slices"
+	"testing"
+)
+
+// TestHSJLinear checks HopSkipJump against the exact L2 distance to a linear model's decision
+// boundary: no adversarial can be closer, and on flat boundaries the gradient estimate is exact in
+// expectation, so HopSkipJump should land near the optimum within a modest budget.
+func TestHSJLinear(t *testing.T) {
+	for _, sh := range shapes {
+		t.Run(sh.name, func(t *testing.T) {
+			d := sh.w * sh.h * sh.c
+			m := newLinearModel(21, 5, d, 3)
+			// Pixels away from 0 and 1, so that the box rarely binds and the unboxed distance
+			// is close to the true optimum, not only a lower bound.
+			imgs := randomImages(21, 30, sh.w, sh.h, sh.c, 0.3, 0.7)
+			labels := modelLabels(m, imgs)
+			const budget = 1000
+			counter := &countingOracle{Oracle: m}
+			outs, err := HopSkipJump(t.Context(), counter, imgs, labels, HSJConfig{Epsilon: math.Inf(1), MaxQueries: budget, Seed: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAdversarials(t, m, imgs, outs)
+			if got := sumQueries(outs); got != counter.images {
+				t.Errorf("outcomes count %d queries, oracle received %d images", got, counter.images)
+			}
+			var ratios []float64
+			for i, o := range outs {
+				if o.Queries > budget {
+					t.Errorf("image %d: %d queries over the budget", i, o.Queries)
+				}
+				if !o.Success {
+					continue
+				}
+				opt := m.minL2Flip(imgs[i], labels[i])
+				if o.L2 < opt*(1-1e-6) {
+					t.Errorf("image %d: L2 %g below the exact minimum %g", i, o.L2, opt)
+				}
+				ratios = append(ratios, o.L2/opt)
+			}
+			s := Summarize(outs)
+			if s.SuccessRate < 0.9 {
+				t.Errorf("found adversarials for %.2f of the images, want >= 0.9", s.SuccessRate)
+			}
+			slices.Sort(ratios)
+			med := ratios[len(ratios)/2]
+			// A wrong gradient sign or a broken bisection leaves the distance near that of the
+			// starting noise (several times the optimum); working iterations approach 1.
+			if med > 1.25 {
+				t.Errorf("median L2/optimum %.3f, want <= 1.25 (ratios %.3f..%.3f)", med, ratios[0], ratios[len(ratios)-1])
+			}
+			t.Logf("median L2/optimum %.3f (%.3f..%.3f), median L2 %.3f, oracle calls %d, mean queries %.0f",
+				med, ratios[0], ratios[len(ratios)-1], s.MedianL2, counter.calls, float64(counter.images)/float64(len(imgs)))
+		})
+	}
+}
+
+// TestHSJEpsilon: with an L2 budget an image stops as soon as it is inside it, and success means
+// exactly that the confirmed adversarial is inside it.
+func TestHSJEpsilon(t *testing.T) {
+	m := newLinearModel(31, 4, 64, 3)
+	imgs := randomImages(31, 30, 8, 8, 1, 0.3, 0.7)
+	labels := modelLabels(m, imgs)
+	opts := make([]float64, len(imgs))
+	for i := range imgs {
+		opts[i] = m.minL2Flip(imgs[i], labels[i])
+	}
+	eps := 1.2 * median(opts)
+	const budget = 2000
+	unbounded, err := HopSkipJump(t.Context(), m, imgs, labels, HSJConfig{Epsilon: math.Inf(1), MaxQueries: budget, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &countingOracle{Oracle: m}
+	outs, err := HopSkipJump(t.Context(), counter, imgs, labels, HSJConfig{Epsilon: eps, MaxQueries: budget, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAdversarials(t, m, imgs, outs)
+	if got := sumQueries(outs); got != counter.images {
+		t.Errorf("outcomes count %d queries, oracle received %d images", got, counter.images)
+	}
+	for i, o := range outs {
+		if o.Adversarial != nil && o.Success != (o.L2 <= eps) {
+			t.Errorf("image %d: success %v with L2 %g and epsilon %g", i, o.Success, o.L2, eps)
+		}
+		if o.Success && opts[i] > eps {
+			t.Errorf("image %d: success at epsilon %g below its exact minimum %g", i, eps, opts[i])
+		}
+		// Both runs follow the same path until the bounded one stops: it can only stop
+		// earlier, at a distance the unbounded one then improves on or keeps.
+		u := unbounded[i]
+		if o.Queries > u.Queries || o.L2 < u.L2 {
+			t.Errorf("image %d: %d queries to L2 %g with epsilon, %d to %g without", i, o.Queries, o.L2, u.Queries, u.L2)
+		}
+		if !o.Success && (o.Queries != u.Queries || o.L2 != u.L2) {
+			t.Errorf("image %d: failed after %d queries at L2 %g, unbounded run %d at %g: want the same path", i, o.Queries, o.L2, u.Queries, u.L2)
+		}
+	}
+	s, su := Summarize(outs), Summarize(unbounded)
+	// About half the images have their optimum within 1.2x the median one; HopSkipJump gets near
+	// the optimum, so it should break most of them and nothing beyond them.
+	if s.SuccessRate < 0.3 || s.SuccessRate > 0.8 {
+		t.Errorf("success rate %.2f at epsilon %.3f, want 0.3..0.8", s.SuccessRate, eps)
+	}
+	if s.TotalQueries >= su.TotalQueries {
+		t.Errorf("%d queries with epsilon, %d without: early stopping saved nothing", s.TotalQueries, su.TotalQueries)
+	}
+	t.Logf("epsilon %.3f: success %.2f, median queries %.0f, total %d vs %d unbounded", eps, s.SuccessRate, s.MedianQueries, s.TotalQueries, su.TotalQueries)
+}
+
+func TestHSJControls(t *testing.T) {
+	imgs := randomImages(2, 5, 6, 4, 3, 0, 1)
+	t.Run("oracle ignores input", func(t *testing.T) {
+		o := &countingOracle{Oracle: constOracle{row: []float32{0.2, 0.5, 0.3}}}
+		labels := []int{1, 1, 1, 1, 1}
+		outs, err := HopSkipJump(t.Context(), o, imgs, labels, HSJConfig{Epsilon: math.Inf(1), MaxQueries: 500, InitTries: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, out := range outs {
+			// The clean query, then every starting noise fails; nothing is left to search from.
+			if out.Success || out.Adversarial != nil || out.Queries != 1+40 {
+				t.Errorf("image %d: %+v, want failure after 41 queries", i, out)
+			}
+		}
+		if o.images != 5*41 {
+			t.Errorf("oracle received %d images, want %d", o.images, 5*41)
+		}
+	})
+	t.Run("epsilon zero", func(t *testing.T) {
+		m := newLinearModel(2, 3, 72, 3)
+		outs, err := HopSkipJump(t.Context(), m, imgs, modelLabels(m, imgs), HSJConfig{Epsilon: 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, out := range outs {
+			if out.Success || out.Adversarial != nil || out.Queries != 1 {
+				t.Errorf("image %d: %+v, want failure after the clean query", i, out)
+			}
+		}
+	})
+}
+
+// TestHSJBudgets: however small the budget, it is respected and whatever is returned was
+// confirmed misclassified.
+func TestHSJBudgets(t *testing.T) {
+	m := newLinearModel(41, 4, 48, 3)
+	imgs := randomImages(41, 10, 4, 4, 3, 0, 1)
+	labels := modelLabels(m, imgs)
+	for _, budget := range []int{1, 2, 3, 10, 40, 150} {
+		counter := &countingOracle{Oracle: m}
+		outs, err := HopSkipJump(t.Context(), counter, imgs, labels, HSJConfig{Epsilon: math.Inf(1), MaxQueries: budget, Seed: 1})
+		if err != nil {
+			t.Fatalf("budget %d: %v", budget, err)
+		}
+		checkAdversarials(t, m, imgs, outs)
+		for i, o := range outs {
+			if o.Queries > budget {
+				t.Errorf("budget %d, image %d: %d queries", budget, i, o.Queries)
+			}
+			if budget < 3 && o.Adversarial != nil {
+				t.Errorf("budget %d, image %d: an adversarial needs a find and a confirmation", budget, i)
+			}
+		}
+		if got := sumQueries(outs); got != counter.images {
+			t.Errorf("budget %d: outcomes count %d queries, oracle received %d", budget, got, counter.images)
+		}
+	}
+}
+
+// TestHSJDeterminism: outcomes depend on the seed only, not on the batch size, nor on whether the
+// probes were generated serially (small batches) or in parallel (16x16x3 in batches of 256 is
+// above parallelMinValues).
+func TestHSJDeterminism(t *testing.T) {
+	m := newLinearModel(51, 4, 16*16*3, 3)
+	imgs := randomImages(51, 12, 16, 16, 3, 0.2, 0.8)
+	labels := modelLabels(m, imgs)
+	run := func(seed uint64, batch int) []Outcome {
+		t.Helper()
+		outs, err := HopSkipJump(t.Context(), m, imgs, labels, HSJConfig{Epsilon: math.Inf(1), MaxQueries: 400, Seed: seed, MaxBatch: batch})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return outs
+	}
+	ref := run(7, 0)
+	for _, batch := range []int{0, 1, 33, 5000} {
+		if diff := diffOutcomes(ref, run(7, batch)); diff != "" {
+			t.Errorf("seed 7, batch %d: %s", batch, diff)
+		}
+	}
+	if diffOutcomes(ref, run(8, 0)) == "" {
+		t.Errorf("seeds 7 and 8 gave identical outcomes for all %d images", len(imgs))
+	}
+}
