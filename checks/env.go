@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/cvgate/cvgate/internal/analysis"
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/dataset"
 	"github.com/cvgate/cvgate/internal/failures"
@@ -31,6 +32,9 @@ type Subject struct {
 	Proto *onnxproto.Model
 	// RepoRoot bounds external data paths (the workspace); empty: the model's folder.
 	RepoRoot string
+	// Reopen opens a fresh session of the same model file with the same options, for
+	// model.latency to time a load and measure the memory it takes; nil: not available.
+	Reopen func() (*onnx.Model, error)
 
 	kindOnce sync.Once
 	kind     onnx.OutputKind
@@ -53,14 +57,18 @@ type Env struct {
 	// Out is the output folder; failure cases are exported below it. Empty disables exports.
 	Out      string
 	Progress Progress
-	// Props are the image properties of Data's items, computed in the decoding pass (may be nil).
-	Props [][]float64
-	// PropNames name the columns of Props.
-	PropNames []string
+	// Facts are what the decoding pass computed for each of Data's items (properties, pixel
+	// digest, perceptual hash, thumbnail), in Items order; nil when not computed.
+	Facts *analysis.Facts
 	// Export writes failure cases; nil disables exports.
 	Export *failures.Exporter
-	// Train is the training set for leakage checks, when configured (may be nil).
-	Train *dataset.Dataset
+	// Train is the training set for leakage checks, when configured (may be nil). It is decoded
+	// for hashing only: its items have no pixels. TrainFacts are its hashes, in Items order.
+	Train      *dataset.Dataset
+	TrainFacts *analysis.Facts
+	// Reference is the reference side of the drift checks: the same subjects over the reference
+	// images, with their own Facts and memo; nil outside `cvgate drift`.
+	Reference *Env
 
 	memoMu sync.Mutex
 	memo   map[string]*memoEntry

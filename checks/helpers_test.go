@@ -17,7 +17,7 @@ import (
 
 // testEnv builds an Env over real fixture models and images, as the app does. baseline may be "".
 // data is a folder under testdata/images (e.g. "mnist"). cfg may be nil (defaults).
-func testEnv(t *testing.T, candidate, baseline, data string, cfg *config.Config) *Env {
+func testEnv(t testing.TB, candidate, baseline, data string, cfg *config.Config) *Env {
 	t.Helper()
 	if cfg == nil {
 		c := config.Defaults()
@@ -48,7 +48,7 @@ func testEnv(t *testing.T, candidate, baseline, data string, cfg *config.Config)
 	return env
 }
 
-func testSubject(t *testing.T, rt *onnx.Runtime, stats *onnx.Stats, role, name string, cfg *config.Config) *Subject {
+func testSubject(t testing.TB, rt *onnx.Runtime, stats *onnx.Stats, role, name string, cfg *config.Config) *Subject {
 	t.Helper()
 	path := ortlib.Model(t, name)
 	m, err := onnx.Open(rt, path, onnx.Options{BatchSize: cfg.Runtime.BatchSize}, stats)

@@ -140,6 +140,7 @@ func (ModelSignature) Run(ctx context.Context, env *Env) (*report.Result, error)
 	if b.Spec.Describe() != c.Spec.Describe() {
 		changes = append(changes, change{breaking: true, what: fmt.Sprintf("preprocessing changed: %s -> %s", b.Spec.Describe(), c.Spec.Describe())})
 	}
+	changes = append(changes, classListChanges(b, c)...)
 	breaking := 0
 	diff := tableOf("change", "breaking")
 	for _, ch := range changes {

@@ -8,9 +8,19 @@ func All() []Check {
 	return []Check{
 		ModelLoad{},
 		ModelSignature{},
+		ModelMetadata{},
 		ModelNumerics{},
+		ModelLatency{},
 		PerfMetrics{},
+		PerfBaseline{},
+		PerfSegments{},
 		PerfTrivial{},
+		DataIntegrity{},
+		DataLeakage{},
+		RobustCorruptions{},
+		RobustInvariance{},
+		RobustAbnormal{},
+		RobustAdversarial{},
 	}
 }
 

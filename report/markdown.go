@@ -286,15 +286,51 @@ func formatNumber(v float64) string {
 	return strings.TrimRight(strings.TrimRight(fmt.Sprintf("%.4f", v), "0"), ".")
 }
 
+// comparisonTable renders the ranking as one table: each model's own numbers side by side, and
+// its paired difference from the top-ranked model with the Holm-adjusted p-value.
 func comparisonTable(c *Comparison) string {
-	header := []string{"Rank", "Model", "Score", "Accuracy", "Eligible"}
+	pairs := map[string]ComparisonPair{}
+	metric := "accuracy"
+	for _, p := range c.Pairs {
+		pairs[p.B] = p
+		metric = p.Metric
+	}
+	header := []string{"Rank", "Model", "Accuracy (95% CI)", "Macro F1", "p50 latency", "vs fastest", "Δ " + strings.ReplaceAll(metric, "_", " ") + " vs #1 (CI)", "p (Holm)", "Eligible"}
 	var rows [][]string
 	for _, r := range c.Rows {
+		m := r.Metrics
 		eligible := "yes"
 		if !r.Eligible {
 			eligible = "no: " + r.Reason
 		}
-		rows = append(rows, []string{fmt.Sprint(r.Rank), "`" + r.Model + "`", formatNumber(r.Score), formatNumber(r.Metrics["accuracy"]), eligible})
+		acc, f1, p50, ratio := "n/a", "n/a", "n/a", ""
+		if v, ok := m["accuracy"]; ok {
+			acc = fmt.Sprintf("%.1f%% [%.1f, %.1f]", 100*v, 100*m["accuracy_low"], 100*m["accuracy_high"])
+		}
+		if v, ok := m["macro_f1"]; ok {
+			f1 = fmt.Sprintf("%.3f", v)
+		}
+		if v, ok := m["p50_ms"]; ok {
+			p50 = fmt.Sprintf("%.3g ms", v)
+		}
+		if v, ok := m["latency_ratio"]; ok {
+			ratio = fmt.Sprintf("×%.2f [%.2f, %.2f]", v, m["latency_ratio_low"], m["latency_ratio_high"])
+		}
+		diff, p := "", ""
+		if pr, ok := pairs[r.Model]; ok {
+			// Diff is #1 minus this model; the column shows this model relative to #1.
+			diff = fmt.Sprintf("%+.1f pp [%+.1f, %+.1f]", -100*pr.Diff, -100*pr.DiffHigh, -100*pr.DiffLow)
+			if pr.Metric == "macro_f1" {
+				diff = fmt.Sprintf("%+.3f [%+.3f, %+.3f]", -pr.Diff, -pr.DiffHigh, -pr.DiffLow)
+			}
+			p = formatP(pr.PValueAdjusted)
+			if pr.Significant {
+				p += " *"
+			}
+		} else if r.Rank == 1 {
+			diff = "—"
+		}
+		rows = append(rows, []string{fmt.Sprint(r.Rank), "`" + r.Model + "`", acc, f1, p50, ratio, diff, p, eligible})
 	}
 	out := fmt.Sprintf("Objective: %s\n\n%s", c.Objective, markdownTable(header, rows))
 	if c.Best != "" {
@@ -303,7 +339,17 @@ func comparisonTable(c *Comparison) string {
 	if c.Note != "" {
 		out += "\n\n" + c.Note
 	}
+	if len(c.Pairs) > 0 {
+		out += "\n\n<sub>Δ: paired bootstrap interval on the same images; p: McNemar's exact test, Holm-adjusted over the pairs; * significant.</sub>"
+	}
 	return out
+}
+
+func formatP(p float64) string {
+	if p < 0.001 {
+		return "<0.001"
+	}
+	return fmt.Sprintf("%.3f", p)
 }
 
 func footer(r *Report) string {

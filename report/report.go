@@ -123,6 +123,10 @@ type Inputs struct {
 	ConfigPath   string   `json:"config_path,omitempty"`
 	ConfigSHA256 string   `json:"config_sha256,omitempty"`
 	Dataset      *Dataset `json:"dataset,omitempty"`
+	// Reference is the reference set of `cvgate drift` (Dataset is then the current set).
+	Reference *Dataset `json:"reference,omitempty"`
+	// Train is the training set searched by data.leakage, when configured.
+	Train *Dataset `json:"train,omitempty"`
 }
 
 // Dataset describes the evaluation data.
@@ -136,6 +140,34 @@ type Dataset struct {
 	Unreadable    []Problem `json:"unreadable"`
 	Attributes    []string  `json:"attributes"` // manifest columns kept for slicing
 	DecodeSeconds float64   `json:"decode_seconds"`
+	// Properties are the image properties of every image, when computed.
+	Properties *ImageProperties `json:"properties,omitempty"`
+}
+
+// ImageProperties lists the properties of every readable image compactly: the names once, a
+// summary per property, then one row per image with its values in name order (4 significant
+// digits).
+type ImageProperties struct {
+	Names   []string          `json:"names"`
+	Summary []PropertySummary `json:"summary"`
+	Images  []ImageRow        `json:"images"`
+}
+
+// PropertySummary describes one property's distribution over the images.
+type PropertySummary struct {
+	Name   string  `json:"name"`
+	Min    float64 `json:"min"`
+	P05    float64 `json:"p05"`
+	Median float64 `json:"median"`
+	Mean   float64 `json:"mean"`
+	P95    float64 `json:"p95"`
+	Max    float64 `json:"max"`
+}
+
+// ImageRow is one image's properties.
+type ImageRow struct {
+	Path   string    `json:"path"`
+	Values []float64 `json:"p"`
 }
 
 // Problem is one input file cvgate could not use, and why.
@@ -321,15 +353,20 @@ type ComparisonRow struct {
 	Metrics  map[string]float64 `json:"metrics"`
 }
 
-// ComparisonPair is a paired test between the best model and another one.
+// ComparisonPair is a paired test between the best model and another one, on the same images.
 type ComparisonPair struct {
-	A           string  `json:"a"`
-	B           string  `json:"b"`
-	Diff        float64 `json:"diff"` // accuracy(A) - accuracy(B)
-	DiffLow     float64 `json:"diff_low"`
-	DiffHigh    float64 `json:"diff_high"`
-	PValue      float64 `json:"p_value"`
-	Significant bool    `json:"significant"`
+	A      string `json:"a"`
+	B      string `json:"b"`
+	Metric string `json:"metric"` // the objective the difference is in: "accuracy" or "macro_f1"
+	// Diff is Metric(A) - Metric(B), with its paired bootstrap interval.
+	Diff     float64 `json:"diff"`
+	DiffLow  float64 `json:"diff_low"`
+	DiffHigh float64 `json:"diff_high"`
+	// PValue is McNemar's exact test on the images exactly one model gets right; PValueAdjusted
+	// is Holm-adjusted over the pairs, and Significant compares it with alpha.
+	PValue         float64 `json:"p_value"`
+	PValueAdjusted float64 `json:"p_value_adjusted"`
+	Significant    bool    `json:"significant"`
 }
 
 // Normalize sorts targets and results into their canonical order and replaces nil slices and maps

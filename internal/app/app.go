@@ -53,7 +53,11 @@ type command struct {
 func (a *App) commands() []command {
 	return []command{
 		{"check", "evaluate models on labelled images and gate on the results", (*App).runCheck},
+		{"compare", "rank several models on the same images, with paired statistics", (*App).runCompare},
 		{"config", "print the effective configuration (defaults, file, flags merged)", (*App).runConfig},
+		{"action", "run as the GitHub container action (reads INPUT_* and the event; the image's entrypoint)", (*App).runAction},
+		{"publish", "post a saved report.json as the sticky PR comment, summary and outputs (never runs a model)", (*App).runPublish},
+		{"audit", "append a run's audit.json to a hash-chained log, or verify the log", (*App).runAudit},
 		{"version", "print the version of cvgate and of ONNX Runtime", (*App).runVersion},
 	}
 }

@@ -46,10 +46,14 @@ func printFlags(fs *flag.FlagSet) {
 	})
 }
 
-// parseCheck parses flags (positional arguments are models) and loads the configuration.
-func (a *App) parseCheck(name, summary string, args []string) (*config.Loaded, *checkFlags, int) {
+// parseCheck parses flags (positional arguments are models) and loads the configuration. extra
+// adds a command's own flags (cvgate compare's objective).
+func (a *App) parseCheck(name, summary string, args []string, extra ...func(*flag.FlagSet)) (*config.Loaded, *checkFlags, int) {
 	f := &checkFlags{}
 	fs := a.checkFlagSet(name, f, summary)
+	for _, add := range extra {
+		add(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, nil, ExitPass

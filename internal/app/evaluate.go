@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cvgate/cvgate/checks"
+	"github.com/cvgate/cvgate/internal/analysis"
 	"github.com/cvgate/cvgate/internal/baseline"
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/dataset"
@@ -32,15 +33,27 @@ type session struct {
 	prog     *progress.Reporter
 	counters report.Counters
 	tmpDir   string
-	// releases fetches release assets for release: baselines (nil outside GitHub).
-	releases baseline.ReleaseFetcher
+	// remote reads baselines through the GitHub API (a git: ref the checkout lacks, release:
+	// assets); its zero value means local only.
+	remote baseline.Remote
+	// baselinePaths maps a candidate to its path at the baseline ref when the change renamed it.
+	baselinePaths map[string]string
 	// repoRoot bounds external data paths.
 	repoRoot string
+	// keepEnvs keeps each target's Env in envs for evalOptions.inspect.
+	keepEnvs bool
+	envs     []*checks.Env
+	// facts are the evaluation images' properties and hashes, computed while decoding; train and
+	// trainFacts are data.leakage's training set (hashed, no pixels kept), when configured.
+	facts      *analysis.Facts
+	train      *dataset.Dataset
+	trainFacts *analysis.Facts
 }
 
 // opened is a model that ONNX Runtime loaded, or the reason it did not.
 type opened struct {
 	path  string
+	file  string // on disk; for a baseline, the resolved copy
 	model *onnx.Model
 	proto *onnxproto.Model
 	err   error
@@ -49,11 +62,28 @@ type opened struct {
 // evaluate runs the whole check pipeline on the configured models and returns the report.
 // Errors are "could not run" problems (exit 2); model failures are results in the report.
 func (a *App) evaluate(ctx context.Context, cfg *config.Loaded) (*report.Report, error) {
+	return a.evaluateWith(ctx, cfg, evalOptions{})
+}
+
+// evalOptions is what a GitHub run adds to an evaluation.
+type evalOptions struct {
+	remote        baseline.Remote
+	baselinePaths map[string]string // candidate -> its path at the baseline ref (renames)
+	// inspect is called once every target ran, while the candidates' sessions are still open
+	// (cvgate compare ranks them); it may add to the report.
+	inspect func(ctx context.Context, r *report.Report, envs []*checks.Env) error
+}
+
+func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOptions) (*report.Report, error) {
 	wallStart := time.Now()
 	startedAt := a.Now().UTC()
-	s := &session{app: a, cfg: cfg, stats: &onnx.Stats{}, prog: progress.New(a.Stderr, a.StderrTerminal, nil), repoRoot: a.path(".")}
+	s := &session{app: a, cfg: cfg, stats: &onnx.Stats{}, prog: progress.New(a.Stderr, a.StderrTerminal, nil), repoRoot: a.path("."),
+		remote: opts.remote, baselinePaths: opts.baselinePaths, keepEnvs: opts.inspect != nil}
 	if root, err := filepath.Abs(s.repoRoot); err == nil {
 		s.repoRoot = root
+	}
+	if s.remote.Root == "" {
+		s.remote.Root = s.repoRoot
 	}
 
 	models, err := a.expandModels(cfg.Models)
@@ -106,6 +136,9 @@ func (a *App) evaluate(ctx context.Context, cfg *config.Loaded) (*report.Report,
 	if err != nil {
 		return nil, err
 	}
+	if err := s.loadTrain(ctx, selected); err != nil {
+		return nil, err
+	}
 
 	digest, err := ds.Digest()
 	if err != nil {
@@ -115,7 +148,7 @@ func (a *App) evaluate(ctx context.Context, cfg *config.Loaded) (*report.Report,
 		SchemaVersion: report.SchemaVersion,
 		Kind:          "check",
 		Tool:          report.Tool{Name: "cvgate", Version: a.Version, Commit: a.Commit, GoVersion: runtime.Version(), ORTVersion: s.rt.Version},
-		Run:           report.Run{StartedAt: startedAt.Format(time.RFC3339)},
+		Run:           report.Run{StartedAt: startedAt.Format(time.RFC3339), CI: a.ciInfo(ctx)},
 		Inputs: report.Inputs{ConfigPath: cfg.File, ConfigSHA256: cfg.SHA256, Dataset: &report.Dataset{
 			Path: cfg.Data, SHA256: digest, Images: len(ds.Items), Attributes: ds.Attributes,
 			DecodeSeconds: round3(ds.Decode.Seconds()),
@@ -134,6 +167,9 @@ func (a *App) evaluate(ctx context.Context, cfg *config.Loaded) (*report.Report,
 	if len(ds.Unreadable) > 0 {
 		r.Run.Notes = append(r.Run.Notes, fmt.Sprintf("%d unreadable image(s) were left out (under max_unreadable %.1f%%): see inputs.dataset.unreadable", len(ds.Unreadable), 100*cfg.MaxUnreadable))
 	}
+	if err := s.describeAnalysis(r, ds); err != nil {
+		return nil, err
+	}
 
 	checksStart := time.Now()
 	for _, c := range cands {
@@ -142,6 +178,11 @@ func (a *App) evaluate(ctx context.Context, cfg *config.Loaded) (*report.Report,
 			return nil, err
 		}
 		r.Targets = append(r.Targets, *t)
+	}
+	if opts.inspect != nil {
+		if err := opts.inspect(ctx, r, s.envs); err != nil {
+			return nil, err
+		}
 	}
 	s.counters.ChecksSeconds = time.Since(checksStart).Seconds()
 
@@ -208,6 +249,7 @@ func (a *App) expandModels(patterns []string) ([]string, error) {
 func (s *session) open(path string) opened {
 	o := opened{path: path}
 	full := s.app.path(path)
+	o.file = full
 	if _, err := os.Stat(full); err != nil {
 		o.err = fmt.Errorf("open model %q: %w", path, err)
 		return o
@@ -275,15 +317,16 @@ func (s *session) loadData(ctx context.Context, cands []opened) (*dataset.Datase
 			outputs, where, len(classes.Names), previewNames(classes.Names), hint)
 	}
 	s.prog.Start("decode images", len(listing.Entries))
-	ds, err := dataset.Load(ctx, listing, dataset.Options{
+	ds, facts, err := s.loadAnalysed(ctx, listing, dataset.Options{
 		Classes:       classes,
 		MaxUnreadable: cfg.MaxUnreadable,
 		Progress:      func(done, total int) { s.prog.Add(1) },
-	})
+	}, false)
 	s.prog.Done()
 	if err != nil {
 		return nil, err
 	}
+	s.facts = facts
 	return ds, nil
 }
 
@@ -335,6 +378,9 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 		Progress:  s.prog,
 		Export: &failures.Exporter{Root: s.app.path(s.cfg.Out), MaxPerCheck: s.cfg.Thresholds.Failures.MaxPerCheck,
 			Columns: s.cfg.Thresholds.Failures.SheetColumns},
+		Facts:      s.facts,
+		Train:      s.train,
+		TrainFacts: s.trainFacts,
 	}
 	base, note, err := s.baseline(ctx, c.path, ds)
 	if err != nil {
@@ -358,6 +404,9 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 	}
 	t.Results = checks.Run(ctx, env, selected, s.cfg.Runtime.CheckTimeout)
 	t.Model = *cand.Info
+	if s.keepEnvs {
+		s.envs = append(s.envs, env)
+	}
 	if base != nil {
 		bi := *base.Info
 		t.Baseline = &bi
@@ -399,7 +448,7 @@ func (s *session) subject(role string, c opened, ds *dataset.Dataset) (*checks.S
 			info.Opsets[d] = o.Version
 		}
 	}
-	return &checks.Subject{Role: role, Name: c.path, Model: c.model, Spec: spec, Info: info, Proto: c.proto, RepoRoot: s.repoRoot}, nil
+	return &checks.Subject{Role: role, Name: c.path, Model: c.model, Spec: spec, Info: info, Proto: c.proto, RepoRoot: s.repoRoot, Reopen: s.reopener(c.file)}, nil
 }
 
 // baseline resolves, opens and prepares the baseline of a candidate. A baseline that cannot be
@@ -415,7 +464,10 @@ func (s *session) baseline(ctx context.Context, candidate string, ds *dataset.Da
 	if spec.Kind == "path" {
 		spec.Path = s.app.path(spec.Path)
 	}
-	res, err := baseline.Resolve(ctx, spec, s.app.path(candidate), s.tmpDir, s.releases)
+	if spec.Kind == "git" {
+		spec.Path = s.baselinePaths[candidate]
+	}
+	res, err := baseline.Resolve(ctx, spec, s.app.path(candidate), s.tmpDir, s.remote)
 	var un *baseline.Unavailable
 	if errors.As(err, &un) {
 		s.app.logf("no baseline for %s: %s", candidate, un.Reason)

@@ -16,12 +16,18 @@ type output struct {
 	writer report.Writer
 }
 
-// outputs lists what every run writes. Adding a format means adding a line here.
-func outputs() []output {
+// outputs lists what every run writes. Adding a format means adding a line here. run holds what
+// some writers need beyond the report (the output folder, the audit record).
+func outputs(run *runOutputs) []output {
 	return []output{
 		{"report.json", report.JSON{}},
 		{"report.md", report.Markdown{AllDetails: true}},
 		{"junit.xml", report.JUnit{}},
+		{"badge.svg", report.BadgeSVG{}},
+		{"badge.json", report.BadgeJSON{}},
+		{"report.html", report.HTML{AssetDir: run.dir}},
+		{auditFile, run.audit},
+		{"MODEL_CARD.md", run.modelCard},
 	}
 }
 
@@ -33,7 +39,11 @@ func (a *App) writeOutputs(r *report.Report, cfg *config.Loaded, toStdout bool) 
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create output folder %q: %w", cfg.Out, err)
 	}
-	for _, o := range outputs() {
+	run, err := a.prepareOutputs(r, cfg, dir)
+	if err != nil {
+		return err
+	}
+	for _, o := range outputs(run) {
 		if err := writeFile(filepath.Join(dir, o.file), r, o.writer); err != nil {
 			return err
 		}

@@ -1,23 +1,27 @@
 // Package baseline finds the model a candidate is compared with: a file path, the same path at a
-// git ref of the local repository, or a GitHub release asset. A baseline that cannot be found is
-// not an error of the run: the comparison checks are skipped and the report says why.
+// git ref of the repository, or a GitHub release asset. A baseline that cannot be found is not an
+// error of the run: the comparison checks are skipped and the report says why.
+//
+// Reading files at a ref and downloading release assets is internal/github's job; this package
+// decides which of its sources to ask and turns every way of not finding a baseline into one
+// *Unavailable with a reason a user can act on.
 package baseline
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/cvgate/cvgate/internal/github"
 )
 
 // Spec is a parsed baseline setting.
 type Spec struct {
 	Kind  string // "none", "path", "git" or "release"
-	Path  string // for "path"
+	Path  string // for "path": the file; for "git": the path at Ref when it differs from the candidate's (a rename)
 	Ref   string // for "git"
 	Tag   string // for "release": a tag or "latest"
 	Asset string // for "release"
@@ -37,11 +41,11 @@ func Parse(s string) (Spec, error) {
 		}
 		return Spec{Kind: "git", Ref: ref, Raw: s}, nil
 	case strings.HasPrefix(s, "release:"):
-		parts := strings.SplitN(strings.TrimPrefix(s, "release:"), ":", 2)
-		if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		rs, err := github.ParseReleaseSpec(s)
+		if err != nil {
 			return Spec{}, fmt.Errorf("baseline %q: use release:TAG:ASSET or release:latest:ASSET", s)
 		}
-		return Spec{Kind: "release", Tag: parts[0], Asset: parts[1], Raw: s}, nil
+		return Spec{Kind: "release", Tag: rs.Tag, Asset: rs.Asset, Raw: s}, nil
 	}
 	return Spec{Kind: "path", Path: s, Raw: s}, nil
 }
@@ -51,9 +55,13 @@ type Unavailable struct{ Reason string }
 
 func (e *Unavailable) Error() string { return e.Reason }
 
-// ReleaseFetcher downloads a release asset (implemented with the GitHub API by the caller).
-type ReleaseFetcher interface {
-	FetchReleaseAsset(ctx context.Context, tag, asset string) ([]byte, error)
+// Remote is what Resolve may use beyond the local disk. The zero value means local only.
+type Remote struct {
+	// Repo reads files at a ref and release assets through the GitHub API; nil outside GitHub.
+	Repo *github.Repo
+	// Root is the repository root candidate paths are relative to when they are not inside a git
+	// checkout (a workspace without .git); "" when unknown.
+	Root string
 }
 
 // Resolved is a baseline model file ready to open.
@@ -70,10 +78,11 @@ func (r *Resolved) Cleanup() {
 	}
 }
 
-// Resolve makes the baseline of candidate available as a local file. It returns (nil, nil) for
-// "none" and an *Unavailable error when the baseline does not exist (for example a model added by
-// the pull request, absent from the base ref).
-func Resolve(ctx context.Context, spec Spec, candidate, tmpDir string, releases ReleaseFetcher) (*Resolved, error) {
+// Resolve makes the baseline of candidate available as a local file (copies go to tmpDir). It
+// returns (nil, nil) for "none" and an *Unavailable error when the baseline cannot be had: a model
+// the pull request adds (absent at the base ref), a ref missing from a shallow clone, a Git LFS
+// pointer without its object, a missing release asset, no GitHub access.
+func Resolve(ctx context.Context, spec Spec, candidate, tmpDir string, remote Remote) (*Resolved, error) {
 	switch spec.Kind {
 	case "none":
 		return nil, nil
@@ -87,91 +96,121 @@ func Resolve(ctx context.Context, spec Spec, candidate, tmpDir string, releases 
 		}
 		return &Resolved{File: spec.Path, Source: spec.Path}, nil
 	case "git":
-		data, rel, err := gitShow(ctx, candidate, spec.Ref)
-		if err != nil {
-			return nil, err
-		}
-		return writeTemp(tmpDir, data, fmt.Sprintf("git:%s:%s", spec.Ref, rel))
+		return resolveGit(ctx, spec, candidate, tmpDir, remote)
 	case "release":
-		if releases == nil {
-			return nil, &Unavailable{Reason: fmt.Sprintf("baseline %s needs GitHub access (GITHUB_TOKEN and GITHUB_REPOSITORY)", spec.Raw)}
-		}
-		data, err := releases.FetchReleaseAsset(ctx, spec.Tag, spec.Asset)
-		if err != nil {
-			return nil, &Unavailable{Reason: fmt.Sprintf("baseline %s: %v", spec.Raw, err)}
-		}
-		return writeTemp(tmpDir, data, spec.Raw)
+		return resolveRelease(ctx, spec, tmpDir, remote.Repo)
 	}
 	return nil, fmt.Errorf("baseline: unknown kind %q", spec.Kind)
 }
 
-// LFSPointerPrefix starts every Git LFS pointer file.
-const LFSPointerPrefix = "version https://git-lfs.github.com/spec/v1"
+// resolveGit reads the file at spec.Ref from the checkout's git objects when the checkout has the
+// commit, and from the API otherwise. Asking only one source keeps the answer unambiguous: with
+// the commit at hand, a missing path really means a new model.
+func resolveGit(ctx context.Context, spec Spec, candidate, tmpDir string, remote Remote) (*Resolved, error) {
+	top, rel, err := repoPath(ctx, candidate, remote.Root)
+	if err != nil {
+		return nil, err
+	}
+	if spec.Path != "" {
+		rel = filepath.ToSlash(filepath.Clean(spec.Path))
+	}
+	source := fmt.Sprintf("git:%s:%s", spec.Ref, rel)
 
-// gitShow reads the candidate's path at ref from the repository that contains it.
-func gitShow(ctx context.Context, candidate, ref string) ([]byte, string, error) {
+	src := github.FileSource{Repo: remote.Repo}
+	if top != "" && github.GitHasCommit(ctx, top, spec.Ref) {
+		src = github.FileSource{Dir: top}
+	} else if remote.Repo == nil {
+		where := "this checkout"
+		if top == "" {
+			where = "any git checkout (and there is no GitHub access to read it through the API)"
+		}
+		return nil, &Unavailable{Reason: fmt.Sprintf("baseline %s: commit %q is not in %s; fetch it (actions/checkout with fetch-depth: 0)", source, spec.Ref, where)}
+	}
+	dst := filepath.Join(tmpDir, "baseline-"+safeName(rel))
+	if err := github.FetchFile(ctx, src, spec.Ref, rel, dst); err != nil {
+		return nil, unavailableGit(source, spec.Ref, rel, src.Dir != "", err)
+	}
+	return &Resolved{File: dst, Source: source, temp: true}, nil
+}
+
+// unavailableGit explains why a file could not be read at a ref.
+func unavailableGit(source, ref, rel string, fromCheckout bool, err error) error {
+	var lfs *github.LFSPointerError
+	var nf *github.NotFoundError
+	var ge *github.GitError
+	switch {
+	case errors.As(err, &lfs):
+		return &Unavailable{Reason: fmt.Sprintf("baseline %s: %v", source, lfs)}
+	case errors.As(err, &nf), fromCheckout && errors.As(err, &ge):
+		// The commit is known (checked above, or the API found the repository), so a failure to
+		// read the path means the file is not there: a model added by this change.
+		return &Unavailable{Reason: fmt.Sprintf("baseline %s: %s does not exist at %s (a new model has no baseline)", source, rel, ref)}
+	}
+	return &Unavailable{Reason: fmt.Sprintf("baseline %s: %v", source, err)}
+}
+
+// repoPath finds the git top level holding candidate and candidate's slash path inside it. Outside
+// a checkout the path is taken relative to root, for the API; with no root either, there is no way
+// to name the file at a ref.
+func repoPath(ctx context.Context, candidate, root string) (top, rel string, err error) {
 	abs, err := filepath.Abs(candidate)
 	if err != nil {
-		return nil, "", fmt.Errorf("resolve %q: %w", candidate, err)
+		return "", "", fmt.Errorf("resolve %q: %w", candidate, err)
 	}
-	dir := filepath.Dir(abs)
-	top, err := git(ctx, dir, "rev-parse", "--show-toplevel")
+	base := root
+	if t, gitErr := github.GitTopLevel(ctx, filepath.Dir(abs)); gitErr == nil {
+		top, base = t, t
+	}
+	if base == "" {
+		return "", "", &Unavailable{Reason: fmt.Sprintf("baseline at a git ref: %q is not inside a git repository", candidate)}
+	}
+	rel, err = relInside(base, abs)
 	if err != nil {
-		return nil, "", &Unavailable{Reason: fmt.Sprintf("baseline git:%s: %q is not inside a git repository", ref, candidate)}
+		return "", "", &Unavailable{Reason: fmt.Sprintf("baseline at a git ref: %q is outside the repository %q", candidate, base)}
 	}
-	topDir := strings.TrimSpace(string(top))
-	if real, err := filepath.EvalSymlinks(abs); err == nil {
-		abs = real
-	}
-	if real, err := filepath.EvalSymlinks(topDir); err == nil {
-		topDir = real
-	}
-	rel, err := filepath.Rel(topDir, abs)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return nil, "", &Unavailable{Reason: fmt.Sprintf("baseline git:%s: %q is outside the repository %q", ref, candidate, topDir)}
-	}
-	rel = filepath.ToSlash(rel)
-	if _, err := git(ctx, topDir, "rev-parse", "--verify", "--quiet", ref+"^{commit}"); err != nil {
-		return nil, rel, &Unavailable{Reason: fmt.Sprintf("baseline git:%s: no such commit, branch or tag in %s (fetch it: actions/checkout with fetch-depth: 0)", ref, topDir)}
-	}
-	data, err := git(ctx, topDir, "show", ref+":"+rel)
-	if err != nil {
-		return nil, rel, &Unavailable{Reason: fmt.Sprintf("baseline git:%s: %s does not exist at %s (a new model has no baseline)", ref, rel, ref)}
-	}
-	if bytes.HasPrefix(data, []byte(LFSPointerPrefix)) {
-		return nil, rel, &Unavailable{Reason: fmt.Sprintf("baseline git:%s: %s is a Git LFS pointer at %s; fetch LFS objects (actions/checkout with lfs: true, then git lfs fetch origin %s)", ref, rel, ref, ref)}
-	}
-	return data, rel, nil
+	return top, rel, nil
 }
 
-func git(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		var ee *exec.Error
-		if errors.As(err, &ee) {
-			return nil, fmt.Errorf("run git: %w", err)
-		}
-		return nil, fmt.Errorf("git %s: %s", strings.Join(args, " "), strings.TrimSpace(stderr.String()))
+// relInside is target's slash path relative to base, refusing paths that leave base. Symlinks are
+// resolved first: git reports the real top level (/private/tmp on macOS, for example).
+func relInside(base, target string) (string, error) {
+	if real, err := filepath.EvalSymlinks(base); err == nil {
+		base = real
 	}
-	return out, nil
+	if real, err := filepath.EvalSymlinks(target); err == nil {
+		target = real
+	}
+	rel, err := filepath.Rel(base, target)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%q is outside %q", target, base)
+	}
+	return filepath.ToSlash(rel), nil
 }
 
-func writeTemp(dir string, data []byte, source string) (*Resolved, error) {
-	f, err := os.CreateTemp(dir, "cvgate-baseline-*.onnx")
+// resolveRelease downloads the release asset into tmpDir.
+func resolveRelease(ctx context.Context, spec Spec, tmpDir string, repo *github.Repo) (*Resolved, error) {
+	if repo == nil {
+		return nil, &Unavailable{Reason: fmt.Sprintf("baseline %s needs GitHub access (GITHUB_TOKEN and GITHUB_REPOSITORY)", spec.Raw)}
+	}
+	rs := github.ReleaseSpec{Tag: spec.Tag, Asset: spec.Asset}
+	f, err := os.CreateTemp(tmpDir, "cvgate-baseline-*.onnx")
 	if err != nil {
-		return nil, fmt.Errorf("store baseline %s: %w", source, err)
+		return nil, fmt.Errorf("store baseline %s: %w", spec.Raw, err)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	_, dlErr := repo.DownloadReleaseAsset(ctx, rs, f)
+	closeErr := f.Close()
+	if dlErr != nil {
 		os.Remove(f.Name())
-		return nil, fmt.Errorf("store baseline %s: %w", source, err)
+		return nil, &Unavailable{Reason: fmt.Sprintf("baseline %s: %v", spec.Raw, dlErr)}
 	}
-	if err := f.Close(); err != nil {
+	if closeErr != nil {
 		os.Remove(f.Name())
-		return nil, fmt.Errorf("store baseline %s: %w", source, err)
+		return nil, fmt.Errorf("store baseline %s: %w", spec.Raw, closeErr)
 	}
-	return &Resolved{File: f.Name(), Source: source, temp: true}, nil
+	return &Resolved{File: f.Name(), Source: spec.Raw, temp: true}, nil
+}
+
+// safeName turns a repository path into one file name.
+func safeName(rel string) string {
+	return strings.NewReplacer("/", "_", "\\", "_", ":", "_").Replace(rel)
 }

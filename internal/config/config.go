@@ -33,6 +33,9 @@ type Config struct {
 	Checks   []string      `yaml:"checks"` // check IDs or prefixes ("perf.*"); empty: all enabled
 	Skip     []string      `yaml:"skip"`   // check IDs or prefixes to leave out
 	Seed     uint64        `yaml:"seed"`
+	// Command is what the GitHub action runs: "check" (the default) or "drift" (monitoring).
+	// Only `cvgate action` reads it; the CLI's subcommand says it there.
+	Command string `yaml:"command"`
 	// MaxUnreadable is the share of images that may fail to decode before the run gives up.
 	MaxUnreadable float64    `yaml:"max_unreadable"`
 	Runtime       Runtime    `yaml:"runtime"`
@@ -207,9 +210,13 @@ type RobustCorruptions struct {
 	Common      `yaml:",inline"`
 	Corruptions []string `yaml:"corruptions"` // empty: all 19
 	Severities  []int    `yaml:"severities"`
-	Sample      int      `yaml:"sample"` // images per corruption and severity; 0: all
+	Sample      int      `yaml:"sample"` // images per corruption and severity at most; 0: all
 	MaxMeanDrop float64  `yaml:"max_mean_drop"`
 	MaxMCE      float64  `yaml:"max_mce"`
+	// BudgetSeconds bounds the wall time of the sweep: the sample grows look by look until the
+	// verdict is settled, the sample cap is reached, or the next look would not fit. 0 runs every
+	// configured image at every configured severity in one look (the full profile).
+	BudgetSeconds float64 `yaml:"budget_seconds"`
 }
 
 // RobustInvariance configures robust.invariance.
@@ -223,14 +230,17 @@ type RobustInvariance struct {
 // RobustAdversarial configures robust.adversarial.
 type RobustAdversarial struct {
 	Common            `yaml:",inline"`
-	Attacks           []string `yaml:"attacks"` // "square", "hopskipjump"
-	Sample            int      `yaml:"sample"`  // correctly classified images attacked
-	Epsilon           float64  `yaml:"epsilon"` // L-inf budget on 0..1 pixels (square)
-	EpsilonL2         float64  `yaml:"epsilon_l2"`
+	Attacks           []string `yaml:"attacks"`     // "square", "hopskipjump"
+	Sample            int      `yaml:"sample"`      // correctly classified images attacked
+	Epsilon           float64  `yaml:"epsilon"`     // L-inf budget on 0..1 pixels (square)
+	EpsilonL2         float64  `yaml:"epsilon_l2"`  // L2 budget on 0..1 pixels (hopskipjump); .inf: none
 	MaxQueries        int      `yaml:"max_queries"` // per image and attack
 	MinRobustAccuracy *float64 `yaml:"min_robust_accuracy"`
 	MaxDrop           *float64 `yaml:"max_drop"` // robust accuracy drop vs baseline
 	Fail              bool     `yaml:"fail"`     // fail instead of warn
+	// PInit is the share of the image Square's first squares cover: 0.05, the paper's value for
+	// natural images, by default; 0.8 breaks MNIST-like digits at epsilon 0.3 fastest.
+	PInit float64 `yaml:"p_init"`
 }
 
 // RobustAbnormal configures robust.abnormal.
@@ -245,23 +255,28 @@ type RobustAbnormal struct {
 // DataIntegrity configures data.integrity.
 type DataIntegrity struct {
 	Common                `yaml:",inline"`
-	NearDuplicateDistance int     `yaml:"near_duplicate_distance"` // perceptual-hash Hamming distance
+	NearDuplicateDistance int     `yaml:"near_duplicate_distance"` // perceptual-hash radius of near-duplicate candidates, bits
+	MinSimilarity         float64 `yaml:"min_similarity"`          // thumbnail correlation that confirms a candidate
 	MaxDuplicateShare     float64 `yaml:"max_duplicate_share"`
-	MinClassShare         float64 `yaml:"min_class_share"` // warn when a class has less than this share
+	// MinClassShare warns when a class has fewer images than this fraction of the average class
+	// (images / classes): 0.2 flags a class five times rarer than an even split.
+	MinClassShare float64 `yaml:"min_class_share"`
 }
 
 // DataLeakage configures data.leakage.
 type DataLeakage struct {
-	Common   `yaml:",inline"`
-	Train    string  `yaml:"train"` // training images (folder or manifest)
-	MaxShare float64 `yaml:"max_share"`
-	Distance int     `yaml:"distance"`
+	Common        `yaml:",inline"`
+	Train         string  `yaml:"train"` // training images (folder or manifest)
+	MaxShare      float64 `yaml:"max_share"`
+	Distance      int     `yaml:"distance"`       // perceptual-hash radius of candidates, bits
+	MinSimilarity float64 `yaml:"min_similarity"` // thumbnail correlation that confirms a candidate
 }
 
 // Drift configures drift.* and `cvgate drift`.
 type Drift struct {
 	Common           `yaml:",inline"`
-	Reference        string  `yaml:"reference"`
+	Reference        string  `yaml:"reference"`        // the images drift is measured against
+	Current          string  `yaml:"current"`          // the images checked for drift (e.g. recent production)
 	KSPValue         float64 `yaml:"ks_p_value"`       // property drift when p < this (after Holm)
 	MinEffect        float64 `yaml:"min_effect"`       // and the KS statistic D exceeds this
 	MaxPSI           float64 `yaml:"max_psi"`          // population stability index

@@ -99,6 +99,9 @@ func TestLoadValid(t *testing.T) {
 				if got := c.Thresholds.RobustCorruptions.Severities; len(got) != 5 {
 					t.Errorf("full profile severities = %v", got)
 				}
+				if rc := c.Thresholds.RobustCorruptions; rc.Sample != 0 || rc.BudgetSeconds != 0 {
+					t.Errorf("full profile corruption sample %d, budget %g s; want every image, no budget", rc.Sample, rc.BudgetSeconds)
+				}
 				if c.Profile != "full" {
 					t.Errorf("profile = %q", c.Profile)
 				}
@@ -168,6 +171,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"unknown profile", "version: 1\n", []string{"--profile", "nightly"}, []string{`unknown profile "nightly"`, "quick, full, release"}},
 		{"bad preprocess", "version: 1\npreprocess:\n  std: [0, 1, 1]\n  layout: chw\n", nil, []string{"preprocess.std", "preprocess.layout"}},
 		{"bad regex", "version: 1\nthresholds:\n  model.metadata:\n    patterns: {version: '('}\n", nil, []string{"patterns.version", "regular expression"}},
+		{"bad robustness settings", "version: 1\nthresholds:\n  robust.corruptions:\n    corruptions: [gaussian_noise, fogg]\n    budget_seconds: -1\n  robust.invariance:\n    transforms: [hflip, tilt:3]\n", nil,
+			[]string{`unknown corruption "fogg"`, "budget_seconds", "robust.invariance.transforms", `"tilt:3"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

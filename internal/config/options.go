@@ -94,6 +94,23 @@ func Options() []Option {
 		{Key: "publish.comment_id", Input: "comment-id",
 			Usage: "keeps the comments of several cvgate steps apart",
 			set:   func(c *Config, v string) error { c.Publish.CommentID = v; return nil }},
+		// The action's command and drift inputs. `cvgate drift` has its own --reference and
+		// --current flags (they mean nothing to check), which set the same keys.
+		{Key: "command", Input: "command", Default: "check", Allowed: []string{"check", "drift"},
+			Usage: "what the action runs: check (gate models) or drift (compare current images with a reference, open an issue on drift)",
+			set: func(c *Config, v string) error {
+				if v != "check" && v != "drift" {
+					return fmt.Errorf("allowed values are check, drift")
+				}
+				c.Command = v
+				return nil
+			}},
+		{Key: "thresholds.drift.reference", Input: "reference",
+			Usage: "drift: the reference images (folder or manifest) the current images are compared with",
+			set:   func(c *Config, v string) error { c.Thresholds.Drift.Reference = v; return nil }},
+		{Key: "thresholds.drift.current", Input: "current",
+			Usage: "drift: the current images (folder or manifest), e.g. a sample of recent production inputs",
+			set:   func(c *Config, v string) error { c.Thresholds.Drift.Current = v; return nil }},
 	}
 }
 

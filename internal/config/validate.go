@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
+
+	"github.com/cvgate/cvgate/internal/perturb"
 )
 
 // Validate reports every problem in c at once, each naming its key path.
@@ -13,6 +16,7 @@ func (c *Config) Validate() error {
 	v.check(c.Out != "", "out", "must not be empty")
 	v.share("max_unreadable", c.MaxUnreadable)
 	v.oneOf("publish.comment", c.Publish.Comment, "update", "new", "off")
+	v.oneOf("command", c.Command, "", "check", "drift")
 
 	r := c.Runtime
 	v.check(r.Threads >= 0, "runtime.threads", "must be 0 (all cores) or more, got %d", r.Threads)
@@ -84,10 +88,19 @@ func (c *Config) Validate() error {
 	v.check(rc.Sample >= 0, "thresholds.robust.corruptions.sample", "must be 0 (all images) or more")
 	v.share("thresholds.robust.corruptions.max_mean_drop", rc.MaxMeanDrop)
 	v.check(rc.MaxMCE > 0, "thresholds.robust.corruptions.max_mce", "must be positive, got %g", rc.MaxMCE)
+	v.check(rc.BudgetSeconds >= 0, "thresholds.robust.corruptions.budget_seconds", "must be 0 (no budget) or more, got %g", rc.BudgetSeconds)
+	for _, name := range rc.Corruptions {
+		v.check(perturb.Group(name) != "", "thresholds.robust.corruptions.corruptions", "unknown corruption %q (valid: %s)", name, strings.Join(perturb.Names(), ", "))
+	}
 
 	ri := t.RobustInvariance
 	v.share("thresholds.robust.invariance.min_consistency", ri.MinConsistency)
 	v.check(ri.Sample >= 0, "thresholds.robust.invariance.sample", "must be 0 (all images) or more")
+	for _, spec := range ri.Transforms {
+		if _, err := perturb.ParseTransform(spec); err != nil {
+			v.add("thresholds.robust.invariance.transforms", "%v", err)
+		}
+	}
 
 	ra := t.RobustAdversarial
 	for _, a := range ra.Attacks {
@@ -95,7 +108,8 @@ func (c *Config) Validate() error {
 	}
 	v.check(ra.Sample >= 1, "thresholds.robust.adversarial.sample", "must be at least 1, got %d", ra.Sample)
 	v.check(ra.Epsilon >= 0 && ra.Epsilon <= 1, "thresholds.robust.adversarial.epsilon", "is an L-inf budget on 0..1 pixels and must be in [0, 1], got %g", ra.Epsilon)
-	v.check(ra.EpsilonL2 >= 0, "thresholds.robust.adversarial.epsilon_l2", "must not be negative")
+	v.check(ra.EpsilonL2 >= 0, "thresholds.robust.adversarial.epsilon_l2", "is an L2 budget on 0..1 pixels and must be 0 or more (.inf for no budget), got %g", ra.EpsilonL2)
+	v.check(ra.PInit > 0 && ra.PInit <= 1, "thresholds.robust.adversarial.p_init", "is the share of the image Square's first squares cover and must be in (0, 1], got %g", ra.PInit)
 	v.check(ra.MaxQueries >= 1, "thresholds.robust.adversarial.max_queries", "must be at least 1, got %d", ra.MaxQueries)
 	v.optShare("thresholds.robust.adversarial.min_robust_accuracy", ra.MinRobustAccuracy)
 	v.optShare("thresholds.robust.adversarial.max_drop", ra.MaxDrop)
@@ -108,12 +122,14 @@ func (c *Config) Validate() error {
 
 	di := t.DataIntegrity
 	v.check(di.NearDuplicateDistance >= 0 && di.NearDuplicateDistance <= 16, "thresholds.data.integrity.near_duplicate_distance", "must be between 0 and 16 bits, got %d", di.NearDuplicateDistance)
+	v.check(di.MinSimilarity > 0 && di.MinSimilarity <= 1, "thresholds.data.integrity.min_similarity", "must be in (0, 1], got %g", di.MinSimilarity)
 	v.share("thresholds.data.integrity.max_duplicate_share", di.MaxDuplicateShare)
 	v.share("thresholds.data.integrity.min_class_share", di.MinClassShare)
 
 	dl := t.DataLeakage
 	v.share("thresholds.data.leakage.max_share", dl.MaxShare)
 	v.check(dl.Distance >= 0 && dl.Distance <= 16, "thresholds.data.leakage.distance", "must be between 0 and 16 bits, got %d", dl.Distance)
+	v.check(dl.MinSimilarity > 0 && dl.MinSimilarity <= 1, "thresholds.data.leakage.min_similarity", "must be in (0, 1], got %g", dl.MinSimilarity)
 
 	d := t.Drift
 	v.check(d.KSPValue > 0 && d.KSPValue < 0.5, "thresholds.drift.ks_p_value", "must be in (0, 0.5), got %g", d.KSPValue)

@@ -66,6 +66,16 @@ type Options struct {
 	// Each is called once per decoded image, from the decoding goroutines, so that per-image work
 	// (image properties, hashes) shares the decoding pass. i is the image's index in Items.
 	Each func(i int, it *Item)
+	// Decoded is called once per decoded image from the decoding goroutines, right after the
+	// image is decoded and before the next one is: entry is the image's index in the listing
+	// (unreadable images are dropped only later, so this is not its index in Items). Work done
+	// here reads pixels that are still in cache, and it is the only hook that sees the pixels of
+	// a DropPixels load.
+	Decoded func(entry int, it *Item)
+	// DropPixels releases every image's pixels right after Decoded has seen it: Items keep their
+	// path, label, size and file hash, with a nil Image. For sets that are only hashed, such as
+	// the training set of data.leakage, so that memory holds one image per worker, not the set.
+	DropPixels bool
 	// Progress is told about each decoded image; may be nil.
 	Progress func(done, total int)
 }
@@ -107,6 +117,12 @@ func Load(ctx context.Context, l *Listing, opts Options) (*Dataset, error) {
 				}
 				items[i] = Item{Entry: l.Entries[i], Label: labels[i]}
 				errs[i] = decodeFile(&items[i])
+				if errs[i] == nil && opts.Decoded != nil {
+					opts.Decoded(i, &items[i])
+				}
+				if opts.DropPixels {
+					items[i].Image = nil
+				}
 				if opts.Progress != nil {
 					opts.Progress(int(done.Add(1)), len(items))
 				}
@@ -123,7 +139,9 @@ func Load(ctx context.Context, l *Listing, opts Options) (*Dataset, error) {
 			continue
 		}
 		ds.Items = append(ds.Items, items[i])
-		ds.StoreBytes += int64(len(items[i].Image.Pix))
+		if items[i].Image != nil {
+			ds.StoreBytes += int64(len(items[i].Image.Pix))
+		}
 	}
 	if len(ds.Items) == 0 {
 		return nil, fmt.Errorf("decode data %q: none of the %d images could be read (first: %s: %s)", l.Source, len(items), ds.Unreadable[0].Path, ds.Unreadable[0].Reason)
@@ -255,7 +273,9 @@ func (d *Dataset) PerClass() []int {
 func (d *Dataset) ChannelCounts() [4]int {
 	var c [4]int
 	for _, it := range d.Items {
-		c[it.Image.Channels]++
+		if it.Image != nil { // a DropPixels load keeps no pixels
+			c[it.Image.Channels]++
+		}
 	}
 	return c
 }

@@ -1,0 +1,343 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/cvgate/cvgate/internal/github"
+	"github.com/cvgate/cvgate/report"
+)
+
+// publication is where and how a report is published on GitHub.
+type publication struct {
+	rt     *github.Runtime
+	gh     *ghContext
+	number int    // pull request to comment on; 0: none
+	marker string // identifies our sticky comment; "" until known
+	mode   github.CommentMode
+	files  files
+}
+
+func (g *ghContext) publication(rt *github.Runtime) *publication {
+	return &publication{rt: rt, gh: g, number: g.ev.PullRequestNumber(), mode: github.CommentUpdate}
+}
+
+// files are the output folder's files, as the outputs name them (workspace-relative when the
+// folder is, so later steps of the job find them).
+type files struct {
+	reportJSON, reportMarkdown, badgeSVG, badgeJSON string
+}
+
+func outputFiles(dir string) files {
+	return files{
+		reportJSON:     filepath.Join(dir, "report.json"),
+		reportMarkdown: filepath.Join(dir, "report.md"),
+		badgeSVG:       filepath.Join(dir, "badge.svg"),
+		badgeJSON:      filepath.Join(dir, "badge.json"),
+	}
+}
+
+// actionOutputs lists the action's outputs in the order they are set; action.yml declares the same
+// names (a test keeps them equal).
+func actionOutputs() []string {
+	return []string{"verdict", "passed", "warned", "failed", "report-json", "report-markdown", "badge-svg", "badge-json", "comment-url"}
+}
+
+// publish puts a report everywhere it belongs: the sticky pull request comment, the step summary,
+// the outputs and an annotation on each model that did not pass. Nothing here changes the exit
+// code: a read-only token (pull requests from forks), a bad token or an API outage cost the
+// comment, not the gate.
+func (a *App) publish(ctx context.Context, p *publication, r *report.Report) {
+	commentURL := a.comment(ctx, p, r)
+
+	summary, err := summaryBody(r)
+	if err != nil {
+		a.logf("render step summary: %v", err)
+	} else if truncated, err := p.rt.AppendSummary(summary); err != nil {
+		a.logf("write step summary: %v", err)
+	} else if truncated {
+		a.logf("the step summary was cut to GitHub's %d-byte limit", github.MaxStepSummaryBytes)
+	}
+
+	g := r.Gate
+	p.setOutputs(a, map[string]string{
+		"verdict":         string(g.Verdict),
+		"passed":          strconv.Itoa(g.Passed),
+		"warned":          strconv.Itoa(g.Warned),
+		"failed":          strconv.Itoa(g.Failed),
+		"report-json":     p.files.reportJSON,
+		"report-markdown": p.files.reportMarkdown,
+		"badge-svg":       p.files.badgeSVG,
+		"badge-json":      p.files.badgeJSON,
+		"comment-url":     commentURL,
+	})
+
+	for _, t := range r.Targets {
+		if a := targetAnnotation(t); a != nil {
+			_ = p.rt.Annotate(*a)
+		}
+	}
+	if err := p.rt.Flush(); err != nil {
+		a.logf("write annotations: %v", err)
+	}
+}
+
+// setOutputs sets the given outputs in actionOutputs order.
+func (p *publication) setOutputs(a *App, values map[string]string) {
+	for _, name := range actionOutputs() {
+		v, ok := values[name]
+		if !ok {
+			continue
+		}
+		if err := p.rt.SetOutput(name, v); err != nil {
+			a.logf("set output: %v", err)
+		}
+	}
+}
+
+// comment upserts the sticky comment and returns its URL ("" when there is none).
+func (a *App) comment(ctx context.Context, p *publication, r *report.Report) string {
+	switch {
+	case p.mode == github.CommentOff:
+		return ""
+	case p.number == 0:
+		a.logf("not a pull request: no comment (the report is in the job summary)")
+		return ""
+	case p.gh.repo == nil:
+		a.logf("no repository (GITHUB_REPOSITORY is unset): no comment")
+		return ""
+	}
+	if len(r.Targets) == 0 {
+		// Nothing to gate: correct an earlier comment, but do not add noise to a pull request
+		// that never had one.
+		return a.updateOnly(ctx, p, noModelsBody(r))
+	}
+	body, err := commentBody(r, p.marker)
+	if err != nil {
+		a.logf("render comment: %v", err)
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, githubTimeout)
+	defer cancel()
+	res, err := github.UpsertComment(ctx, p.gh.repo, p.number, p.marker, body, p.mode)
+	if err != nil {
+		a.commentFailed(p, err)
+		return ""
+	}
+	a.logf("comment %s on #%d: %s", res.Action, p.number, res.URL)
+	return res.URL
+}
+
+// updateOnly rewrites our sticky comment when there is one, and creates none.
+func (a *App) updateOnly(ctx context.Context, p *publication, body string) string {
+	if p.mode == github.CommentOff || p.number == 0 || p.gh.repo == nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, githubTimeout)
+	defer cancel()
+	comments, err := p.gh.repo.ListComments(ctx, p.number)
+	if err != nil {
+		a.commentFailed(p, err)
+		return ""
+	}
+	found := false
+	for _, c := range comments {
+		found = found || strings.Contains(c.Body, p.marker)
+	}
+	if !found {
+		a.logf("no earlier cvgate comment on #%d to update; none created", p.number)
+		return ""
+	}
+	res, err := github.UpsertComment(ctx, p.gh.repo, p.number, p.marker, body, github.CommentUpdate)
+	if err != nil {
+		a.commentFailed(p, err)
+		return ""
+	}
+	a.logf("comment %s on #%d: %s", res.Action, p.number, res.URL)
+	return res.URL
+}
+
+// commentFailed explains why there is no comment; the run goes on.
+func (a *App) commentFailed(p *publication, err error) {
+	if _, ok := errorsAs[*github.PermissionError](err); ok {
+		a.logf("%v", err)
+		_ = p.rt.WarnOnce("read-only-token", "cvgate could not comment on the pull request: the token is read-only (as for pull requests from forks) "+
+			"or lacks pull-requests: write. The result is in this job's summary and outputs. To comment on fork pull requests, "+
+			"upload the output folder as an artifact and publish it from a workflow_run job with `cvgate publish` (see "+readmeForkSection+").")
+		return
+	}
+	msg := fmt.Sprintf("cvgate could not comment: %v", err)
+	if _, ok := errorsAs[*github.NotFoundError](err); ok {
+		msg += fmt.Sprintf(" (is the pull request in %s, and may the token see it?)", p.gh.repo.FullName())
+	}
+	a.logf("%s", msg)
+	_ = p.rt.WarnOnce("comment-failed", msg+". The result is in this job's summary and outputs; the gate is not affected.")
+}
+
+// commentBody renders the PR comment: the tables always, details as the budget allows.
+func commentBody(r *report.Report, marker string) (string, error) {
+	var b strings.Builder
+	err := report.Markdown{Marker: marker, MaxBytes: github.MaxCommentBody, FullReport: fullReportWhere}.Write(&b, r)
+	return b.String(), err
+}
+
+// summaryBody renders the step summary: everything, within GitHub's 1 MiB.
+func summaryBody(r *report.Report) (string, error) {
+	if len(r.Targets) == 0 {
+		return noModelsBody(r), nil
+	}
+	var b strings.Builder
+	err := report.Markdown{MaxBytes: github.MaxStepSummaryBytes, FullReport: "report.json and report.md in the output folder", AllDetails: true}.Write(&b, r)
+	return b.String(), err
+}
+
+// noModelsBody is the comment and summary of a run with nothing to check.
+func noModelsBody(r *report.Report) string {
+	why := "no model to check"
+	if len(r.Run.Notes) > 0 {
+		why = r.Run.Notes[0]
+	}
+	return fmt.Sprintf("## %s cvgate: nothing to gate\n\n%s.\n\n<sub>%s %s</sub>\n", report.StatusIcon(report.StatusSkip), why, r.Tool.Name, r.Tool.Version)
+}
+
+// targetAnnotation marks a model file that failed (error) or warned (warning), listing the checks.
+func targetAnnotation(t report.Target) *github.Annotation {
+	var level github.AnnotationLevel
+	switch t.Verdict {
+	case report.StatusFail, report.StatusError:
+		level = github.LevelError
+	case report.StatusWarn:
+		level = github.LevelWarning
+	default:
+		return nil
+	}
+	var parts []string
+	for _, res := range t.Results {
+		if res.Status == report.StatusPass || res.Status == report.StatusSkip {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s: %s", res.ID, res.Status, clip(res.Summary, 200)))
+	}
+	return &github.Annotation{
+		Level:   level,
+		File:    filepath.ToSlash(t.Model.Path),
+		Title:   fmt.Sprintf("cvgate: %s %s", t.Name, strings.ToUpper(string(t.Verdict))),
+		Message: strings.Join(parts, "\n"),
+	}
+}
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func (p *publication) runLink() string {
+	if u := runURL(p.gh.ev); u != "" {
+		return " of " + u
+	}
+	return ""
+}
+
+// runPublish is `cvgate publish`: it posts a saved report.json from a trusted job (a
+// workflow_run job that downloaded the artifact of an untrusted pull request run). It never runs
+// a model.
+func (a *App) runPublish(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	fs.SetOutput(a.Stderr)
+	reportPath := fs.String("report", "", "report.json written by cvgate check or the action (required)")
+	pr := fs.Int("pr", 0, "pull request to comment on (default: the report's run.ci.pr, else the workflow_run event's)")
+	commentID := fs.String("comment-id", "", "keeps several cvgate comments apart (default: the report's)")
+	mode := github.CommentUpdate
+	fs.Var(&mode, "comment", "update one sticky comment, post a new one, or off (update|new|off)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: cvgate publish --report FILE [flags]\n\n"+
+			"Posts a saved report as the sticky pull request comment, and writes the step summary and\n"+
+			"outputs, from a trusted workflow_run job. It reads the report only; it never runs a model.\n"+
+			"The token comes from the github-token input or GITHUB_TOKEN.\n\nFlags:\n")
+		printFlags(fs)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return ExitPass
+		}
+		return ExitCannotRun
+	}
+	if *reportPath == "" || fs.NArg() > 0 {
+		fmt.Fprintln(a.Stderr, "cvgate publish: pass --report FILE (and no other arguments)")
+		return ExitCannotRun
+	}
+
+	rt := github.NewRuntime(a.getenv, a.Stdout)
+	gh, err := a.connect(rt)
+	if err != nil {
+		return a.fail(err)
+	}
+	if gh.ev.Workspace != "" && a.Dir == "" {
+		a.Dir = gh.ev.Workspace
+	}
+	r, err := report.ReadJSON(a.path(*reportPath))
+	if err != nil {
+		return a.fail(err)
+	}
+	p := gh.publication(rt)
+	p.mode = mode
+	if p.number, err = publishTarget(*pr, r, gh.ev); err != nil {
+		return a.fail(err)
+	}
+	workflow := orDefault(r.Run.CI["workflow"], gh.ev.Workflow)
+	if gh.ev.WorkflowRun != nil && r.Run.CI["workflow"] == "" {
+		workflow = orDefault(gh.ev.WorkflowRun.Name, workflow)
+	}
+	p.marker = github.Marker(orDefault(orDefault(*commentID, r.Run.CI["comment_id"]), defaultCommentID), workflow)
+	dir := filepath.Dir(*reportPath)
+	p.files = outputFiles(dir)
+	p.files.reportJSON = *reportPath
+	for _, f := range []*string{&p.files.reportMarkdown, &p.files.badgeSVG, &p.files.badgeJSON} {
+		if _, err := os.Stat(a.path(*f)); err != nil {
+			*f = ""
+		}
+	}
+	a.logf("publishing %s (%s) to #%d", *reportPath, r.Gate.Headline(), p.number)
+	a.publish(ctx, p, r)
+	return ExitPass
+}
+
+// publishTarget picks the pull request for a saved report: --pr, else the report's own number,
+// else the workflow_run event's. A report whose number or head commit contradicts the event that
+// triggered this job is refused: the artifact comes from an untrusted run and must not steer the
+// comment to another pull request.
+func publishTarget(flagPR int, r *report.Report, ev github.Event) (int, error) {
+	reportPR, _ := strconv.Atoi(r.Run.CI["pr"])
+	eventPR := ev.PullRequestNumber()
+	if wr := ev.WorkflowRun; wr != nil {
+		if eventPR != 0 && reportPR != 0 && eventPR != reportPR {
+			return 0, fmt.Errorf("publish report: it is for pull request #%d but the workflow_run event is for #%d; refusing to publish", reportPR, eventPR)
+		}
+		if head := r.Run.CI["head_sha"]; head != "" && wr.HeadSHA != "" && head != wr.HeadSHA {
+			return 0, fmt.Errorf("publish report: it was made for commit %s but the workflow_run event ran on %s; refusing to publish", head, wr.HeadSHA)
+		}
+	}
+	switch {
+	case flagPR > 0:
+		return flagPR, nil
+	case reportPR > 0:
+		return reportPR, nil
+	}
+	return eventPR, nil
+}
+
+// errorsAs is errors.As for a target type, for the publishing code's branches.
+func errorsAs[T error](err error) (T, bool) {
+	var t T
+	ok := errors.As(err, &t)
+	return t, ok
+}
