@@ -39,22 +39,23 @@ func (e *Env) predictStream(ctx context.Context, v Variant) (cand, base *Predict
 	return cand, base, nil
 }
 
-// sampleOrder returns the usable images (labelled ones when labelled is set, else all) in a
-// seeded order whose every prefix is a proportionally stratified sample by label: image k of a
-// class of m images (in shuffled order) gets the key (k+u)/m, u a random phase per class, and
-// the images are sorted by key. A prefix of n images then holds n*m/N images of each class,
-// give or take one, so sampling more images only ever adds to what a smaller sample saw, and a
-// sequential check can grow its sample without redrawing it.
-func sampleOrder(labels []int, labelled bool, seed uint64) []int {
+// sampleOrder returns the images (only the labelled ones when labelledOnly is set) in a seeded
+// order whose every prefix is a proportionally stratified sample by label, unlabelled images
+// forming a stratum of their own: image k of a stratum of m images (in shuffled order) gets the
+// key (k+u)/m, u a random phase per stratum, and the images are sorted by key. A prefix of n
+// images then holds n*m/N images of each stratum, give or take one, so sampling more images
+// only ever adds to what a smaller sample saw, and a sequential check can grow its sample
+// without redrawing it.
+func sampleOrder(labels []int, labelledOnly bool, seed uint64) []int {
 	rng := rand.New(rand.NewPCG(seed, 0x726f627573745f31)) // "robust_1"
 	groups := map[int][]int{}
 	var keys []int
 	for i, y := range labels {
-		if labelled && y < 0 {
-			continue
-		}
-		if !labelled {
-			y = 0
+		if y < 0 {
+			if labelledOnly {
+				continue
+			}
+			y = -1
 		}
 		if _, ok := groups[y]; !ok {
 			keys = append(keys, y)

@@ -237,7 +237,7 @@ func (RobustAbnormal) Run(ctx context.Context, env *Env) (*report.Result, error)
 // sample of the data for the kinds made from real images.
 func abnormalKinds(env *Env, samples int) ([]abnormalKind, error) {
 	spec := env.Candidate.Spec
-	order := sampleOrder(env.itemLabels(), env.Data.Classes != nil, env.Config.Seed)
+	order := sampleOrder(env.itemLabels(), false, env.Config.Seed)
 	sample := order[:min(samples, len(order))]
 	var kinds []abnormalKind
 	for _, name := range perturb.AbnormalNames(spec.Channels) {
@@ -339,7 +339,7 @@ func runAbnormal(ctx context.Context, env *Env, s *Subject, k abnormalKind, thre
 	}
 	o.top, o.conf = argmax(probs, width)
 	var cleanRow map[int]int
-	if !labelled && k.derived {
+	if k.derived {
 		cleanRow = make(map[int]int, clean.Rows())
 		for r, i := range clean.Indices {
 			cleanRow[i] = r
@@ -355,11 +355,9 @@ func runAbnormal(ctx context.Context, env *Env, s *Subject, k abnormalKind, thre
 			continue
 		}
 		if k.derived {
-			right := -1
-			if labelled {
-				right = env.Data.Items[in.item].Label
-			} else {
-				right = int(clean.Top1[cleanRow[in.item]])
+			right := int(clean.Top1[cleanRow[in.item]])
+			if y := env.Data.Items[in.item].Label; labelled && y >= 0 {
+				right = y
 			}
 			if int(o.top[j]) == right {
 				continue // confidently right on a changed but recognisable image: robustness

@@ -172,6 +172,7 @@ type corruptionSweep struct {
 	imageCells       int // image x cell evaluations done (each through every model)
 	corr             *corruptor
 	ortStats         []*onnx.Stats
+	workers          int // cells streamed at once
 }
 
 func newCorruptionSweep(ctx context.Context, env *Env, names []string, sevs []int, order []int, cfg config.RobustCorruptions) (*corruptionSweep, error) {
@@ -180,7 +181,7 @@ func newCorruptionSweep(ctx context.Context, env *Env, names []string, sevs []in
 		return nil, err
 	}
 	sw := &corruptionSweep{env: env, cfg: cfg, names: names, configured: sevs, sevs: sevs, order: order,
-		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(),
+		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(), workers: cellWorkers,
 		budget: time.Duration(cfg.BudgetSeconds * float64(time.Second))}
 	sw.nMax = len(order)
 	if cfg.Sample > 0 {
@@ -238,7 +239,7 @@ func (sw *corruptionSweep) extend(ctx context.Context, cells []*corruptionCell, 
 	work := make(chan *corruptionCell)
 	errs := make(chan error, len(cells))
 	var wg sync.WaitGroup
-	for w := 0; w < min(cellWorkers, len(cells)); w++ {
+	for w := 0; w < min(max(sw.workers, 1), len(cells)); w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -368,10 +369,9 @@ func (sw *corruptionSweep) run(ctx context.Context) error {
 			}
 			return nil
 		}
-		next := min(2*sw.n, sw.nMax)
 		remaining := sw.budget.Seconds() - sw.wall.Seconds()
-		cost := sw.secondsPerImageCell() * float64((next-sw.n)*len(sw.cells))
-		if cost > remaining {
+		next, cost, fits := nextLook(sw.n, sw.nMax, len(sw.cells), sw.secondsPerImageCell(), remaining)
+		if !fits {
 			sw.stopped = fmt.Sprintf("the next look (%d images per cell, about %.0f s) would not fit in the %.0f s left of budget_seconds", next, cost, max(remaining, 0))
 			return nil
 		}
@@ -380,6 +380,16 @@ func (sw *corruptionSweep) run(ctx context.Context) error {
 		}
 		sw.n = next
 	}
+}
+
+// nextLook is the doubling schedule: the next look's images per cell, what adding them would
+// cost at the measured rate, and whether that fits in the remaining budget. Looks stay on the
+// doubling grid rather than taking whatever fits, so that small differences in machine speed
+// rarely change the sample (and the report) of an unsettled run.
+func nextLook(n, nMax, cells int, secPerImageCell, remaining float64) (next int, cost float64, fits bool) {
+	next = min(2*n, nMax)
+	cost = secPerImageCell * float64((next-n)*cells)
+	return next, cost, cost <= remaining
 }
 
 // plannedLooks is the number of looks the doubling schedule n1, 2*n1, ... nMax can take.
@@ -903,10 +913,11 @@ func (sw *corruptionSweep) budgetText(lk look) string {
 		sw.n, len(sw.order), len(sw.names), len(sw.sevs), len(sw.cells), sw.subjects)
 	fmt.Fprintf(&b, " Sampling stopped because %s.", sw.stopped)
 	fmt.Fprintf(&b, " Intervals are %s paired bootstraps over images (%d looks planned, Bonferroni).", levelText(lk.level), sw.plannedLooks)
+	passes := sw.imageCells * sw.subjects
 	if sw.budget > 0 {
-		fmt.Fprintf(&b, " Time: %.1f s of the %.0f s budget (%.1f s inside ONNX Runtime).", sw.wall.Seconds(), sw.budget.Seconds(), sw.ort.Seconds())
+		fmt.Fprintf(&b, " Time: %.1f s of the %.0f s budget for %d forward passes.", sw.wall.Seconds(), sw.budget.Seconds(), passes)
 	} else {
-		fmt.Fprintf(&b, " Time: %.1f s (%.1f s inside ONNX Runtime).", sw.wall.Seconds(), sw.ort.Seconds())
+		fmt.Fprintf(&b, " Time: %.1f s for %d forward passes.", sw.wall.Seconds(), passes)
 	}
 	if sw.overBudget {
 		fmt.Fprintf(&b, " The budget could not hold even %d images at one severity; they ran anyway. Raise budget_seconds or list fewer corruptions.", minCellImages)
@@ -935,9 +946,22 @@ func (sw *corruptionSweep) budgetText(lk look) string {
 		left = append(left, fmt.Sprintf("%d of %d images per cell", sw.n, len(sw.order)))
 	}
 	if len(left) > 0 {
-		fmt.Fprintf(&b, " Left out: %s; the full profile (`--profile full`) runs every severity on every image.", strings.Join(left, "; "))
+		full := perturb.Severities * len(perturb.Names()) * len(sw.order)
+		fmt.Fprintf(&b, " Left out: %s; the full profile (`--profile full`) runs every severity on every image: %d forward passes, about %s at this run's rate.",
+			strings.Join(left, "; "), full*sw.subjects, roughDuration(sw.secondsPerImageCell()*float64(full)))
 	}
 	return b.String()
+}
+
+// roughDuration says how long something takes to a person: seconds, minutes or hours.
+func roughDuration(sec float64) string {
+	switch {
+	case sec < 90:
+		return fmt.Sprintf("%.0f s", math.Max(sec, 1))
+	case sec < 90*60:
+		return fmt.Sprintf("%.0f min", sec/60)
+	}
+	return fmt.Sprintf("%.1f h", sec/3600)
 }
 
 func (sw *corruptionSweep) fillMetrics(res *report.Result, t *corruptionTally, lk look) {

@@ -59,8 +59,10 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 	if err != nil {
 		return nil, err
 	}
-	labelled := env.Data.Classes != nil
-	order := sampleOrder(env.itemLabels(), labelled, env.Config.Seed)
+	// Every image counts (consistency needs no label); the sample is stratified by class where
+	// there are labels, and accuracy is reported over the labelled images of the sample.
+	itemLabels := env.itemLabels()
+	order := sampleOrder(itemLabels, false, env.Config.Seed)
 	if len(order) == 0 {
 		return nil, Skip("no image to transform")
 	}
@@ -69,6 +71,13 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 		n = min(cfg.Sample, n)
 	}
 	sample := order[:n]
+	nLabelled := 0
+	for _, i := range sample {
+		if itemLabels[i] >= 0 {
+			nLabelled++
+		}
+	}
+	labelled := nLabelled > 0
 	cleanPreds := []*Predictions{cleanCand, cleanBase}[:len(env.Subjects())]
 	cleanTop := make([][]int32, len(cleanPreds))
 	for si, p := range cleanPreds {
@@ -112,7 +121,7 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 					o.flipped[r] = true
 					anyFlip[si][r] = true
 				}
-				if labelled && int(p.Top1[r]) == env.Data.Items[i].Label && p.Top1[r] >= 0 {
+				if itemLabels[i] >= 0 && int(p.Top1[r]) == itemLabels[i] {
 					o.right++
 				}
 			}
@@ -177,7 +186,7 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 			m[key+".consistency"] = round(o.interval.Estimate)
 			m[key+".flip_share"] = round(1 - o.interval.Estimate)
 			if labelled {
-				m[key+".accuracy"] = round(float64(o.right) / float64(n))
+				m[key+".accuracy"] = round(float64(o.right) / float64(nLabelled))
 			}
 			cs = append(cs, o.interval.Estimate)
 		}
@@ -199,11 +208,11 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 	if labelled {
 		ok := 0
 		for r, i := range sample {
-			if int(cleanTop[0][r]) == env.Data.Items[i].Label && cleanTop[0][r] >= 0 {
+			if itemLabels[i] >= 0 && int(cleanTop[0][r]) == itemLabels[i] {
 				ok++
 			}
 		}
-		cleanAcc = float64(ok) / float64(n)
+		cleanAcc = float64(ok) / float64(nLabelled)
 		res.Metrics["clean_accuracy"] = round(cleanAcc)
 	}
 	for ti, tr := range transforms {
@@ -211,7 +220,7 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 		row := []string{tr.String(), fmt.Sprintf("%s [%s, %s]", pct(o.interval.Estimate), pct(o.interval.Lo), pct(o.interval.Hi)),
 			fmt.Sprintf("%d of %d", n-o.same, n)}
 		if labelled {
-			acc := float64(o.right) / float64(n)
+			acc := float64(o.right) / float64(nLabelled)
 			row = append(row, fmt.Sprintf("%s (%s)", pct(acc), pp(acc-cleanAcc)))
 		}
 		if len(cleanPreds) == 2 {
@@ -225,25 +234,25 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 		Table: tb,
 	})
 
-	// Failure cases: the candidate's flips, the most confident new answers first, and among those
-	// the ones that turned a right answer wrong.
+	// Failure cases: the candidate's flips to a wrong answer (on unlabelled data, every flip),
+	// those that broke a right answer first, then the most confident.
 	var pending []pendingCase
 	flips := 0
 	for ti, tr := range transforms {
 		o := outcomes[ti][0]
 		for r, i := range sample {
-			if !o.flipped[r] {
+			it := env.Data.Items[i]
+			if !o.flipped[r] || (itemLabels[i] >= 0 && int(o.top[r]) == itemLabels[i]) {
 				continue
 			}
 			flips++
-			it := env.Data.Items[i]
 			conf := conf32(o.conf[r])
 			sev := conf
-			if labelled && int(cleanTop[0][r]) == it.Label {
+			if itemLabels[i] >= 0 && int(cleanTop[0][r]) == itemLabels[i] {
 				sev++
 			}
 			pending = append(pending, pendingCase{
-				c: failures.Case{Path: it.Path, Label: labelText(env, it.Label), Predicted: env.className(int(o.top[r])),
+				c: failures.Case{Path: it.Path, Label: labelText(env, itemLabels[i]), Predicted: env.className(int(o.top[r])),
 					Confidence: conf, Perturbation: tr.String(), Severity: sev, Note: "clean prediction " + env.className(int(cleanTop[0][r]))},
 				build: func() *imaging.Image {
 					dst := &imaging.Image{}

@@ -327,9 +327,15 @@ func singleSegments(feats []feature, correct, baseCorrect []bool, minSize int) [
 }
 
 // pairSegments crosses each of the weakest single slices with every value of every other feature.
+// A pair that holds the same images as a single slice or an earlier pair says nothing new (every
+// silver background is also in the brightest quarter) and is left out.
 func pairSegments(feats []feature, singles []*segment, correct, baseCorrect []bool, minSize int) []*segment {
 	var out []*segment
 	seen := map[string]bool{}
+	sameRows := map[string]bool{}
+	for _, s := range singles {
+		sameRows[rowsKey(s.rows)] = true
+	}
 	for _, seed := range singles[:min(pairSeeds, len(singles))] {
 		fa := seed.features[0]
 		for fb, f := range feats {
@@ -351,6 +357,10 @@ func pairSegments(feats []feature, singles []*segment, correct, baseCorrect []bo
 					continue
 				}
 				seen[key] = true
+				if len(rows) < minSize || sameRows[rowsKey(rows)] {
+					continue
+				}
+				sameRows[rowsKey(rows)] = true
 				if s := newSegment(key, []int{min(fa, fb), max(fa, fb)}, rows, correct, baseCorrect, minSize); s != nil {
 					out = append(out, s)
 				}
@@ -359,6 +369,15 @@ func pairSegments(feats []feature, singles []*segment, correct, baseCorrect []bo
 	}
 	sortSegments(out)
 	return out
+}
+
+// rowsKey identifies a set of rows (ascending, as slices collect them).
+func rowsKey(rows []int) string {
+	b := make([]byte, 0, 4*len(rows))
+	for _, r := range rows {
+		b = append(b, byte(r>>24), byte(r>>16), byte(r>>8), byte(r))
+	}
+	return string(b)
 }
 
 // sortSegments orders slices weakest first: by accuracy, then the larger (more certain) first,

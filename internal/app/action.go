@@ -97,6 +97,9 @@ func (a *App) runAction(ctx context.Context, args []string) int {
 	p.marker = github.Marker(orDefault(loaded.Publish.CommentID, defaultCommentID), gh.ev.Workflow)
 	p.mode = github.CommentMode(loaded.Publish.Comment)
 	p.files = outputFiles(loaded.Out)
+	if loaded.Command == "drift" {
+		return a.actionDrift(ctx, gh, p, loaded) // monitoring: drift.go
+	}
 
 	t, err := a.resolveTargets(ctx, gh, loaded, inputs["models"] != "")
 	if err != nil {

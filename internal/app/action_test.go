@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -653,35 +654,99 @@ func TestPublishTarget(t *testing.T) {
 		return github.Event{Name: "workflow_run", WorkflowRun: &github.WorkflowRun{PullRequestNumber: pr, HeadSHA: head}}
 	}
 	tests := []struct {
-		name    string
-		flag    int
-		r       *report.Report
-		ev      github.Event
-		want    int
-		wantErr string
+		name       string
+		flag       int
+		r          *report.Report
+		ev         github.Event
+		want       int
+		fromReport bool
+		wantErr    string
 	}{
-		{"flag wins", 9, rep("2", ""), github.Event{}, 9, ""},
-		{"report's number", 0, rep("2", "abc"), wr(0, "abc"), 2, ""},
-		{"event's number (fork artifacts may lack it)", 0, rep("", ""), wr(7, "abc"), 7, ""},
-		{"agreeing numbers", 0, rep("7", "abc"), wr(7, "abc"), 7, ""},
-		{"report steered to another pull request", 0, rep("8", "abc"), wr(7, "abc"), 0, "refusing"},
-		{"report from another commit", 0, rep("7", "def"), wr(0, "abc"), 0, "refusing"},
-		{"nothing", 0, rep("", ""), github.Event{}, 0, ""},
+		{"flag wins", 9, rep("2", ""), github.Event{}, 9, false, ""},
+		{"report's number, to be checked", 0, rep("2", "abc"), wr(0, "abc"), 2, true, ""},
+		{"event's number (fork artifacts may lack it)", 0, rep("", ""), wr(7, "abc"), 7, false, ""},
+		{"agreeing numbers", 0, rep("7", "abc"), wr(7, "abc"), 7, false, ""},
+		{"report steered to another pull request", 0, rep("8", "abc"), wr(7, "abc"), 0, false, "refusing"},
+		{"report from another commit", 0, rep("7", "def"), wr(0, "abc"), 0, false, "refusing"},
+		{"nothing", 0, rep("", ""), github.Event{}, 0, false, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := publishTarget(tt.flag, tt.r, tt.ev)
+			got, fromReport, err := publishTarget(tt.flag, tt.r, tt.ev)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
 				return
 			}
-			if err != nil || got != tt.want {
-				t.Errorf("publishTarget = %d, %v; want %d", got, err, tt.want)
+			if err != nil || got != tt.want || fromReport != tt.fromReport {
+				t.Errorf("publishTarget = %d, %v, %v; want %d, %v", got, fromReport, err, tt.want, tt.fromReport)
 			}
 		})
 	}
+}
+
+// A fork's workflow_run event has no pull request number: it comes from the report, and is
+// believed only when GitHub says that pull request is at the commit the run was for.
+func TestPublishForkArtifact(t *testing.T) {
+	srv := newGitHub(t)
+	srv.SetReadOnly(true)
+	srv.SetPullFiles(payloadPR, prFiles())
+	ws := newWorkspace(t, "mnist_weak.onnx", "mnist_cnn.onnx")
+	pr := newStep(t, srv, ws, "pull_request", ws.payload(t, githubtest.EventPullRequestFork))
+	if code, _, stderr := pr.run(); code != ExitPass {
+		t.Fatalf("pull request run: exit %d\n%s", code, stderr)
+	}
+	srv.SetReadOnly(false)
+	// The real workflow_run payload, as GitHub sends it for a fork: no pull_requests.
+	var payload map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, ws.payload(t, githubtest.EventWorkflowRunCompleted))), &payload); err != nil {
+		t.Fatal(err)
+	}
+	payload["workflow_run"].(map[string]any)["pull_requests"] = []any{}
+	forkRun := filepath.Join(t.TempDir(), "workflow_run.fork.json")
+	data, _ := json.Marshal(payload)
+	if err := os.WriteFile(forkRun, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name     string
+		pull     *githubtest.Pull // GitHub's view of pull request #2
+		code     int
+		comments int
+		want     string // in stdout or stderr
+	}{
+		{"pull request at the run's commit", &githubtest.Pull{HeadSHA: ws.head}, ExitPass, 1, "comment created"},
+		{"pull request elsewhere", &githubtest.Pull{HeadSHA: ws.base}, ExitPass, 0, "nothing was published"},
+		{"no such pull request", nil, ExitCannotRun, 0, "pull request #2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newGitHub(t)
+			if tt.pull != nil {
+				srv.SetPull(payloadPR, *tt.pull)
+			}
+			s := newStep(t, srv, ws, "workflow_run", forkRun)
+			code, stdout, stderr := s.run("publish", "--report", "cvgate-out/report.json")
+			if code != tt.code || len(srv.Comments(payloadPR)) != tt.comments || !strings.Contains(stdout+stderr, tt.want) {
+				t.Errorf("exit %d, %d comments; want %d, %d and %q\nstdout:\n%s\nstderr:\n%s",
+					code, len(srv.Comments(payloadPR)), tt.code, tt.comments, tt.want, stdout, stderr)
+			}
+			if srv.Calls(githubtest.OpGetPull) != 1 {
+				t.Errorf("the pull request was checked %d times, want once", srv.Calls(githubtest.OpGetPull))
+			}
+		})
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
 
 // Every option with an action input is declared in action.yml, and action.yml declares nothing

@@ -53,6 +53,7 @@ type command struct {
 func (a *App) commands() []command {
 	return []command{
 		{"check", "evaluate models on labelled images and gate on the results", (*App).runCheck},
+		{"drift", "compare current images with reference images (properties, labels, predictions)", (*App).runDrift},
 		{"compare", "rank several models on the same images, with paired statistics", (*App).runCompare},
 		{"config", "print the effective configuration (defaults, file, flags merged)", (*App).runConfig},
 		{"action", "run as the GitHub container action (reads INPUT_* and the event; the image's entrypoint)", (*App).runAction},

@@ -19,13 +19,13 @@ import (
 
 // harness runs cvgate in-process, the way main does, with a fixed clock.
 type harness struct {
-	t    *testing.T
+	t    testing.TB
 	root string // repository root
 	dir  string // working directory of the run
 	env  map[string]string
 }
 
-func newHarness(t *testing.T) *harness {
+func newHarness(t testing.TB) *harness {
 	t.Helper()
 	rt := ortlib.Runtime(t) // fails the test with the setup command if the library is missing
 	return &harness{t: t, root: ortlib.RepoRoot(t), dir: t.TempDir(), env: map[string]string{"ORT_LIB": rt.LibPath}}
@@ -134,7 +134,7 @@ func TestNaNModelFailsNumerics(t *testing.T) {
 	}
 }
 
-func writePNG(t *testing.T, path string, img image.Image) {
+func writePNG(t testing.TB, path string, img image.Image) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)

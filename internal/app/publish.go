@@ -290,8 +290,22 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 	}
 	p := gh.publication(rt)
 	p.mode = mode
-	if p.number, err = publishTarget(*pr, r, gh.ev); err != nil {
+	number, fromReport, err := publishTarget(*pr, r, gh.ev)
+	if err != nil {
 		return a.fail(err)
+	}
+	p.number = number
+	if fromReport && gh.ev.WorkflowRun != nil {
+		current, err := a.pullMatchesRun(ctx, gh, number)
+		if err != nil {
+			return a.fail(err)
+		}
+		if !current {
+			_ = rt.WarnOnce("publish-mismatch", fmt.Sprintf("cvgate publish: pull request #%d is no longer at commit %s, which this report is about "+
+				"(a newer push, or a report naming the wrong pull request); nothing was published", number, gh.ev.WorkflowRun.HeadSHA))
+			_ = rt.Flush()
+			return ExitPass
+		}
 	}
 	workflow := orDefault(r.Run.CI["workflow"], gh.ev.Workflow)
 	if gh.ev.WorkflowRun != nil && r.Run.CI["workflow"] == "" {
@@ -314,25 +328,45 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 // publishTarget picks the pull request for a saved report: --pr, else the report's own number,
 // else the workflow_run event's. A report whose number or head commit contradicts the event that
 // triggered this job is refused: the artifact comes from an untrusted run and must not steer the
-// comment to another pull request.
-func publishTarget(flagPR int, r *report.Report, ev github.Event) (int, error) {
+// comment to another pull request. fromReport says the number rests on the report alone (GitHub
+// leaves a fork's workflow_run without one), so the caller must check it against GitHub.
+func publishTarget(flagPR int, r *report.Report, ev github.Event) (number int, fromReport bool, err error) {
 	reportPR, _ := strconv.Atoi(r.Run.CI["pr"])
 	eventPR := ev.PullRequestNumber()
 	if wr := ev.WorkflowRun; wr != nil {
 		if eventPR != 0 && reportPR != 0 && eventPR != reportPR {
-			return 0, fmt.Errorf("publish report: it is for pull request #%d but the workflow_run event is for #%d; refusing to publish", reportPR, eventPR)
+			return 0, false, fmt.Errorf("publish report: it is for pull request #%d but the workflow_run event is for #%d; refusing to publish", reportPR, eventPR)
 		}
 		if head := r.Run.CI["head_sha"]; head != "" && wr.HeadSHA != "" && head != wr.HeadSHA {
-			return 0, fmt.Errorf("publish report: it was made for commit %s but the workflow_run event ran on %s; refusing to publish", head, wr.HeadSHA)
+			return 0, false, fmt.Errorf("publish report: it was made for commit %s but the workflow_run event ran on %s; refusing to publish", head, wr.HeadSHA)
 		}
 	}
 	switch {
 	case flagPR > 0:
-		return flagPR, nil
+		return flagPR, false, nil
+	case eventPR > 0:
+		// The event's own number, equal to the report's when that has one.
+		return eventPR, false, nil
 	case reportPR > 0:
-		return reportPR, nil
+		return reportPR, true, nil
 	}
-	return eventPR, nil
+	return 0, false, nil
+}
+
+// pullMatchesRun reports whether pull request number is still at the commit the workflow_run
+// event ran on: only then does a report that names the pull request itself belong there.
+func (a *App) pullMatchesRun(ctx context.Context, gh *ghContext, number int) (bool, error) {
+	head := gh.ev.WorkflowRun.HeadSHA
+	if gh.repo == nil || head == "" {
+		return false, fmt.Errorf("publish report: cannot check that pull request #%d is the one the workflow_run event ran on (no repository or head commit); pass --pr", number)
+	}
+	ctx, cancel := context.WithTimeout(ctx, githubTimeout)
+	defer cancel()
+	pr, err := gh.repo.GetPullRequest(ctx, number)
+	if err != nil {
+		return false, fmt.Errorf("publish report: check pull request #%d: %w", number, err)
+	}
+	return pr.HeadSHA == head, nil
 }
 
 // errorsAs is errors.As for a target type, for the publishing code's branches.

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"flag"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +132,29 @@ func TestLoadValid(t *testing.T) {
 				}
 			},
 		},
+		{
+			name:  "adversarial budgets: p_init, unbounded L2, full profile keeps them",
+			file:  "version: 1\nthresholds:\n  robust.adversarial:\n    epsilon: 0.1\n    epsilon_l2: .inf\n    p_init: 0.8\n",
+			flags: []string{"--profile", "full"},
+			check: func(t *testing.T, c *Loaded) {
+				ra := c.Thresholds.RobustAdversarial
+				if ra.PInit != 0.8 || ra.Epsilon != 0.1 || !math.IsInf(ra.EpsilonL2, 1) {
+					t.Errorf("p_init %g, epsilon %g, epsilon_l2 %g; want 0.8, 0.1, +Inf", ra.PInit, ra.Epsilon, ra.EpsilonL2)
+				}
+				if ra.Sample != 200 || ra.MaxQueries != 1000 || strings.Join(ra.Attacks, ",") != "square,hopskipjump" {
+					t.Errorf("full profile: sample %d, max_queries %d, attacks %v", ra.Sample, ra.MaxQueries, ra.Attacks)
+				}
+			},
+		},
+		{
+			name: "adversarial defaults",
+			check: func(t *testing.T, c *Loaded) {
+				ra := c.Thresholds.RobustAdversarial
+				if ra.PInit != 0.05 || ra.Epsilon != 8.0/255 || ra.Sample != 50 || ra.MaxQueries != 300 || strings.Join(ra.Attacks, ",") != "square" {
+					t.Errorf("defaults %+v", ra)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,6 +194,8 @@ func TestLoadInvalid(t *testing.T) {
 		{"empty file", "", nil, []string{"empty"}},
 		{"unknown profile", "version: 1\n", []string{"--profile", "nightly"}, []string{`unknown profile "nightly"`, "quick, full, release"}},
 		{"bad preprocess", "version: 1\npreprocess:\n  std: [0, 1, 1]\n  layout: chw\n", nil, []string{"preprocess.std", "preprocess.layout"}},
+		{"bad adversarial budgets", "version: 1\nthresholds:\n  robust.adversarial:\n    p_init: 0\n    epsilon_l2: -1\n    epsilon: 2\n", nil,
+			[]string{"thresholds.robust.adversarial.p_init", "thresholds.robust.adversarial.epsilon_l2", "thresholds.robust.adversarial.epsilon:"}},
 		{"bad regex", "version: 1\nthresholds:\n  model.metadata:\n    patterns: {version: '('}\n", nil, []string{"patterns.version", "regular expression"}},
 		{"bad robustness settings", "version: 1\nthresholds:\n  robust.corruptions:\n    corruptions: [gaussian_noise, fogg]\n    budget_seconds: -1\n  robust.invariance:\n    transforms: [hflip, tilt:3]\n", nil,
 			[]string{`unknown corruption "fogg"`, "budget_seconds", "robust.invariance.transforms", `"tilt:3"`}},

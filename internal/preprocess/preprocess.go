@@ -344,6 +344,19 @@ func (s Spec) resize(pix []uint8, w, h, c int, sc *Scratch, fpix []float32) []fl
 		fpix = grayFloat(fpix)
 		srcC = 1
 	}
+	// Images already at the model's size (the common case for curated sets) need no resampling:
+	// the separable filter would only multiply every pixel by a weight of 1.
+	identity := w == s.Width && h == s.Height && s.CropFraction == 0
+	if identity && srcC == s.Channels {
+		if fpix != nil {
+			copy(plane, fpix)
+		} else {
+			for i, v := range pix[:n] {
+				plane[i] = float32(v)
+			}
+		}
+		return plane
+	}
 	tx, ty := s.axisTaps(w, h)
 	if srcC == s.Channels {
 		if fpix != nil {

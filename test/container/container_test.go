@@ -88,9 +88,8 @@ func buildImage(t *testing.T) {
 	t.Logf("image built in %s, %s bytes", time.Since(start).Round(time.Second), strings.TrimSpace(size))
 }
 
-// workspace is a checkout as actions/checkout leaves it: models/m.onnx
-// is baseModel on the base commit and headModel on the head commit; the labelled images are in
-// eval/.
+// workspace is a checkout as actions/checkout leaves it: models/m.onnx is baseModel on the base
+// commit and headModel on the head commit; the labelled images are in eval/.
 type workspace struct{ dir, base, head string }
 
 func newWorkspace(t *testing.T, baseModel, headModel string) *workspace {

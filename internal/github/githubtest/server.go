@@ -80,6 +80,7 @@ const (
 	OpCreateIssue      = "issues/create"
 	OpUpdateIssue      = "issues/update"
 	OpListPullFiles    = "pulls/list-files"
+	OpGetPull          = "pulls/get"
 	OpGetContent       = "repos/get-content"
 	OpGetBlob          = "git/get-blob"
 	OpGetReleaseByTag  = "repos/get-release-by-tag"
@@ -121,6 +122,7 @@ type Server struct {
 	comments  []*Comment
 	issues    []*Issue
 	pullFiles map[int][]PullFile
+	pulls     map[int]Pull
 	contents  map[string]map[string][]byte // ref -> path -> data
 	releases  []*Release
 	faults    map[string][]Fault
@@ -203,6 +205,7 @@ func NewServer(t testing.TB, owner, repo string) *Server {
 		Owner: owner, Repo: repo, t: t,
 		nextID:    1000,
 		pullFiles: map[int][]PullFile{},
+		pulls:     map[int]Pull{},
 		contents:  map[string]map[string][]byte{},
 		faults:    map[string][]Fault{},
 		calls:     map[string]int{},
@@ -466,6 +469,8 @@ func (s *Server) dispatch(w http.ResponseWriter, req *http.Request, op string, p
 		s.createIssue(w, body)
 	case OpUpdateIssue:
 		s.updateIssue(w, atoi(params["issue_number"]), body)
+	case OpGetPull:
+		s.getPull(w, atoi(params["pull_number"]))
 	case OpListPullFiles:
 		s.listPullFiles(w, req, atoi(params["pull_number"]))
 	case OpGetContent:
