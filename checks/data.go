@@ -117,8 +117,8 @@ func (DataIntegrity) Run(ctx context.Context, env *Env) (*report.Result, error) 
 		problems = append(problems, fmt.Sprintf("%d duplicate group(s) with conflicting labels (%d images)", conflictGroups, conflictImages))
 	}
 	if found.Truncated {
-		res.Details = append(res.Details, report.Section{Text: fmt.Sprintf("The near-duplicate search stopped after %d of %d candidate pairs (images whose hashes are alike): some near-duplicates may be missing.",
-			len(found.Pairs), found.Candidates)})
+		res.Details = append(res.Details, report.Section{Text: fmt.Sprintf("A batch of images had more than %d look-alike candidate pairs, so the search was capped (%d candidate pairs in all): some near-duplicates may be missing.",
+			analysis.DefaultMaxCandidates, found.Candidates)})
 	}
 
 	// Class balance and labels.
@@ -466,7 +466,8 @@ func (DataLeakage) Run(ctx context.Context, env *Env) (*report.Result, error) {
 		res.Details = append(res.Details, report.Section{Title: "Evaluation images found in the training set", Table: t})
 	}
 	if search.Truncated {
-		res.Details = append(res.Details, report.Section{Text: fmt.Sprintf("The search stopped after %d candidate pairs of %d: the count may be low.", analysis.DefaultMaxCandidates, search.Candidates)})
+		res.Details = append(res.Details, report.Section{Text: fmt.Sprintf("A batch of evaluation images had more than %d look-alike candidate pairs among the training images, so the search was capped (%d candidate pairs in all): the count may be low.",
+			analysis.DefaultMaxCandidates, search.Candidates)})
 	}
 	env.export(res, IDDataLeakage, cases, len(matches))
 	return res, nil

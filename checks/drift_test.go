@@ -177,6 +177,9 @@ func TestDriftMNISTvsFashion(t *testing.T) {
 	predictSide(t, subj, cfg, &ref)
 	predictSide(t, subj, cfg, &cur)
 	results := runDrift(t, ref, cur, cfg)
+	for _, id := range IDs(Drift()) {
+		t.Logf("%s: %s", id, results[id].Summary)
+	}
 	for id, res := range results {
 		if res.Status != report.StatusFail {
 			t.Errorf("%s: %s (%s), want fail", id, res.Status, res.Summary)
@@ -221,6 +224,7 @@ func TestDriftBrightnessShift(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%s", res.Summary)
 	if res.Status != report.StatusFail || !propertyDrifted(t, res, "brightness") {
 		t.Errorf("brightness shift +0.3 not found: %s", res.Summary)
 	}

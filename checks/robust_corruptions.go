@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cvgate/cvgate/internal/config"
@@ -61,10 +60,6 @@ const (
 	corruptionAlpha = 0.05
 	// corruptionResamples is the bootstrap size of each interval.
 	corruptionResamples = 2000
-	// cellWorkers is how many cells stream at once, so that one cell's corruptions are computed
-	// while the other's batch is in ONNX Runtime (Env.run overlaps them within a cell, but a
-	// 50-image look is a single batch).
-	cellWorkers = 2
 	// recommendMinDrop is the accuracy drop (absolute) below which no augmentation is named.
 	recommendMinDrop = 0.02
 )
@@ -172,7 +167,6 @@ type corruptionSweep struct {
 	imageCells       int // image x cell evaluations done (each through every model)
 	corr             *corruptor
 	ortStats         []*onnx.Stats
-	workers          int // cells streamed at once
 }
 
 func newCorruptionSweep(ctx context.Context, env *Env, names []string, sevs []int, order []int, cfg config.RobustCorruptions) (*corruptionSweep, error) {
@@ -181,7 +175,7 @@ func newCorruptionSweep(ctx context.Context, env *Env, names []string, sevs []in
 		return nil, err
 	}
 	sw := &corruptionSweep{env: env, cfg: cfg, names: names, configured: sevs, sevs: sevs, order: order,
-		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(), workers: cellWorkers,
+		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(),
 		budget: time.Duration(cfg.BudgetSeconds * float64(time.Second))}
 	sw.nMax = len(order)
 	if cfg.Sample > 0 {
@@ -227,71 +221,33 @@ func (sw *corruptionSweep) ortTime() time.Duration {
 	return d
 }
 
-// extend evaluates cells on sample positions [from, to), streaming the corrupted images through
-// every model, cellWorkers cells at a time.
+// extend evaluates cells on sample positions [from, to), streaming the corrupted images of all
+// the cells through every model in one pipeline (Env.stream).
 func (sw *corruptionSweep) extend(ctx context.Context, cells []*corruptionCell, from, to int) error {
-	if to <= from {
+	if to <= from || len(cells) == 0 {
 		return nil
 	}
 	start, ort0 := time.Now(), sw.ortTime()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan *corruptionCell)
-	errs := make(chan error, len(cells))
-	var wg sync.WaitGroup
-	for w := 0; w < min(max(sw.workers, 1), len(cells)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for c := range work {
-				if err := sw.extendCell(ctx, c, from, to); err != nil {
-					errs <- err
-					cancel()
-					return
-				}
-			}
-		}()
+	jobs := make([]*streamJob, len(cells))
+	for k, c := range cells {
+		jobs[k] = &streamJob{indices: sw.order[from:to], transform: sw.corr.transform(c.name, c.severity, sw.seed)}
 	}
-feed:
-	for _, c := range cells {
-		select {
-		case work <- c:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-	close(errs)
+	err := sw.env.stream(ctx, jobs)
 	sw.wall += time.Since(start)
 	sw.ort += sw.ortTime() - ort0
-	if err := <-errs; err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	sw.imageCells += (to - from) * len(cells)
-	return nil
-}
-
-func (sw *corruptionSweep) extendCell(ctx context.Context, c *corruptionCell, from, to int) error {
-	v := Variant{
-		Key:       fmt.Sprintf("%s|%s|s%d|seed%d|%d-%d", IDRobustCorruptions, c.name, c.severity, sw.seed, from, to),
-		Indices:   sw.order[from:to],
-		Transform: sw.corr.transform(c.name, c.severity, sw.seed),
-	}
-	cand, base, err := sw.env.predictStream(ctx, v)
 	if err != nil {
 		if sw.corr.err != nil {
-			return fmt.Errorf("corrupt images with %s at severity %d: %w", c.name, c.severity, sw.corr.err)
+			return fmt.Errorf("corrupt images: %w", sw.corr.err)
 		}
-		return fmt.Errorf("predict %s at severity %d: %w", c.name, c.severity, err)
+		return fmt.Errorf("predict corrupted images: %w", err)
 	}
-	for si, p := range []*Predictions{cand, base}[:sw.subjects] {
-		c.top[si] = append(c.top[si][:from], p.Top1...)
-		c.conf[si] = append(c.conf[si][:from], p.Conf...)
+	for k, c := range cells {
+		for si := range sw.subjects {
+			c.top[si] = append(c.top[si][:from], jobs[k].top[si]...)
+			c.conf[si] = append(c.conf[si][:from], jobs[k].conf[si]...)
+		}
 	}
+	sw.imageCells += (to - from) * len(cells)
 	return nil
 }
 
@@ -318,15 +274,16 @@ func (sw *corruptionSweep) run(ctx context.Context) error {
 		return nil
 	}
 	n1 := min(firstLook, sw.nMax)
-	// Probe: time the first cell, then fit the first look into the budget (fewer images, then
-	// fewer severities) before paying for the other cells.
-	if err := sw.extend(ctx, sw.cells[:1], 0, n1); err != nil {
+	// Probe: time one cell, then fit the first look into the budget (fewer images, then only
+	// the middle severity) before paying for the other cells. The probe is the first corruption
+	// at the middle severity, which every fitted design keeps, so its images are never wasted.
+	probe := sw.cells[(len(sw.sevs)-1)/2]
+	if err := sw.extend(ctx, []*corruptionCell{probe}, 0, n1); err != nil {
 		return err
 	}
 	fit := fitFirstLook(n1, sw.sevs, len(sw.names), sw.secondsPerImageCell(), sw.budget.Seconds())
 	sw.overBudget = fit.overBudget
 	if len(fit.severities) != len(sw.sevs) {
-		probed := sw.cells[0]
 		for _, s := range sw.sevs {
 			if !slices.Contains(fit.severities, s) {
 				sw.droppedForBudget = append(sw.droppedForBudget, s)
@@ -334,9 +291,7 @@ func (sw *corruptionSweep) run(ctx context.Context) error {
 		}
 		sw.sevs = fit.severities
 		sw.buildCells()
-		if c := sw.cells[0]; c.name == probed.name && c.severity == probed.severity {
-			sw.cells[0] = probed
-		}
+		sw.cells[0] = probe // the same corruption and severity
 	}
 	n1 = fit.n
 	var todo []*corruptionCell
@@ -703,6 +658,9 @@ func (sw *corruptionSweep) result() (*report.Result, error) {
 		summary += " · worst: " + strings.Join(worstText, ", ")
 	}
 	summary += fmt.Sprintf(" (%d corruptions × %d severities × %d images)", len(sw.names), len(sw.sevs), sw.n)
+	if !lk.settled && len(problems) == 0 && len(warnings) == 0 {
+		summary += "; close to a threshold, not settled within the budget"
+	}
 	res.Summary = summary
 	switch {
 	case len(problems) > 0:

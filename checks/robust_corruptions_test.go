@@ -110,6 +110,24 @@ func TestCorruptionsOnTheDemo(t *testing.T) {
 		}
 	}
 	assertExported(t, env, res, IDRobustCorruptions, " s")
+
+	// The markdown report draws the curves with mermaid and keeps the table in the check's
+	// collapsible block.
+	res.ID = IDRobustCorruptions
+	rep := &report.Report{Targets: []report.Target{{Name: "m", Results: []report.Result{*res}}}}
+	var md strings.Builder
+	if err := (report.Markdown{AllDetails: true}).Write(&md, rep); err != nil {
+		t.Fatal(err)
+	}
+	out := md.String()
+	for _, want := range []string{"```mermaid\nxychart-beta", `x-axis "severity" ["clean", "1", "3", "5"]`, "line 1: candidate · line 2: baseline", "<details>", "| gaussian_noise"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q", want)
+		}
+	}
+	if strings.Index(out, "<details>") > strings.Index(out, "| gaussian_noise") {
+		t.Error("the per-corruption table is not inside the collapsible block")
+	}
 }
 
 // assertExported checks that a check's failure cases are on disk: PNGs, index.csv with the

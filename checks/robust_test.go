@@ -320,3 +320,60 @@ func TestWrongRangeSpec(t *testing.T) {
 		t.Errorf("0..255 model: scale %g (%s), want 1/255", w.Scale, desc)
 	}
 }
+
+// simulateSchedule replays run()'s budget decisions (fitFirstLook, then nextLook) for a model
+// whose passes take secPerPass, with a verdict that never settles: the worst case.
+func simulateSchedule(secPerPass float64, subjects, corruptions int, sevs []int, nMax int, budget float64) (n int, kept []int, spent float64) {
+	perImageCell := secPerPass * float64(subjects)
+	n1 := min(firstLook, nMax)
+	spent = perImageCell * float64(n1) // the probe: the first cell
+	fit := fitFirstLook(n1, sevs, corruptions, perImageCell, budget)
+	n, kept = fit.n, fit.severities
+	cells := corruptions * len(kept)
+	spent += perImageCell * float64(n*cells-min(n, n1)) // the probe's cell is always kept
+	for n < nMax {
+		next, cost, fits := nextLook(n, nMax, cells, perImageCell, budget-spent)
+		if !fits {
+			break
+		}
+		n, spent = next, spent+cost
+	}
+	return n, kept, spent
+}
+
+// TestDefaultProfileScheduleOnARunner: the issue's reference is a MobileNetV2-class model on a
+// 2-core runner, 95,000 passes in about 17 minutes, so 93 passes/s. With a baseline every image
+// costs two passes. Unsettled, the default profile must stay inside its 180 s budget and still
+// reach 100 images per cell (a 99% interval of the mean drop about +-2.5 pp wide on the demo);
+// the full sweep of 1,000 images at five severities is the 17 minutes the issue quotes, twice
+// with a baseline.
+func TestDefaultProfileScheduleOnARunner(t *testing.T) {
+	d := config.Defaults().Thresholds.RobustCorruptions
+	const passesPerSecond = 93.0
+	n, kept, spent := simulateSchedule(1/passesPerSecond, 2, 19, d.Severities, d.Sample, d.BudgetSeconds)
+	t.Logf("default profile, unsettled: %d images per cell at severities %v, %.0f s of sweep", n, kept, spent)
+	if spent > d.BudgetSeconds {
+		t.Errorf("the sweep takes %.0f s, over the %g s budget", spent, d.BudgetSeconds)
+	}
+	if n < 100 || len(kept) != len(d.Severities) {
+		t.Errorf("only %d images per cell at severities %v", n, kept)
+	}
+	// Other work of the default run on the same model: the clean pass over 1,000 images,
+	// invariance (6 transforms x 200 images) and abnormal inputs (about 170 per model).
+	other := float64(2*1000+2*6*200+2*170) / passesPerSecond
+	if total := spent + other; total > 300 {
+		t.Errorf("default robustness work takes %.0f s, over the 5-minute PR budget", total)
+	} else {
+		t.Logf("with the clean pass, invariance and abnormal inputs: %.0f s", total)
+	}
+	// A model ten times heavier loses severities before it loses the budget.
+	n, kept, spent = simulateSchedule(10/passesPerSecond, 2, 19, d.Severities, d.Sample, d.BudgetSeconds)
+	t.Logf("10x heavier model: %d images per cell at severities %v, %.0f s", n, kept, spent)
+	if spent > d.BudgetSeconds*1.2 || n < minCellImages {
+		t.Errorf("heavy model: %d images, %.0f s", n, spent)
+	}
+	full := 19 * 5 * 1000 / passesPerSecond / 60
+	if full < 15 || full > 19 {
+		t.Errorf("the full sweep of 1,000 images is %.1f min per model, want the issue's ~17", full)
+	}
+}

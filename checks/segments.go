@@ -255,10 +255,18 @@ func binFeature(name string, col []float64, bins int) (feature, bool) {
 	if err != nil {
 		return feature{}, false
 	}
-	hi := slices.Max(col)
+	sorted := slices.Clone(col)
+	slices.Sort(sorted)
 	var edges []float64
 	for _, e := range q {
-		if (len(edges) == 0 || e > edges[len(edges)-1]) && e < hi {
+		lower := math.Inf(-1)
+		if len(edges) > 0 {
+			lower = edges[len(edges)-1]
+		}
+		// Keep e only if the bin (lower, e] holds a value and something lies above it: a
+		// quantile interpolated between tied values would open an empty bin.
+		first, _ := slices.BinarySearch(sorted, math.Nextafter(lower, math.Inf(1)))
+		if e > lower && first < len(sorted) && sorted[first] <= e && e < sorted[len(sorted)-1] {
 			edges = append(edges, e)
 		}
 	}

@@ -224,3 +224,34 @@ func TestCompact(t *testing.T) {
 		t.Errorf("broken image: error %v", err)
 	}
 }
+
+// Searches run a chunk of images at a time: copies in different chunks are still found, and a cap
+// on candidates is reported, not silent.
+func TestNearSearchAcrossChunks(t *testing.T) {
+	n := queryChunk + 500
+	imgs := make([]*imaging.Image, n)
+	for i := range imgs {
+		imgs[i] = noiseImage(uint64(50_000+i), 12, 12)
+	}
+	far := queryChunk + 100
+	imgs[far] = mapPixels(imgs[10], func(v float64) float64 { return 0.9*v + 12 })
+	f := factsOf(imgs)
+	g := f.Duplicates(defaultNear())
+	found := false
+	for _, m := range g.Pairs {
+		found = found || (m.A == 10 && m.B == far)
+	}
+	if !found {
+		t.Errorf("the copy of image 10 at %d, in another chunk, was not found: %+v", far, g.Pairs)
+	}
+	if g.Candidates < int64(len(g.Pairs)) || g.Truncated {
+		t.Errorf("candidates %d for %d pairs, truncated %v", g.Candidates, len(g.Pairs), g.Truncated)
+	}
+	capped := f.Duplicates(NearOptions{Distance: 64, MinSimilarity: 0.99, MaxCandidates: 10})
+	if !capped.Truncated {
+		t.Error("a search capped at 10 candidates per chunk says it was not truncated")
+	}
+	if want := int64(n) * int64(n-1) / 2; capped.Candidates != want {
+		t.Errorf("at distance 64 every pair is a candidate: counted %d, want %d", capped.Candidates, want)
+	}
+}

@@ -15,14 +15,20 @@ type NearOptions struct {
 	Distance int
 	// MinSimilarity is the thumbnail correlation (Similarity) that confirms a candidate.
 	MinSimilarity float64
-	// MaxCandidates caps the candidate pairs examined, so that a set of thousands of almost blank
-	// images cannot take quadratic time; 0 means DefaultMaxCandidates.
+	// MaxCandidates caps the candidate pairs examined per chunk of queryChunk images, so that a
+	// set of thousands of almost blank images cannot take quadratic time and memory; 0 means
+	// DefaultMaxCandidates.
 	MaxCandidates int
 }
 
-// DefaultMaxCandidates is the candidate cap when NearOptions leaves it zero: about 100 MB of pairs
-// and a few seconds of confirmation on two cores.
-const DefaultMaxCandidates = 4_000_000
+// DefaultMaxCandidates is the candidate cap per chunk when NearOptions leaves it zero: about
+// 50 MB of pairs. Real sets stay far below it (10,000 MNIST digits, the worst case for hashes,
+// give 130,000 candidates in all).
+const DefaultMaxCandidates = 2_000_000
+
+// queryChunk is how many images are searched at a time: candidate pairs are confirmed and
+// dropped chunk by chunk, so memory does not grow with the number of pairs.
+const queryChunk = 4096
 
 // Match is a confirmed near-duplicate: images A and B (indices of the sets searched), their hash
 // distance and thumbnail similarity, and whether their pixels are identical.
@@ -78,13 +84,20 @@ func (f *Facts) Duplicates(opts NearOptions) Groups {
 	for j, i := range reps {
 		hashes[j] = f.PHash[i]
 	}
-	limit := opts.maxCandidates()
-	res := dedup.NewIndex(hashes).Pairs(opts.Distance, limit)
-	g.Candidates, g.Truncated = res.Total, res.Truncated
-	for k := range res.Pairs {
-		res.Pairs[k].A, res.Pairs[k].B = reps[res.Pairs[k].A], reps[res.Pairs[k].B]
-	}
-	g.Pairs = confirm(f, f, res.Pairs, opts.MinSimilarity)
+	g.Pairs = []Match{}
+	g.Search = candidates(hashes, dedup.NewIndex(hashes), opts, func(pairs []dedup.Pair) {
+		// Each unordered pair comes twice (once from each side) and each image finds itself:
+		// keep A < B.
+		kept := pairs[:0]
+		for _, p := range pairs {
+			if p.A < p.B {
+				kept = append(kept, dedup.Pair{A: reps[p.A], B: reps[p.B], Distance: p.Distance})
+			}
+		}
+		g.Pairs = append(g.Pairs, confirm(f, f, kept, opts.MinSimilarity)...)
+	})
+	// Each image found itself, and each pair was found from both sides.
+	g.Candidates = (g.Candidates - int64(len(reps))) / 2
 
 	uf := dedup.NewUnionFind(f.Len())
 	for i, r := range rep {
@@ -127,18 +140,37 @@ func (f *Facts) Leaks(other *Facts, opts NearOptions) ([]Match, Search) {
 			best[i] = Match{A: i, B: j, Similarity: 1, Exact: true}
 		}
 	}
-	res := dedup.NewIndex(f.PHash).Cross(dedup.NewIndex(other.PHash), opts.Distance, opts.maxCandidates())
-	for _, m := range confirm(f, other, res.Pairs, opts.MinSimilarity) {
-		if b, ok := best[m.A]; !ok || better(m, b) {
-			best[m.A] = m
+	search := candidates(f.PHash, dedup.NewIndex(other.PHash), opts, func(pairs []dedup.Pair) {
+		for _, m := range confirm(f, other, pairs, opts.MinSimilarity) {
+			if b, ok := best[m.A]; !ok || better(m, b) {
+				best[m.A] = m
+			}
 		}
-	}
+	})
 	out := make([]Match, 0, len(best))
 	for _, m := range best {
 		out = append(out, m)
 	}
 	slices.SortFunc(out, func(p, q Match) int { return cmp.Compare(p.A, q.A) })
-	return out, Search{Candidates: res.Total, Truncated: res.Truncated}
+	return out, search
+}
+
+// candidates finds the pairs (query i, target item j) whose hashes are within opts.Distance, a
+// chunk of queries at a time, and hands each chunk's pairs (A = query index) to each. The target
+// is indexed once; memory holds one chunk's pairs.
+func candidates(query []dedup.Hash, target *dedup.Index, opts NearOptions, each func([]dedup.Pair)) Search {
+	var s Search
+	for lo := 0; lo < len(query); lo += queryChunk {
+		hi := min(lo+queryChunk, len(query))
+		res := dedup.NewIndex(query[lo:hi]).Cross(target, opts.Distance, opts.maxCandidates())
+		s.Candidates += res.Total
+		s.Truncated = s.Truncated || res.Truncated
+		for k := range res.Pairs {
+			res.Pairs[k].A += lo
+		}
+		each(res.Pairs)
+	}
+	return s
 }
 
 // better prefers exact copies, then higher similarity, then the smaller training index.

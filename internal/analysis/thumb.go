@@ -25,40 +25,52 @@ type Thumb struct {
 
 // MakeThumb averages img's luma (ITU-R BT.601) over a ThumbSide x ThumbSide grid by exact area
 // weights, for any size and aspect ratio: each source pixel adds to the cells it overlaps, in
-// proportion to the overlap.
+// proportion to the overlap. Sums are integers (luma times 1000, overlaps in units of
+// 1/(n*ThumbSide) of an axis of n pixels) until the final rounding.
 func MakeThumb(img *imaging.Image) Thumb {
 	const s = ThumbSide
 	w, h, c := img.Width, img.Height, img.Channels
-	xs, ys := spans(w), spans(h)
-	var acc [s * s]float64
-	var cells [s]float64
+	xs, ys := newSpans(w), newSpans(h)
+	luma := make([]uint64, w)
+	var acc [s * s]uint64
+	var cells [s]uint64
 	for y := 0; y < h; y++ {
-		cells = [s]float64{}
 		row := img.Pix[y*w*c : (y+1)*w*c]
-		for x := 0; x < w; x++ {
-			var v float64
-			if c == 3 {
+		if c == 3 {
+			for x := range luma {
 				p := row[3*x : 3*x+3 : 3*x+3]
-				v = 0.299*float64(p[0]) + 0.587*float64(p[1]) + 0.114*float64(p[2])
-			} else {
-				v = float64(row[x])
+				luma[x] = 299*uint64(p[0]) + 587*uint64(p[1]) + 114*uint64(p[2])
 			}
-			for _, sp := range xs[x] {
-				cells[sp.cell] += v * sp.weight
+		} else {
+			for x := range luma {
+				luma[x] = 1000 * uint64(row[x])
 			}
 		}
-		for _, sp := range ys[y] {
-			dst := acc[sp.cell*s : (sp.cell+1)*s]
+		// Each cell gathers the pixels it overlaps, summing in a register.
+		for j := range cells {
+			var sum uint64
+			first := int(xs.first[j])
+			for k, wt := range xs.weight[xs.off[j]:xs.off[j+1]] {
+				sum += luma[first+k] * uint64(wt)
+			}
+			cells[j] = sum
+		}
+		// A row overlaps one or a few cell rows.
+		for k := ys.rowOff[y]; k < ys.rowOff[y+1]; k++ {
+			e := ys.rowSpans[k]
+			dst := (*[s]uint64)(acc[int(e.cell)*s:])
+			wt := uint64(e.weight)
 			for j, v := range cells {
-				dst[j] += v * sp.weight
+				dst[j] += v * wt
 			}
 		}
 	}
+	// acc holds s^2 * 1000 * (sum of luma x covered area) per cell, and a cell covers w*h/s^2
+	// source pixels: the mean luma is acc / (1000 w h).
 	var t Thumb
-	// Each cell received weights summing to (w/s)*(h/s) source pixels.
-	norm := float64(s*s) / (float64(w) * float64(h))
+	inv := 1 / (1000 * float64(w) * float64(h))
 	for i, v := range acc {
-		p := uint8(math.Min(255, math.Round(v*norm)))
+		p := uint8(min(255, uint64(float64(v)*inv+0.5))) // exact: v < 2^53 for any real image
 		t.Pix[i] = p
 		t.sum += int64(p)
 		t.sumSq += int64(p) * int64(p)
@@ -66,25 +78,46 @@ func MakeThumb(img *imaging.Image) Thumb {
 	return t
 }
 
-type span struct {
-	cell   int
-	weight float64 // how much of the source pixel falls into the cell, in pixels (0..1]
+// spans relates the n source pixels of an axis to the ThumbSide cells. Pixel x covers
+// [x*s, (x+1)*s) and cell j covers [j*n, (j+1)*n), in units of 1/(n*s) of the axis; an overlap is
+// measured in those units. By cell (for gathering a row): cell j overlaps pixels first[j], ...
+// with weights weight[off[j]:off[j+1]]. By pixel (for scattering rows): row y overlaps the cells
+// rowSpans[rowOff[y]:rowOff[y+1]].
+type spans struct {
+	first, off []int32
+	weight     []uint32
+	rowOff     []int32
+	rowSpans   []cellWeight
 }
 
-// spans lists, for each of n source pixels on an axis, the thumbnail cells it overlaps. Pixel x
-// covers [x*s, (x+1)*s) and cell j covers [j*n, (j+1)*n) in units of 1/(n*s) of the axis.
-func spans(n int) [][]span {
+type cellWeight struct {
+	cell   int32
+	weight uint32
+}
+
+func newSpans(n int) spans {
 	const s = ThumbSide
-	out := make([][]span, n)
+	sp := spans{first: make([]int32, s), off: make([]int32, s+1), weight: make([]uint32, 0, n+s), rowOff: make([]int32, n+1), rowSpans: make([]cellWeight, 0, n+s)}
+	for j := 0; j < s; j++ {
+		lo, hi := j*n, (j+1)*n
+		sp.first[j] = int32(lo / s)
+		for x := lo / s; x < n && x*s < hi; x++ {
+			if a, b := max(lo, x*s), min(hi, (x+1)*s); b > a {
+				sp.weight = append(sp.weight, uint32(b-a))
+			}
+		}
+		sp.off[j+1] = int32(len(sp.weight))
+	}
 	for x := 0; x < n; x++ {
 		lo, hi := x*s, (x+1)*s
 		for j := lo / n; j < s && j*n < hi; j++ {
 			if a, b := max(lo, j*n), min(hi, (j+1)*n); b > a {
-				out[x] = append(out[x], span{cell: j, weight: float64(b-a) / float64(s)})
+				sp.rowSpans = append(sp.rowSpans, cellWeight{cell: int32(j), weight: uint32(b - a)})
 			}
 		}
+		sp.rowOff[x+1] = int32(len(sp.rowSpans))
 	}
-	return out
+	return sp
 }
 
 // Similarity is the Pearson correlation of two thumbnails, in [-1, 1]: 1 for the same picture up

@@ -86,7 +86,10 @@ func driftChecks(cfg *config.Config) ([]checks.Check, error) {
 	if len(selected) == 0 {
 		return nil, fmt.Errorf("every drift check is skipped (drift checks: %s)", strings.Join(ids, ", "))
 	}
-	return checks.Enabled(selected, cfg, include), nil
+	if selected = checks.Enabled(selected, cfg, include); len(selected) == 0 {
+		return nil, errors.New("the drift checks are disabled (thresholds.drift.enabled: false): nothing to run")
+	}
+	return selected, nil
 }
 
 // drift loads both sets (sampled to thresholds.drift.sample images each), runs the model on both

@@ -1,7 +1,7 @@
 // Package container tests the action's image the way the GitHub runner uses it: built from the
 // Dockerfile, started with the workspace mounted at /github/workspace, INPUT_* and GITHUB_*
 // variables, file commands in a mounted folder and a real event payload, talking to a fake GitHub
-// on this machine's loopback. It is slow (an image build) and runs only with CVGATE_SLOW=1.
+// on this machine's loopback. It is slow (an image build) and runs only with CVGATE_CONTAINER=1, which .ci/run sets once Docker and the offline base images are ready.
 package container
 
 import (
@@ -43,8 +43,8 @@ const (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv("CVGATE_SLOW") != "1" {
-		fmt.Println("container tests skipped: set CVGATE_SLOW=1 (they build the Docker image)")
+	if os.Getenv("CVGATE_CONTAINER") != "1" {
+		fmt.Println("container tests skipped: set CVGATE_CONTAINER=1 (they build the Docker image; .ci/run does)")
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
@@ -74,7 +74,7 @@ func buildImage(t *testing.T) {
 	root := ortlib.RepoRoot(t)
 	script := filepath.Join(root, "..", "shared", "tools", "offline-docker-bases")
 	if _, err := os.Stat(script); err != nil {
-		t.Fatalf("CVGATE_SLOW=1 needs %s to prepare Docker and the base images offline: %v", script, err)
+		t.Fatalf("CVGATE_CONTAINER=1 needs %s to prepare Docker and the base images offline: %v", script, err)
 	}
 	if out, err := run(t, setupTimeout, root, script); err != nil {
 		t.Fatalf("offline-docker-bases: %v\n%s", err, out)
