@@ -94,16 +94,26 @@ func (e *Env) u8Buf(n int) []uint8 {
 
 // release returns a batch's buffers once ONNX Runtime has consumed them.
 func (e *Env) release(c chunk) {
-	for _, b := range c.f32 {
-		if b != nil {
+	// Subjects may share one buffer: return each buffer once.
+	for i, b := range c.f32 {
+		if b != nil && !seenBefore(c.f32[:i], b) {
 			e.f32Pool.Put(&b)
 		}
 	}
-	for _, b := range c.u8 {
-		if b != nil {
+	for i, b := range c.u8 {
+		if b != nil && !seenBefore(c.u8[:i], b) {
 			e.u8Pool.Put(&b)
 		}
 	}
+}
+
+func seenBefore[T any](earlier [][]T, b []T) bool {
+	for _, x := range earlier {
+		if len(x) > 0 && len(b) > 0 && &x[0] == &b[0] {
+			return true
+		}
+	}
+	return false
 }
 
 type memoEntry struct {
@@ -243,88 +253,22 @@ func (e *Env) run(ctx context.Context, v Variant, subjects []*Subject) ([]*Predi
 		}
 	}
 	n := len(idx)
-	chunkSize := 0
-	for _, s := range subjects {
-		chunkSize = max(chunkSize, s.Model.Batch)
-	}
-	chunkSize = max(chunkSize, 32)
-	chunks := (n + chunkSize - 1) / chunkSize
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan int)
-	ready := make(chan chunk, 2)
-	workers := runtime.NumCPU()
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			scratch := make([]preprocess.Scratch, len(subjects))
-			for k := range work {
-				c := e.prepare(idx, k*chunkSize, min(chunkSize, n-k*chunkSize), v.Transform, subjects, scratch)
-				select {
-				case ready <- c:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	go func() {
-		defer close(work)
-		for k := 0; k < chunks; k++ {
-			select {
-			case work <- k:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(ready) }()
-
 	preds := make([]*Predictions, len(subjects))
+	raw := make([][]float32, len(subjects))
 	for i := range preds {
 		preds[i] = &Predictions{Indices: idx}
 	}
-	raw := make([][]float32, len(subjects))
-	received := 0
-	for c := range ready {
-		if c.err != nil {
-			return nil, c.err
-		}
-		for si, s := range subjects {
-			var out []float32
-			var width int
-			var err error
-			if c.u8 != nil && c.u8[si] != nil {
-				out, width, err = onnx.Run(ctx, s.Model, c.u8[si], c.n, s.Spec.Dims)
-			} else {
-				out, width, err = onnx.Run(ctx, s.Model, c.f32[si], c.n, s.Spec.Dims)
-			}
-			if err != nil {
-				return nil, err
-			}
+	err := e.pipeline(ctx, []batchJob{{indices: idx, transform: v.Transform}}, runtime.NumCPU(),
+		func(_, start, _, si int, out []float32, width int) error {
 			if raw[si] == nil {
 				preds[si].Classes = width
 				raw[si] = make([]float32, n*width)
 			}
-			if width != preds[si].Classes {
-				return nil, fmt.Errorf("model %q returned %d scores per image, then %d", s.Name, preds[si].Classes, width)
-			}
-			copy(raw[si][c.start*width:], out)
-		}
-		e.release(c)
-		received++
-		if e.Progress != nil {
-			e.Progress.Add(c.n * len(subjects))
-		}
-	}
-	if err := ctx.Err(); err != nil {
+			copy(raw[si][start*width:], out)
+			return nil
+		})
+	if err != nil {
 		return nil, err
-	}
-	if received != chunks {
-		return nil, fmt.Errorf("prediction pass %q stopped after %d of %d batches", v.Key, received, chunks)
 	}
 	for si, s := range subjects {
 		p := preds[si]
@@ -357,7 +301,21 @@ func (e *Env) checkWidth(s *Subject, width int) error {
 
 func (e *Env) prepare(idx []int, start, n int, transform func(int, *imaging.Image) *imaging.Image, subjects []*Subject, scratch []preprocess.Scratch) chunk {
 	c := chunk{start: start, n: n, f32: make([][]float32, len(subjects)), u8: make([][]uint8, len(subjects))}
+	// A baseline preprocessed exactly like the candidate is fed the candidate's tensor: it is
+	// computed once (shared[si] is the subject whose buffer si reuses).
+	shared := make([]int, len(subjects))
 	for si, s := range subjects {
+		shared[si] = si
+		for sj := 0; sj < si; sj++ {
+			if shared[sj] == sj && subjects[sj].Spec.SameTensor(s.Spec) {
+				shared[si] = sj
+				break
+			}
+		}
+		if shared[si] != si {
+			c.f32[si], c.u8[si] = c.f32[shared[si]], c.u8[shared[si]]
+			continue
+		}
 		per := s.Spec.SampleSize()
 		if s.Spec.DType == onnx.Uint8 {
 			c.u8[si] = e.u8Buf(n * per)
@@ -376,6 +334,9 @@ func (e *Env) prepare(idx []int, start, n int, transform func(int, *imaging.Imag
 			}
 		}
 		for si, s := range subjects {
+			if shared[si] != si {
+				continue
+			}
 			per := s.Spec.SampleSize()
 			if c.u8[si] != nil {
 				s.Spec.ApplyUint8(img, c.u8[si][j*per:(j+1)*per], &scratch[si])

@@ -78,6 +78,12 @@ func (e *Env) labelled() error {
 	if e.Data.Classes == nil {
 		return Skip("the data has no labels")
 	}
+	for _, it := range e.Data.Items {
+		if it.Label < 0 {
+			// Class names may come from a labels file while the images themselves are unlabelled.
+			return Skip("%s has unlabelled images (e.g. %s): label them with class folders or a manifest", e.Data.Source, it.Path)
+		}
+	}
 	return nil
 }
 

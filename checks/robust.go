@@ -2,9 +2,7 @@ package checks
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sort"
 	"sync"
 
@@ -12,7 +10,6 @@ import (
 	"github.com/cvgate/cvgate/internal/imaging"
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/perturb"
-	"github.com/cvgate/cvgate/internal/preprocess"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -190,109 +187,25 @@ type streamJob struct {
 	conf [][]float32
 }
 
-// streamChunk is a prepared batch of one job.
-type streamChunk struct {
-	job, start int
-	c          chunk
-}
-
-// stream runs several variants through every model as one stream. Env.run streams one variant,
-// so a sweep of many small variants (57 corruption cells of 50 images, one batch each) would
-// wait at every cell for its first batch to be corrupted and leave the corrupting goroutines
-// idle while the last batch is in ONNX Runtime; running cells concurrently instead makes two
-// sessions fight for the same cores. Here workers prepare the batches of all jobs in order
-// (transform, then preprocessing for every model) while a single loop feeds ONNX Runtime one
-// batch after another, so inference never waits for a cell boundary. At most workers+2 batches
-// are held at once; nothing is memoized. Outputs are read as the clean pass decided (logits or
-// probabilities), so the clean pass must have run.
-func (e *Env) stream(ctx context.Context, jobs []*streamJob) error {
+// stream runs several variants through every model as one pipeline (see Env.pipeline), keeping
+// only each image's top-1 class and confidence. Outputs are read as the clean pass decided (logits
+// or probabilities), so the clean pass must have run. Nothing is memoized.
+func (e *Env) stream(ctx context.Context, jobs []*streamJob, workers int) error {
 	subjects := e.Subjects()
-	chunkSize := 32
-	for _, s := range subjects {
-		chunkSize = max(chunkSize, s.Model.Batch)
-	}
-	type task struct{ job, start, n int }
-	var tasks []task
+	batches := make([]batchJob, len(jobs))
 	for ji, j := range jobs {
+		batches[ji] = batchJob{indices: j.indices, transform: j.transform}
 		j.top = make([][]int32, len(subjects))
 		j.conf = make([][]float32, len(subjects))
 		for si := range subjects {
 			j.top[si] = make([]int32, len(j.indices))
 			j.conf[si] = make([]float32, len(j.indices))
 		}
-		for start := 0; start < len(j.indices); start += chunkSize {
-			tasks = append(tasks, task{ji, start, min(chunkSize, len(j.indices)-start)})
-		}
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	work := make(chan task)
-	ready := make(chan streamChunk, 2)
-	var wg sync.WaitGroup
-	for w := 0; w < runtime.NumCPU(); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			scratch := make([]preprocess.Scratch, len(subjects))
-			for t := range work {
-				j := jobs[t.job]
-				c := e.prepare(j.indices, t.start, t.n, j.transform, subjects, scratch)
-				select {
-				case ready <- streamChunk{job: t.job, start: t.start, c: c}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}()
-	}
-	go func() {
-		defer close(work)
-		for _, t := range tasks {
-			select {
-			case work <- t:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	go func() { wg.Wait(); close(ready) }()
-
-	received := 0
-	for sc := range ready {
-		c := sc.c
-		if c.err != nil {
-			return c.err
-		}
-		j := jobs[sc.job]
-		for si, s := range subjects {
-			var raw []float32
-			var width int
-			var err error
-			if c.u8 != nil && c.u8[si] != nil {
-				raw, width, err = onnx.Run(ctx, s.Model, c.u8[si], c.n, s.Spec.Dims)
-			} else {
-				raw, width, err = onnx.Run(ctx, s.Model, c.f32[si], c.n, s.Spec.Dims)
-			}
-			if err != nil {
-				return err
-			}
-			if err := e.checkWidth(s, width); err != nil {
-				return err
-			}
-			top, conf := argmax(onnx.ToProbabilities(raw, width, s.OutputKind()), width)
-			copy(j.top[si][sc.start:], top)
-			copy(j.conf[si][sc.start:], conf)
-		}
-		received++
-		if e.Progress != nil {
-			e.Progress.Add(c.n * len(subjects))
-		}
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if received != len(tasks) {
-		return fmt.Errorf("prediction stream stopped after %d of %d batches", received, len(tasks))
-	}
-	return nil
+	return e.pipeline(ctx, batches, workers, func(job, start, _, si int, raw []float32, width int) error {
+		top, conf := argmax(onnx.ToProbabilities(raw, width, subjects[si].OutputKind()), width)
+		copy(jobs[job].top[si][start:], top)
+		copy(jobs[job].conf[si][start:], conf)
+		return nil
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -167,6 +168,7 @@ type corruptionSweep struct {
 	imageCells       int // image x cell evaluations done (each through every model)
 	corr             *corruptor
 	ortStats         []*onnx.Stats
+	workers          int // goroutines corrupting and preprocessing
 }
 
 func newCorruptionSweep(ctx context.Context, env *Env, names []string, sevs []int, order []int, cfg config.RobustCorruptions) (*corruptionSweep, error) {
@@ -175,7 +177,7 @@ func newCorruptionSweep(ctx context.Context, env *Env, names []string, sevs []in
 		return nil, err
 	}
 	sw := &corruptionSweep{env: env, cfg: cfg, names: names, configured: sevs, sevs: sevs, order: order,
-		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(),
+		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(), workers: runtime.NumCPU(),
 		budget: time.Duration(cfg.BudgetSeconds * float64(time.Second))}
 	sw.nMax = len(order)
 	if cfg.Sample > 0 {
@@ -232,7 +234,7 @@ func (sw *corruptionSweep) extend(ctx context.Context, cells []*corruptionCell, 
 	for k, c := range cells {
 		jobs[k] = &streamJob{indices: sw.order[from:to], transform: sw.corr.transform(c.name, c.severity, sw.seed)}
 	}
-	err := sw.env.stream(ctx, jobs)
+	err := sw.env.stream(ctx, jobs, sw.workers)
 	sw.wall += time.Since(start)
 	sw.ort += sw.ortTime() - ort0
 	if err != nil {

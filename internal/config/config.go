@@ -48,7 +48,7 @@ type Config struct {
 // Runtime configures ONNX Runtime.
 type Runtime struct {
 	Threads           int           `yaml:"threads"`    // intra-op threads; 0: all cores
-	BatchSize         int           `yaml:"batch_size"` // images per forward pass when the model allows batching
+	BatchSize         int           `yaml:"batch_size"` // images per forward pass when the model allows batching; 0: automatic
 	ExecutionProvider Provider      `yaml:"execution_provider"`
 	ORTLib            string        `yaml:"ort_lib"`
 	CheckTimeout      time.Duration `yaml:"check_timeout"` // per check

@@ -186,7 +186,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"unknown check id", "version: 1\nthresholds:\n  perf.metric: {}\n", nil, []string{"thresholds.perf.metric: unknown key", `"perf.metrics"`}},
 		{"unknown key in a profile", "version: 1\nprofiles:\n  ci:\n    outt: x\n", nil, []string{"profiles.ci.outt: unknown key"}},
 		{"threshold out of range", "version: 1\nthresholds:\n  perf.baseline:\n    max_drop: 1.5\n", nil, []string{"thresholds.perf.baseline.max_drop", "between 0 and 1"}},
-		{"several problems at once", "version: 1\nruntime:\n  batch_size: 0\nthresholds:\n  robust.corruptions:\n    severities: [0, 6]\n", nil,
+		{"several problems at once", "version: 1\nruntime:\n  batch_size: -1\nthresholds:\n  robust.corruptions:\n    severities: [0, 6]\n", nil,
 			[]string{"runtime.batch_size", "severities are 1 to 5, got 0", "got 6"}},
 		{"bad enum in file", "version: 1\nfail_on: maybe\n", nil, []string{"fail-on", "fail, warn, never"}},
 		{"wrong type", "version: 1\nseed: lots\n", nil, []string{"seed"}},

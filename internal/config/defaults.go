@@ -16,7 +16,7 @@ func Defaults() Config {
 		Seed:          1,
 		MaxUnreadable: 0.05,
 		Runtime: Runtime{
-			BatchSize:         64,
+			BatchSize:         0,
 			ExecutionProvider: ProviderCPU,
 			CheckTimeout:      10 * time.Minute,
 		},

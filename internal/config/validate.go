@@ -20,7 +20,7 @@ func (c *Config) Validate() error {
 
 	r := c.Runtime
 	v.check(r.Threads >= 0, "runtime.threads", "must be 0 (all cores) or more, got %d", r.Threads)
-	v.check(r.BatchSize >= 1 && r.BatchSize <= 4096, "runtime.batch_size", "must be between 1 and 4096, got %d", r.BatchSize)
+	v.check(r.BatchSize >= 0 && r.BatchSize <= 4096, "runtime.batch_size", "must be between 0 (automatic) and 4096, got %d", r.BatchSize)
 	v.oneOf("runtime.execution_provider", string(r.ExecutionProvider), "cpu", "cuda")
 	v.check(r.CheckTimeout > 0, "runtime.check_timeout", "must be positive, got %s", r.CheckTimeout)
 

@@ -64,7 +64,17 @@ func List(source string) (*Listing, error) {
 	return nil, fmt.Errorf("open data %q: not a directory or a .csv/.jsonl manifest", source)
 }
 
+// ManifestNames are the manifest files a data folder may hold at its top level; when one is
+// there, it describes the folder (labels and attributes) instead of the folder layout.
+var manifestNames = []string{"manifest.csv", "manifest.jsonl"}
+
 func listDir(root string) (*Listing, error) {
+	for _, name := range manifestNames {
+		p := filepath.Join(root, name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return List(p)
+		}
+	}
 	l := &Listing{Source: root}
 	dirents, err := os.ReadDir(root)
 	if err != nil {

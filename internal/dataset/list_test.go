@@ -340,3 +340,21 @@ func relSlash(t *testing.T, dir, p string) string {
 	}
 	return filepath.ToSlash(r)
 }
+
+// TestListFolderWithManifest: a folder holding manifest.csv is described by it, not by its layout.
+func TestListFolderWithManifest(t *testing.T) {
+	dir := t.TempDir()
+	pngFile(t, dir, "a.png", 0)
+	pngFile(t, dir, "b.png", 1)
+	writeFile(t, dir, "manifest.csv", []byte("path,label,site\na.png,cat,north\nb.png,dog,south\n"))
+	l, err := List(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Kind != "manifest" || filepath.Base(l.Source) != "manifest.csv" {
+		t.Fatalf("Kind %q Source %q, want the folder's manifest", l.Kind, l.Source)
+	}
+	if len(l.Entries) != 2 || l.Entries[1].LabelName != "dog" || l.Attributes[0] != "site" {
+		t.Errorf("entries %+v attributes %v", views(l), l.Attributes)
+	}
+}

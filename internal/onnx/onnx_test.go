@@ -235,3 +235,17 @@ func TestDetectKindAndSoftmax(t *testing.T) {
 		t.Errorf("softmax of (0, max) = %v, want (0, 1)", p[2:])
 	}
 }
+
+func TestAutoBatch(t *testing.T) {
+	tests := []struct{ sample, want int }{
+		{784, 64},            // MNIST: capped at 64
+		{3 * 224 * 224, 13},  // ImageNet size: ~8 MB of input per batch
+		{3 * 1024 * 1024, 1}, // huge inputs: one at a time
+		{0, 16},              // unknown size
+	}
+	for _, tt := range tests {
+		if got := onnx.AutoBatch(tt.sample); got != tt.want {
+			t.Errorf("AutoBatch(%d) = %d, want %d", tt.sample, got, tt.want)
+		}
+	}
+}

@@ -522,3 +522,20 @@ func grayFloat(p []float32) []float32 {
 	}
 	return out
 }
+
+// SameTensor reports whether two specs turn every image into the same tensor, so that a batch
+// prepared for one model can be fed to the other (a candidate and its baseline usually share
+// preprocessing). Source, which only explains the choices, does not count.
+func (s Spec) SameTensor(o Spec) bool {
+	if len(s.Dims) != len(o.Dims) {
+		return false
+	}
+	for i := range s.Dims {
+		if s.Dims[i] != o.Dims[i] {
+			return false
+		}
+	}
+	return s.Width == o.Width && s.Height == o.Height && s.Channels == o.Channels && s.Order == o.Order &&
+		s.Layout == o.Layout && s.DType == o.DType && s.Filter == o.Filter && s.CropFraction == o.CropFraction &&
+		s.Scale == o.Scale && s.Mean == o.Mean && s.Std == o.Std && s.ConvertColor == o.ConvertColor
+}
