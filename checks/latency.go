@@ -43,7 +43,7 @@ func (ModelLatency) Title() string { return "Latency, throughput and memory" }
 // LatencyOptions configure MeasureLatency.
 type LatencyOptions struct {
 	Repeats int // timed batch-1 runs per model
-	Batch   int // throughput batch for models with a dynamic batch dimension
+	Batch   int // throughput batch for models with a dynamic batch dimension; 0: the models' automatic batch
 	// Budget bounds the batch-1 phase: with slow models the repeats are cut to fit it (at least
 	// minRepeats). Zero means no bound.
 	Budget time.Duration
@@ -128,6 +128,14 @@ func MeasureLatency(ctx context.Context, ds *dataset.Dataset, subjects []*Subjec
 	if o.Budget == 0 {
 		o.Budget = defaultBudget
 	}
+	// One throughput batch for every dynamic-batch model, so that they are compared alike: the
+	// configured one, else the first such model's automatic batch.
+	dynBatch := o.Batch
+	for _, s := range subjects {
+		if dynBatch <= 0 && !s.Model.FixedBatch {
+			dynBatch = s.Model.Batch
+		}
+	}
 	profiles := make([]*LatencyProfile, len(subjects))
 	one := make([]feeder, len(subjects))
 	many := make([]feeder, len(subjects))
@@ -137,7 +145,7 @@ func MeasureLatency(ctx context.Context, ds *dataset.Dataset, subjects []*Subjec
 			p.FixedBatch = s.Model.Batch
 			p.Batch = s.Model.Batch
 		} else {
-			p.Batch = max(o.Batch, 1)
+			p.Batch = max(dynBatch, 1)
 		}
 		profiles[k] = p
 		one[k] = newFeeder(s, sampleImages(ds, 1))
