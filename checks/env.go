@@ -373,34 +373,11 @@ func argmax(probs []float32, width int) ([]int32, []float32) {
 	return top, conf
 }
 
-// Forward runs images through one subject without memoizing (determinism checks, attacks) and
-// returns probabilities, rows x classes.
+// Forward runs images through one subject without memoizing (determinism checks) and returns the
+// raw outputs and the probabilities, rows x classes.
 func (e *Env) Forward(ctx context.Context, s *Subject, imgs []*imaging.Image) ([]float32, []float32, error) {
-	if len(imgs) == 0 {
-		return nil, nil, nil
-	}
-	if _, _, err := e.Clean(ctx); err != nil { // decides how outputs are read
-		return nil, nil, err
-	}
-	var sc preprocess.Scratch
-	per := s.Spec.SampleSize()
-	var raw []float32
-	var width int
-	var err error
-	if s.Spec.DType == onnx.Uint8 {
-		buf := make([]uint8, len(imgs)*per)
-		for j, img := range imgs {
-			s.Spec.ApplyUint8(img, buf[j*per:(j+1)*per], &sc)
-		}
-		raw, width, err = onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
-	} else {
-		buf := make([]float32, len(imgs)*per)
-		for j, img := range imgs {
-			s.Spec.Apply(img, buf[j*per:(j+1)*per], &sc)
-		}
-		raw, width, err = onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
-	}
-	if err != nil {
+	raw, width, err := forward(ctx, e, s, imgs, s.Spec.Apply, s.Spec.ApplyUint8)
+	if err != nil || raw == nil {
 		return nil, nil, err
 	}
 	return raw, onnx.ToProbabilities(raw, width, s.kind), nil
@@ -409,34 +386,37 @@ func (e *Env) Forward(ctx context.Context, s *Subject, imgs []*imaging.Image) ([
 // ForwardFloat runs working images (values in [0,1]) through one subject and returns
 // probabilities, rows x classes. Adversarial attacks query the model through it.
 func (e *Env) ForwardFloat(ctx context.Context, s *Subject, imgs []*imaging.Float) ([]float32, int, error) {
+	raw, width, err := forward(ctx, e, s, imgs, s.Spec.ApplyFloat, s.Spec.ApplyFloatUint8)
+	if err != nil || raw == nil {
+		return nil, 0, err
+	}
+	return onnx.ToProbabilities(raw, width, s.kind), width, nil
+}
+
+// forward preprocesses images with the subject's spec (toFloat or toBytes, by the model's input
+// type) and runs them, after making sure the clean pass decided how outputs are read.
+func forward[I any](ctx context.Context, e *Env, s *Subject, imgs []I,
+	toFloat func(I, []float32, *preprocess.Scratch), toBytes func(I, []uint8, *preprocess.Scratch)) ([]float32, int, error) {
 	if len(imgs) == 0 {
 		return nil, 0, nil
 	}
-	if _, _, err := e.Clean(ctx); err != nil { // decides how outputs are read
+	if _, _, err := e.Clean(ctx); err != nil {
 		return nil, 0, err
 	}
 	var sc preprocess.Scratch
 	per := s.Spec.SampleSize()
-	var raw []float32
-	var width int
-	var err error
 	if s.Spec.DType == onnx.Uint8 {
 		buf := make([]uint8, len(imgs)*per)
 		for j, img := range imgs {
-			s.Spec.ApplyFloatUint8(img, buf[j*per:(j+1)*per], &sc)
+			toBytes(img, buf[j*per:(j+1)*per], &sc)
 		}
-		raw, width, err = onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
-	} else {
-		buf := make([]float32, len(imgs)*per)
-		for j, img := range imgs {
-			s.Spec.ApplyFloat(img, buf[j*per:(j+1)*per], &sc)
-		}
-		raw, width, err = onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
+		return onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
 	}
-	if err != nil {
-		return nil, 0, err
+	buf := make([]float32, len(imgs)*per)
+	for j, img := range imgs {
+		toFloat(img, buf[j*per:(j+1)*per], &sc)
 	}
-	return onnx.ToProbabilities(raw, width, s.kind), width, nil
+	return onnx.Run(ctx, s.Model, buf, len(imgs), s.Spec.Dims)
 }
 
 // ForwardTensor runs a ready-made float32 tensor (n samples) through a subject, bypassing

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/report"
 )
 
 // checkFlags are the flags of `cvgate check` beyond the config options.
@@ -81,10 +82,15 @@ func (a *App) runCheck(ctx context.Context, args []string) int {
 		return code
 	}
 	r, err := a.evaluate(ctx, loaded)
+	return a.finish(r, err, loaded, f.quiet)
+}
+
+// finish writes a run's outputs and turns its gate into the exit code.
+func (a *App) finish(r *report.Report, err error, loaded *config.Loaded, quiet bool) int {
 	if err != nil {
 		return a.fail(err)
 	}
-	if err := a.writeOutputs(r, loaded, !f.quiet); err != nil {
+	if err := a.writeOutputs(r, loaded, !quiet); err != nil {
 		return a.fail(err)
 	}
 	a.logf("%s (report: %s)", r.Gate.Headline(), filepath.Join(loaded.Out, "report.json"))

@@ -50,17 +50,7 @@ func (a *App) runDrift(ctx context.Context, args []string) int {
 		loaded.Thresholds.Drift.Current = cur
 	}
 	r, err := a.drift(ctx, loaded)
-	if err != nil {
-		return a.fail(err)
-	}
-	if err := a.writeOutputs(r, loaded, !f.quiet); err != nil {
-		return a.fail(err)
-	}
-	a.logf("%s (report: %s)", r.Gate.Headline(), filepath.Join(loaded.Out, "report.json"))
-	if r.Gate.ExitFailed {
-		return ExitGateFailed
-	}
-	return ExitPass
+	return a.finish(r, err, loaded, f.quiet)
 }
 
 // driftChecks are the drift checks the config selects. The checks and skip lists are shared with

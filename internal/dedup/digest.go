@@ -16,7 +16,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 
@@ -80,18 +79,4 @@ func (d *Digest) UnmarshalText(text []byte) error {
 }
 
 // checkShape rejects images whose fields disagree, so that no bad input can index out of range.
-func checkShape(img *imaging.Image) error {
-	switch {
-	case img == nil:
-		return errors.New("nil image")
-	case img.Width <= 0 || img.Height <= 0:
-		return fmt.Errorf("invalid image size %dx%d", img.Width, img.Height)
-	case img.Channels != 1 && img.Channels != 3:
-		return fmt.Errorf("image has %d channels, want 1 or 3", img.Channels)
-	case len(img.Pix)%img.Channels != 0 || (len(img.Pix)/img.Channels)%img.Width != 0 ||
-		len(img.Pix)/img.Channels/img.Width != img.Height:
-		// Checked by division so that absurd sizes cannot overflow into a false match.
-		return fmt.Errorf("image has %d pixel bytes for %dx%dx%d", len(img.Pix), img.Width, img.Height, img.Channels)
-	}
-	return nil
-}
+func checkShape(img *imaging.Image) error { return img.Validate() }

@@ -127,7 +127,7 @@ func TestBadShapesAreErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"nil", nil, "nil image"},
-		{"zero size", &imaging.Image{Width: 0, Height: 1, Channels: 1}, "invalid image size 0x1"},
+		{"zero size", &imaging.Image{Width: 0, Height: 1, Channels: 1}, "invalid size 0x1"},
 		{"two channels", &imaging.Image{Width: 1, Height: 1, Channels: 2, Pix: []uint8{0, 0}}, "2 channels"},
 		{"short pixels", &imaging.Image{Width: 2, Height: 2, Channels: 3, Pix: make([]uint8, 6)}, "6 pixel bytes"},
 		{"overflowing size", &imaging.Image{Width: 1 << 62, Height: 8, Channels: 1}, "0 pixel bytes"},

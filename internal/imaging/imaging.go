@@ -6,6 +6,7 @@
 package imaging
 
 import (
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -266,4 +267,22 @@ func ToGrayPix(rgb []uint8) []uint8 {
 		out[i] = uint8((299*r + 587*g + 114*b + 500) / 1000)
 	}
 	return out
+}
+
+// Validate reports an image whose fields disagree (nil, a non-positive size, a channel count other
+// than 1 or 3, or a pixel buffer of the wrong length), so that code indexing Pix never goes out of
+// range on bad input. The length is checked by division, so absurd sizes cannot overflow into a
+// false match.
+func (m *Image) Validate() error {
+	switch {
+	case m == nil:
+		return errors.New("nil image")
+	case m.Width <= 0 || m.Height <= 0:
+		return fmt.Errorf("invalid size %dx%d", m.Width, m.Height)
+	case m.Channels != 1 && m.Channels != 3:
+		return fmt.Errorf("image has %d channels, want 1 or 3", m.Channels)
+	case len(m.Pix)%m.Channels != 0 || (len(m.Pix)/m.Channels)%m.Width != 0 || len(m.Pix)/m.Channels/m.Width != m.Height:
+		return fmt.Errorf("image has %d pixel bytes for %dx%dx%d", len(m.Pix), m.Width, m.Height, m.Channels)
+	}
+	return nil
 }

@@ -8,7 +8,6 @@
 package imgprops
 
 import (
-	"errors"
 	"fmt"
 	"math"
 
@@ -306,25 +305,12 @@ func (a *accumulator) properties(w, h, channels int) Properties {
 
 // checkShape rejects images whose fields disagree, so that no bad input can index out of range.
 func checkShape(img *imaging.Image) error {
-	switch {
-	case img == nil:
-		return errors.New("compute image properties: nil image")
-	case img.Width <= 0 || img.Height <= 0:
-		return fmt.Errorf("compute image properties: invalid size %dx%d", img.Width, img.Height)
-	case img.Channels != 1 && img.Channels != 3:
-		return fmt.Errorf("compute image properties: %d channels, want 1 or 3", img.Channels)
-	case !pixMatches(len(img.Pix), img.Width, img.Height, img.Channels):
-		return fmt.Errorf("compute image properties: %d pixel bytes for a %dx%dx%d image",
-			len(img.Pix), img.Width, img.Height, img.Channels)
+	if err := img.Validate(); err != nil {
+		return fmt.Errorf("compute image properties: %w", err)
 	}
 	return nil
 }
 
-// pixMatches reports whether n == width*height*channels, by division so that absurd sizes cannot
-// overflow into a false match.
-func pixMatches(n, width, height, channels int) bool {
-	return n%channels == 0 && (n/channels)%width == 0 && n/channels/width == height
-}
 
 // smallLogs holds ln(c) for the bin counts of small images, where a math.Log per occupied bin
 // would otherwise cost as much as the whole pixel pass. Read-only after initialization.

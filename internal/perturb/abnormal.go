@@ -91,8 +91,8 @@ func Synthesize(name string, width, height, channels int, seed uint64) (*imaging
 // Derive makes a derived abnormal image from src: its negative (inverted) or an over-saturated
 // version with contrast x10 about the mean of all its values, clipped (saturated).
 func Derive(name string, src *imaging.Image) (*imaging.Image, error) {
-	if err := checkImage(src); err != nil {
-		return nil, fmt.Errorf("derive abnormal input %q: source %w", name, err)
+	if err := src.Validate(); err != nil {
+		return nil, fmt.Errorf("derive abnormal input %q: source: %w", name, err)
 	}
 	out := &imaging.Image{Width: src.Width, Height: src.Height, Channels: src.Channels, Pix: make([]uint8, len(src.Pix))}
 	switch name {

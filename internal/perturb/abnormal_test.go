@@ -120,7 +120,7 @@ func TestAbnormalErrors(t *testing.T) {
 		{"colour on gray", func() error { _, err := Synthesize("red", 2, 2, 1, 0); return err }, "needs 3 channels"},
 		{"bad shape", func() error { _, err := Synthesize("blank", 0, 2, 3, 0); return err }, "invalid shape"},
 		{"unknown derived", func() error { _, err := Derive("blank", scene(2, 2, 1)); return err }, "unknown kind"},
-		{"nil source", func() error { _, err := Derive("inverted", nil); return err }, "source is nil"},
+		{"nil source", func() error { _, err := Derive("inverted", nil); return err }, "source: nil image"},
 	} {
 		if err := tc.err(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)

@@ -118,8 +118,8 @@ func (c *Corruptor) Apply(dst, src *imaging.Image, name string, severity int, se
 	if severity < 1 || severity > Severities {
 		return fmt.Errorf("apply corruption %q: severity %d outside 1..%d", name, severity, Severities)
 	}
-	if err := checkImage(src); err != nil {
-		return fmt.Errorf("apply corruption %q: source %w", name, err)
+	if err := src.Validate(); err != nil {
+		return fmt.Errorf("apply corruption %q: source: %w", name, err)
 	}
 	if dst == nil {
 		return fmt.Errorf("apply corruption %q: nil destination", name)
@@ -146,20 +146,6 @@ func streamOf(name string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(name))
 	return h.Sum64()
-}
-
-func checkImage(m *imaging.Image) error {
-	switch {
-	case m == nil:
-		return fmt.Errorf("is nil")
-	case m.Width <= 0 || m.Height <= 0:
-		return fmt.Errorf("has invalid size %dx%d", m.Width, m.Height)
-	case m.Channels != 1 && m.Channels != 3:
-		return fmt.Errorf("has %d channels, want 1 or 3", m.Channels)
-	case len(m.Pix) != m.Width*m.Height*m.Channels:
-		return fmt.Errorf("has %d bytes for %dx%dx%d", len(m.Pix), m.Width, m.Height, m.Channels)
-	}
-	return nil
 }
 
 // reshape gives dst the shape of src, reusing dst's pixel memory when it is large enough.

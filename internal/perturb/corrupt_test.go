@@ -61,9 +61,9 @@ func TestApplyErrors(t *testing.T) {
 		{"unknown name", &imaging.Image{}, good, "rain", 1, "unknown name (valid: gaussian_noise"},
 		{"severity low", &imaging.Image{}, good, "fog", 0, "severity 0 outside 1..5"},
 		{"severity high", &imaging.Image{}, good, "fog", 6, "severity 6 outside 1..5"},
-		{"nil source", &imaging.Image{}, nil, "fog", 1, "source is nil"},
+		{"nil source", &imaging.Image{}, nil, "fog", 1, "source: nil image"},
 		{"bad channels", &imaging.Image{}, &imaging.Image{Width: 2, Height: 2, Channels: 4, Pix: make([]uint8, 16)}, "fog", 1, "4 channels"},
-		{"short pixels", &imaging.Image{}, &imaging.Image{Width: 2, Height: 2, Channels: 3, Pix: make([]uint8, 5)}, "fog", 1, "5 bytes"},
+		{"short pixels", &imaging.Image{}, &imaging.Image{Width: 2, Height: 2, Channels: 3, Pix: make([]uint8, 5)}, "fog", 1, "5 pixel bytes"},
 		{"zero size", &imaging.Image{}, &imaging.Image{Width: 0, Height: 2, Channels: 1}, "fog", 1, "invalid size"},
 		{"nil destination", nil, good, "fog", 1, "nil destination"},
 	}

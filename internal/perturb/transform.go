@@ -145,8 +145,8 @@ func (t Transform) String() string {
 // Apply writes the transformed src into dst, which takes src's shape and reuses its pixel memory
 // when large enough. dst must not share memory with src.
 func (t Transform) Apply(dst, src *imaging.Image) error {
-	if err := checkImage(src); err != nil {
-		return fmt.Errorf("apply transform %q: source %w", t.String(), err)
+	if err := src.Validate(); err != nil {
+		return fmt.Errorf("apply transform %q: source: %w", t.String(), err)
 	}
 	if dst == nil {
 		return fmt.Errorf("apply transform %q: nil destination", t.String())

@@ -186,7 +186,7 @@ func TestTransformApplyErrors(t *testing.T) {
 		dst, src *imaging.Image
 		want     string
 	}{
-		{"nil source", &imaging.Image{}, nil, "source is nil"},
+		{"nil source", &imaging.Image{}, nil, "source: nil image"},
 		{"nil destination", nil, src, "nil destination"},
 		{"aliased", src, src, "shares memory"},
 	} {
