@@ -311,7 +311,6 @@ func checkShape(img *imaging.Image) error {
 	return nil
 }
 
-
 // smallLogs holds ln(c) for the bin counts of small images, where a math.Log per occupied bin
 // would otherwise cost as much as the whole pixel pass. Read-only after initialization.
 var smallLogs = func() (t [1024]float64) {
