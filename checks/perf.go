@@ -343,6 +343,9 @@ func (PerfTrivial) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	if gain < minGain {
 		res.Status = report.StatusFail
 		res.Summary = fmt.Sprintf("the model beats always answering %q (%s) by only %s", env.className(majority), pct(trivial), pp(gain))
+		if gain <= 0 {
+			res.Summary = fmt.Sprintf("the model does no better than always answering %q (%s): gain %s", env.className(majority), pct(trivial), pp(gain))
+		}
 	}
 	if base != nil {
 		bg := base.Accuracy(env.Data) - trivial

@@ -75,12 +75,18 @@ func (RobustCorruptions) Run(ctx context.Context, env *Env) (*report.Result, err
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := env.Clean(ctx); err != nil {
+	cand, _, err := env.Clean(ctx)
+	if err != nil {
 		return nil, err
 	}
 	order := sampleOrder(env.itemLabels(), true, env.Config.Seed)
 	if len(order) == 0 {
 		return nil, Skip("no labelled image to corrupt")
+	}
+	if env.Baseline == nil && cand.Accuracy(env.Data) == 0 {
+		// Every drop is relative to clean accuracy; with none and no baseline to compare errors
+		// with, the sweep could only say "undefined", so it is not run.
+		return nil, Skip("the model classifies no clean image correctly, so a drop under corruption is undefined (and there is no baseline to compare errors with)")
 	}
 	sw, err := newCorruptionSweep(ctx, env, names, severities, order, cfg)
 	if err != nil {

@@ -112,7 +112,9 @@ func (PerfSegments) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	res.Threshold = fmt.Sprintf("slice accuracy >= %.2g x overall (%s), slices of %d+ images", cfg.MinRatio, pct(limit), cfg.MinSize)
 	weakest := singles[0]
 	res.Metrics["weakest_accuracy"] = round(weakest.acc.Estimate)
-	res.Metrics["weakest_ratio"] = round(weakest.acc.Estimate / overall)
+	if overall > 0 {
+		res.Metrics["weakest_ratio"] = round(weakest.acc.Estimate / overall)
+	}
 	res.Metrics["weakest_size"] = float64(len(weakest.rows))
 	flagged := 0
 	var flaggedNames []string

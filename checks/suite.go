@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
+	"sort"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -86,7 +88,56 @@ func runOne(ctx context.Context, env *Env, c Check, timeout time.Duration) (res 
 		r.Status = report.StatusError
 		r.Error = "invalid status"
 	}
+	sanitize(r)
 	return *r
+}
+
+// sanitize keeps a result encodable and honest: a metric that is not a finite number (a 0/0 on
+// degenerate data, say) is left out rather than written as a made-up value, and the details say
+// so; charts and matrices cannot have holes, so their non-finite cells become 0, also noted.
+func sanitize(r *report.Result) {
+	var dropped []string
+	for _, m := range []map[string]float64{r.Metrics, r.BaselineMetrics} {
+		for k, v := range m {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				dropped = append(dropped, fmt.Sprintf("%s (%v)", k, v))
+				delete(m, k)
+			}
+		}
+	}
+	zeroed := 0
+	fix := func(vs []float64) {
+		for i, v := range vs {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				vs[i] = 0
+				zeroed++
+			}
+		}
+	}
+	for _, d := range r.Details {
+		if d.Chart != nil {
+			for _, s := range d.Chart.Series {
+				fix(s.Values)
+			}
+		}
+		if d.Matrix != nil {
+			for _, row := range d.Matrix.Values {
+				fix(row)
+			}
+		}
+	}
+	if len(dropped) == 0 && zeroed == 0 {
+		return
+	}
+	sort.Strings(dropped)
+	note := "Some numbers were undefined on this data and are not reported"
+	if len(dropped) > 0 {
+		note += ": " + strings.Join(dropped, ", ")
+	}
+	if zeroed > 0 {
+		note += fmt.Sprintf(" (%d chart or matrix cells shown as 0)", zeroed)
+	}
+	r.Details = append(r.Details, report.Section{Text: note + "."})
 }
 
 func firstLine(s string) string {

@@ -2,7 +2,9 @@ package checks
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -102,5 +104,27 @@ func TestSelect(t *testing.T) {
 				t.Errorf("got %s, want %s", s, tt.want)
 			}
 		})
+	}
+}
+
+func TestRunDropsNonFiniteMetrics(t *testing.T) {
+	nan := math.NaN()
+	list := []Check{fakeCheck{"a.nan", func(context.Context) (*report.Result, error) {
+		return &report.Result{Status: report.StatusPass, Metrics: map[string]float64{"ok": 1, "ratio": nan, "big": math.Inf(1)},
+			Details: []report.Section{{Chart: &report.Chart{Series: []report.Series{{Values: []float64{0.5, nan}}}}}}}, nil
+	}}}
+	r := Run(context.Background(), &Env{}, list, time.Second)[0]
+	if _, ok := r.Metrics["ratio"]; ok || r.Metrics["ok"] != 1 || len(r.Metrics) != 1 {
+		t.Errorf("metrics %v: the non-finite ones must go, the rest stay", r.Metrics)
+	}
+	if v := r.Details[0].Chart.Series[0].Values[1]; v != 0 {
+		t.Errorf("chart cell %v, want 0", v)
+	}
+	last := r.Details[len(r.Details)-1].Text
+	if !strings.Contains(last, "ratio (NaN)") || !strings.Contains(last, "big (+Inf)") {
+		t.Errorf("no note naming the dropped metrics: %q", last)
+	}
+	if _, err := json.Marshal(r); err != nil {
+		t.Errorf("the result does not encode: %v", err)
 	}
 }
