@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"time"
 
