@@ -47,6 +47,28 @@ type driver struct {
 	pool     map[[3]int][]*imaging.Float
 }
 
+// attackAll checks the inputs, builds one attack per image (build fills its Outcome), drives them
+// all and records the queries each image spent. name labels errors.
+func attackAll(ctx context.Context, name string, o Oracle, imgs []*imaging.Float, labels []int, budget, maxBatch int,
+	build func(i int, out *Outcome) attack) ([]Outcome, error) {
+	if err := checkInputs(imgs, labels); err != nil {
+		return nil, err
+	}
+	outs := make([]Outcome, len(imgs))
+	attacks := make([]attack, len(imgs))
+	for i := range imgs {
+		attacks[i] = build(i, &outs[i])
+	}
+	used, err := runAttacks(ctx, o, imgs, labels, budget, maxBatch, attacks)
+	if err != nil {
+		return nil, fmt.Errorf("run %s attack: %w", name, err)
+	}
+	for i := range outs {
+		outs[i].Queries = used[i]
+	}
+	return outs, nil
+}
+
 // runAttacks drives all attacks in rounds: every round, the pending requests of all unfinished
 // attacks go to the oracle together in calls of at most maxBatch images, in image order, then each
 // attack resumes. It returns the queries each image spent.

@@ -100,25 +100,11 @@ func HopSkipJump(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []
 	if err != nil {
 		return nil, err
 	}
-	if err := checkInputs(imgs, labels); err != nil {
-		return nil, err
-	}
-	outs := make([]Outcome, len(imgs))
-	attacks := make([]attack, len(imgs))
-	for i := range imgs {
+	return attackAll(ctx, "hopskipjump", o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, func(i int, out *Outcome) attack {
 		src := imageSource(cfg.Seed, i)
-		h := &hsj{cfg: cfg, x: imgs[i], label: labels[i], src: src, rng: rand.New(src), out: &outs[i],
-			left: cfg.MaxQueries}
-		attacks[i] = h.run
-	}
-	used, err := runAttacks(ctx, o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, attacks)
-	if err != nil {
-		return nil, fmt.Errorf("run hopskipjump attack: %w", err)
-	}
-	for i := range outs {
-		outs[i].Queries = used[i]
-	}
-	return outs, nil
+		h := &hsj{cfg: cfg, x: imgs[i], label: labels[i], src: src, rng: rand.New(src), out: out, left: cfg.MaxQueries}
+		return h.run
+	})
 }
 
 // hsj is the state of one image's HopSkipJump attack.

@@ -70,22 +70,9 @@ func Square(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []int, 
 	if err != nil {
 		return nil, err
 	}
-	if err := checkInputs(imgs, labels); err != nil {
-		return nil, err
-	}
-	outs := make([]Outcome, len(imgs))
-	attacks := make([]attack, len(imgs))
-	for i := range imgs {
-		attacks[i] = squareAttack(imgs[i], labels[i], cfg, rand.New(imageSource(cfg.Seed, i)), &outs[i])
-	}
-	used, err := runAttacks(ctx, o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, attacks)
-	if err != nil {
-		return nil, fmt.Errorf("run square attack: %w", err)
-	}
-	for i := range outs {
-		outs[i].Queries = used[i]
-	}
-	return outs, nil
+	return attackAll(ctx, "square", o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, func(i int, out *Outcome) attack {
+		return squareAttack(imgs[i], labels[i], cfg, rand.New(imageSource(cfg.Seed, i)), out)
+	})
 }
 
 // maxSignTries bounds the redraws of a window's signs when they would leave the image unchanged.
