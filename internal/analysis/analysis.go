@@ -72,15 +72,17 @@ func (f *Facts) Add(i int, img *imaging.Image) {
 	}
 	f.Channels[i] = uint8(img.Channels)
 	var err error
-	if f.PHash[i], err = dedup.PHash(img); err != nil {
+	grid, err := dedup.NewLumaGrid(img)
+	if err != nil {
 		f.errs[i] = err
 		return
 	}
+	f.PHash[i] = grid.Hash()
 	if f.Pixels[i], err = dedup.PixelDigest(img); err != nil {
 		f.errs[i] = err
 		return
 	}
-	f.Thumbs[i] = MakeThumb(img)
+	f.Thumbs[i] = thumbOf(grid)
 	if f.Props != nil {
 		p, err := imgprops.Compute(img)
 		if err != nil {

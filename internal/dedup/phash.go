@@ -67,13 +67,35 @@ const (
 // The difference hash (dHash) was the alternative; pHash was chosen because its bits come from
 // global frequency content, so local noise and JPEG blocking move fewer of them.
 func PHash(img *imaging.Image) (Hash, error) {
-	if err := checkShape(img); err != nil {
-		return 0, fmt.Errorf("compute perceptual hash: %w", err)
+	t, err := NewLumaGrid(img)
+	if err != nil {
+		return 0, err
 	}
-	var thumb [phashSide * phashSide]float64
-	areaResizeLuma(img, &thumb)
-	coeffs := lowFrequencyDCT(&thumb)
-	return hashCoefficients(&coeffs), nil
+	return t.Hash(), nil
+}
+
+// LumaGridSide is the side of the luma grid the perceptual hash is computed from.
+const LumaGridSide = phashSide
+
+// LumaGrid is an image's luma (ITU-R BT.601, 0..1) averaged over a 32x32 grid by exact area
+// weights: what PHash hashes. Callers that also want a thumbnail (to confirm near-duplicates) take
+// it from here instead of resampling the image a second time.
+type LumaGrid [phashSide * phashSide]float64
+
+// NewLumaGrid computes the luma grid of img.
+func NewLumaGrid(img *imaging.Image) (*LumaGrid, error) {
+	if err := checkShape(img); err != nil {
+		return nil, fmt.Errorf("compute perceptual hash: %w", err)
+	}
+	var t LumaGrid
+	areaResizeLuma(img, (*[phashSide * phashSide]float64)(&t))
+	return &t, nil
+}
+
+// Hash is the perceptual hash of the grid (see PHash).
+func (t *LumaGrid) Hash() Hash {
+	coeffs := lowFrequencyDCT((*[phashSide * phashSide]float64)(t))
+	return hashCoefficients(&coeffs)
 }
 
 // hashCoefficients turns the 8x8 low-frequency block (row-major, vertical frequency first) into
