@@ -217,7 +217,7 @@ func (e *Env) Predict(ctx context.Context, v Variant) (cand, base *Predictions, 
 			return nil, nil, ctx.Err()
 		}
 	}
-	preds, err := e.run(ctx, v, e.Subjects())
+	preds, err := e.run(ctx, v)
 	if err != nil {
 		ent.err = err
 		if ctx.Err() != nil {
@@ -244,7 +244,9 @@ type chunk struct {
 	err   error
 }
 
-func (e *Env) run(ctx context.Context, v Variant, subjects []*Subject) ([]*Predictions, error) {
+// run predicts a variant with every subject through the shared pipeline and reads the outputs.
+func (e *Env) run(ctx context.Context, v Variant) ([]*Predictions, error) {
+	subjects := e.Subjects()
 	idx := v.Indices
 	if idx == nil {
 		idx = make([]int, len(e.Data.Items))

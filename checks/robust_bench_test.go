@@ -354,7 +354,7 @@ func perCellSweep(tb testing.TB, env *Env, sample []int, names []string, sevs []
 	for _, name := range names {
 		for _, s := range sevs {
 			v := Variant{Key: "bench", Indices: sample, Transform: corr.transform(name, s, 1)}
-			if _, err := env.run(context.Background(), v, env.Subjects()); err != nil {
+			if _, err := env.run(context.Background(), v); err != nil {
 				tb.Fatal(err)
 			}
 		}
