@@ -305,6 +305,12 @@ func ciLevel(alpha float64) string {
 
 // Run implements Check.
 func (PerfBaseline) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		if err := env.annotated(); err != nil {
+			return nil, err
+		}
+		return taskPerfBaseline(ctx, env)
+	}
 	if err := env.labelled(); err != nil {
 		return nil, err
 	}

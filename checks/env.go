@@ -15,6 +15,7 @@ import (
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/onnxproto"
 	"github.com/cvgate/cvgate/internal/preprocess"
+	"github.com/cvgate/cvgate/internal/task"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -35,6 +36,9 @@ type Subject struct {
 	// Reopen opens a fresh session of the same model file with the same options, for
 	// model.latency to time a load and measure the memory it takes; nil: not available.
 	Reopen func() (*onnx.Model, error)
+	// Decoder reads the outputs of models whose task is not classification; nil for classifiers,
+	// whose class scores the Env reads itself (logits or probabilities, decided on the clean pass).
+	Decoder task.Decoder
 
 	kindOnce sync.Once
 	kind     onnx.OutputKind
@@ -48,7 +52,9 @@ func (s *Subject) OutputKind() onnx.OutputKind { return s.kind }
 // the clean predictions and a perturbed variant is computed once for candidate and baseline
 // together. It is safe for concurrent use.
 type Env struct {
-	Config    *config.Config
+	Config *config.Config
+	// Task says what the models' outputs mean; nil means classification.
+	Task      task.Task
 	Data      *dataset.Dataset
 	Candidate *Subject
 	Baseline  *Subject // nil when there is no baseline
@@ -138,6 +144,9 @@ type Predictions struct {
 	Probs   []float32 // rows x Classes
 	Top1    []int32   // -1 where the row has NaN or Inf
 	Conf    []float32 // probability of Top1
+	// Task holds, for tasks other than classification, each row's decoded prediction (boxes,
+	// label maps); the class-score fields above are then empty.
+	Task []task.Prediction
 }
 
 // Rows is the number of images predicted.
@@ -261,12 +270,20 @@ func (e *Env) run(ctx context.Context, v Variant) ([]*Predictions, error) {
 		preds[i] = &Predictions{Indices: idx}
 	}
 	err := e.pipeline(ctx, []batchJob{{indices: idx, transform: v.Transform}}, runtime.NumCPU(),
-		func(_, start, _, si int, out []float32, width int) error {
+		func(_, start, _, si int, out batchOut) error {
+			if out.preds != nil {
+				if preds[si].Task == nil {
+					preds[si].Task = make([]task.Prediction, n)
+				}
+				copy(preds[si].Task[start:], out.preds)
+				return nil
+			}
+			width := out.width
 			if raw[si] == nil {
 				preds[si].Classes = width
 				raw[si] = make([]float32, n*width)
 			}
-			copy(raw[si][start*width:], out)
+			copy(raw[si][start*width:], out.raw)
 			return nil
 		})
 	if err != nil {
@@ -274,6 +291,9 @@ func (e *Env) run(ctx context.Context, v Variant) ([]*Predictions, error) {
 	}
 	for si, s := range subjects {
 		p := preds[si]
+		if s.Decoder != nil {
+			continue
+		}
 		p.Raw = raw[si]
 		if err := e.checkWidth(s, p.Classes); err != nil {
 			return nil, err

@@ -95,6 +95,12 @@ type perfCfg struct {
 
 // Run implements Check.
 func (PerfMetrics) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		if err := env.annotated(); err != nil {
+			return nil, err
+		}
+		return taskPerfMetrics(ctx, env)
+	}
 	if err := env.labelled(); err != nil {
 		return nil, err
 	}
@@ -310,6 +316,9 @@ func (PerfTrivial) Title() string { return "Gain over the majority-class model" 
 
 // Run implements Check.
 func (PerfTrivial) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		return nil, Skip("the majority-class reference is defined for classification only; a %s model's floor is its per-class metrics in perf.metrics", env.Task.Kind())
+	}
 	if err := env.labelled(); err != nil {
 		return nil, err
 	}

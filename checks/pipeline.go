@@ -8,6 +8,7 @@ import (
 	"github.com/cvgate/cvgate/internal/imaging"
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/preprocess"
+	"github.com/cvgate/cvgate/internal/task"
 )
 
 // batchJob is a list of dataset images to predict, each optionally transformed first.
@@ -16,8 +17,16 @@ type batchJob struct {
 	transform func(int, *imaging.Image) *imaging.Image
 }
 
-// batchSink receives one subject's raw outputs for n images of a job, starting at position start.
-type batchSink func(job, start, n, subject int, raw []float32, width int) error
+// batchSink receives one subject's outputs for n images of a job, starting at position start.
+type batchSink func(job, start, n, subject int, out batchOut) error
+
+// batchOut is one subject's answer to one batch: raw class-score rows for classifiers, decoded
+// predictions for the other tasks (their subjects have a Decoder).
+type batchOut struct {
+	raw   []float32 // n rows of width values
+	width int
+	preds []task.Prediction // n predictions
+}
 
 // pipeline runs jobs through every subject. Worker goroutines prepare the batches of all jobs in
 // order (transform, then preprocessing for every model; a tensor shared by models with the same
@@ -82,21 +91,24 @@ func (e *Env) pipeline(ctx context.Context, jobs []batchJob, workers int, sink b
 			return c.err
 		}
 		for si, s := range subjects {
-			var raw []float32
-			var width int
+			var out batchOut
 			var err error
-			if c.u8[si] != nil {
-				raw, width, err = onnx.Run(ctx, s.Model, c.u8[si], c.n, s.Spec.Dims)
+			if s.Decoder != nil {
+				out.preds, err = e.decodeBatch(ctx, s, jobs[p.job].indices[p.start:p.start+p.n], c.f32[si], c.u8[si])
 			} else {
-				raw, width, err = onnx.Run(ctx, s.Model, c.f32[si], c.n, s.Spec.Dims)
+				if c.u8[si] != nil {
+					out.raw, out.width, err = onnx.Run(ctx, s.Model, c.u8[si], c.n, s.Spec.Dims)
+				} else {
+					out.raw, out.width, err = onnx.Run(ctx, s.Model, c.f32[si], c.n, s.Spec.Dims)
+				}
+				if err == nil {
+					err = e.checkWidth(s, out.width)
+				}
 			}
 			if err != nil {
 				return err
 			}
-			if err := e.checkWidth(s, width); err != nil {
-				return err
-			}
-			if err := sink(p.job, p.start, p.n, si, raw, width); err != nil {
+			if err := sink(p.job, p.start, p.n, si, out); err != nil {
 				return err
 			}
 		}
@@ -113,4 +125,39 @@ func (e *Env) pipeline(ctx context.Context, jobs []batchJob, workers int, sink b
 		return fmt.Errorf("prediction pipeline stopped after %d of %d batches", received, len(tasks))
 	}
 	return nil
+}
+
+// decodeBatch runs a prepared batch of dataset items through a subject whose task decodes its
+// outputs, and returns one prediction per item. Each image's geometry (its size before
+// preprocessing) lets the decoder map boxes and maps back to the image.
+func (e *Env) decodeBatch(ctx context.Context, s *Subject, items []int, f32 []float32, u8 []uint8) ([]task.Prediction, error) {
+	geoms := make([]preprocess.Geometry, len(items))
+	for j, i := range items {
+		img := e.Data.Items[i].Image
+		geoms[j] = s.Spec.Geometry(img.Width, img.Height)
+	}
+	return e.decodeTensor(ctx, s, geoms, f32, u8)
+}
+
+// decodeTensor runs a ready input tensor (one sample per geometry) and decodes the outputs.
+func (e *Env) decodeTensor(ctx context.Context, s *Subject, geoms []preprocess.Geometry, f32 []float32, u8 []uint8) ([]task.Prediction, error) {
+	preds := make([]task.Prediction, 0, len(geoms))
+	collect := func(start, count int, outs []onnx.Tensor) error {
+		got, err := s.Decoder.Decode(outs, count, geoms[start:start+count])
+		if err != nil {
+			return fmt.Errorf("read the outputs of %q: %w", s.Name, err)
+		}
+		if len(got) != count {
+			return fmt.Errorf("read the outputs of %q: %d predictions for %d images", s.Name, len(got), count)
+		}
+		preds = append(preds, got...)
+		return nil
+	}
+	var err error
+	if u8 != nil {
+		err = onnx.RunBatches(ctx, s.Model, u8, len(geoms), s.Spec.Dims, collect)
+	} else {
+		err = onnx.RunBatches(ctx, s.Model, f32, len(geoms), s.Spec.Dims, collect)
+	}
+	return preds, err
 }

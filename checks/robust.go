@@ -10,6 +10,7 @@ import (
 	"github.com/cvgate/cvgate/internal/imaging"
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/perturb"
+	"github.com/cvgate/cvgate/internal/task"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -185,6 +186,9 @@ type streamJob struct {
 	// top and conf receive, per model, the top-1 class and its probability of every image.
 	top  [][]int32
 	conf [][]float32
+	// preds receive, per model, the decoded prediction of every image (tasks other than
+	// classification).
+	preds [][]task.Prediction
 }
 
 // stream runs several variants through every model as one pipeline (see Env.pipeline), keeping
@@ -202,7 +206,18 @@ func (e *Env) stream(ctx context.Context, jobs []*streamJob, workers int) error 
 			j.conf[si] = make([]float32, len(j.indices))
 		}
 	}
-	return e.pipeline(ctx, batches, workers, func(job, start, _, si int, raw []float32, width int) error {
+	return e.pipeline(ctx, batches, workers, func(job, start, _, si int, out batchOut) error {
+		if out.preds != nil {
+			if jobs[job].preds == nil {
+				jobs[job].preds = make([][]task.Prediction, len(subjects))
+			}
+			if jobs[job].preds[si] == nil {
+				jobs[job].preds[si] = make([]task.Prediction, len(jobs[job].indices))
+			}
+			copy(jobs[job].preds[si][start:], out.preds)
+			return nil
+		}
+		raw, width := out.raw, out.width
 		top, conf := argmax(onnx.ToProbabilities(raw, width, subjects[si].OutputKind()), width)
 		copy(jobs[job].top[si][start:], top)
 		copy(jobs[job].conf[si][start:], conf)

@@ -83,6 +83,9 @@ func (o *abnormalOutcome) share() float64 {
 
 // Run implements Check.
 func (RobustAbnormal) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		return taskAbnormal(ctx, env)
+	}
 	cfg := env.Config.Thresholds.RobustAbnormal
 	cleanCand, cleanBase, err := env.Clean(ctx)
 	if err != nil {

@@ -67,6 +67,9 @@ const (
 
 // Run implements Check.
 func (RobustCorruptions) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		return taskCorruptions(ctx, env)
+	}
 	if err := env.labelled(); err != nil {
 		return nil, err
 	}

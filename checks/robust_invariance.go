@@ -43,6 +43,9 @@ type invarianceOutcome struct {
 
 // Run implements Check.
 func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		return taskInvariance(ctx, env)
+	}
 	cfg := env.Config.Thresholds.RobustInvariance
 	if len(cfg.Transforms) == 0 {
 		return nil, Skip("no transform configured (thresholds.robust.invariance.transforms)")

@@ -131,8 +131,14 @@ type Inputs struct {
 
 // Dataset describes the evaluation data.
 type Dataset struct {
-	Path          string    `json:"path"`
-	SHA256        string    `json:"sha256"` // of the canonical listing (paths, sizes, hashes, labels)
+	Path string `json:"path"`
+	// Task is what the models are evaluated as, and TaskSource where that came from (config, or
+	// what it was inferred from).
+	Task          string    `json:"task,omitempty"`
+	TaskSource    string    `json:"task_source,omitempty"`
+	Annotations   string    `json:"annotations,omitempty"` // the ground-truth source and its format
+	Objects       int       `json:"objects,omitempty"`     // ground-truth objects (detection)
+	SHA256        string    `json:"sha256"`                // of the canonical listing (paths, sizes, hashes, labels)
 	Images        int       `json:"images"`
 	Classes       []string  `json:"classes"`
 	LabelSource   string    `json:"label_source"` // e.g. "folder names", "labels file labels.txt"

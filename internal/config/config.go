@@ -57,10 +57,11 @@ type Runtime struct {
 // Preprocess says how decoded images become the model's input tensor. Unset fields are inferred
 // from the model's input signature where that is unambiguous; the report says which.
 type Preprocess struct {
-	Preset     string    `yaml:"preset"` // "imagenet", "inception", "unit", "raw" or empty
-	Size       []int     `yaml:"size"`   // [width, height]
-	Resize     string    `yaml:"resize"` // "bilinear" (default), "nearest", "area"
-	Fit        string    `yaml:"fit"`    // "stretch" (default) or "crop": shorter side to size/center_crop, then center crop
+	Preset     string    `yaml:"preset"`    // "imagenet", "inception", "unit", "raw" or empty
+	Size       []int     `yaml:"size"`      // [width, height]
+	Resize     string    `yaml:"resize"`    // "bilinear" (default), "nearest", "area"
+	Fit        string    `yaml:"fit"`       // "stretch" (default), "crop" (shorter side to size/center_crop, then center crop) or "letterbox" (keep aspect, pad)
+	PadValue   *float64  `yaml:"pad_value"` // letterbox border, 0..255; default 114
 	CenterCrop float64   `yaml:"center_crop"`
 	Color      string    `yaml:"color"`  // "gray", "rgb" or "bgr"; default from the channel count
 	Scale      *float64  `yaml:"scale"`  // multiplies 0..255 pixel values; default 1/255 (float inputs)
@@ -168,8 +169,10 @@ type ModelLatency struct {
 
 // PerfMetrics configures perf.metrics.
 type PerfMetrics struct {
-	Common          `yaml:",inline"`
-	MinAccuracy     *float64 `yaml:"min_accuracy"`
+	Common      `yaml:",inline"`
+	MinAccuracy *float64 `yaml:"min_accuracy"`
+	// MinScore bounds the headline metric of detection (COCO mAP@[.5:.95]) and segmentation (mIoU).
+	MinScore        *float64 `yaml:"min_score"`
 	MinMacroF1      *float64 `yaml:"min_macro_f1"`
 	MaxECE          *float64 `yaml:"max_ece"`
 	TopK            int      `yaml:"top_k"`

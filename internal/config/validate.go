@@ -25,13 +25,13 @@ func (c *Config) Validate() error {
 	v.check(r.CheckTimeout > 0, "runtime.check_timeout", "must be positive, got %s", r.CheckTimeout)
 
 	p := c.Preprocess
-	v.oneOf("preprocess.preset", p.Preset, "", "imagenet", "inception", "unit", "raw")
+	v.oneOf("preprocess.preset", p.Preset, "", "imagenet", "inception", "unit", "raw", "yolo")
 	if len(p.Size) > 0 {
 		v.check(len(p.Size) == 2 && p.Size[0] > 0 && p.Size[1] > 0 && p.Size[0] <= 8192 && p.Size[1] <= 8192,
 			"preprocess.size", "must be [width, height] with positive values, got %v", p.Size)
 	}
 	v.oneOf("preprocess.resize", p.Resize, "", "bilinear", "nearest", "area")
-	v.oneOf("preprocess.fit", p.Fit, "", "stretch", "crop")
+	v.oneOf("preprocess.fit", p.Fit, "", "stretch", "crop", "letterbox")
 	v.check(p.CenterCrop == 0 || (p.CenterCrop > 0 && p.CenterCrop <= 1), "preprocess.center_crop", "must be a fraction in (0, 1], got %g", p.CenterCrop)
 	v.oneOf("preprocess.color", p.Color, "", "gray", "rgb", "bgr")
 	if p.Scale != nil {
@@ -60,6 +60,7 @@ func (c *Config) Validate() error {
 
 	pm := t.PerfMetrics
 	v.optShare("thresholds.perf.metrics.min_accuracy", pm.MinAccuracy)
+	v.optShare("thresholds.perf.metrics.min_score", pm.MinScore)
 	v.optShare("thresholds.perf.metrics.min_macro_f1", pm.MinMacroF1)
 	v.optShare("thresholds.perf.metrics.max_ece", pm.MaxECE)
 	v.check(pm.TopK >= 1, "thresholds.perf.metrics.top_k", "must be at least 1, got %d", pm.TopK)

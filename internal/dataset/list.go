@@ -32,6 +32,9 @@ type Entry struct {
 	File      string   // the file to open
 	LabelName string   // "" when unlabelled
 	Attrs     []string // values of the manifest's attribute columns
+	// Truth is the image's ground truth for tasks other than classification (its boxes, its
+	// mask), as the task's reader made it; nil for classification, whose label is LabelName.
+	Truth any
 }
 
 // Listing is the result of List.

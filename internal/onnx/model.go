@@ -35,6 +35,8 @@ type TensorInfo struct {
 	// ElemType is ONNX Runtime's name of the element type (e.g. "float16"), for messages.
 	ElemType string
 	Shape    []int64
+	// tensor is false for sequence and map outputs, which cvgate never fetches.
+	tensor bool
 }
 
 // ShapeString renders the shape with dynamic dimensions as "?", e.g. [?,1,28,28].
@@ -57,6 +59,9 @@ type Options struct {
 	Provider  string // "cpu" or "cuda"
 	Input     string // input name, when the model has several
 	Output    string // output name, when the model has several
+	// AllOutputs fetches every tensor output (detection and segmentation models) instead of the
+	// one class-score output; Output then only names the output shown first.
+	AllOutputs bool
 }
 
 // Model is an open ONNX Runtime session with its signature and usage counters. Run is safe for
@@ -77,6 +82,9 @@ type Model struct {
 	FixedBatch   bool
 	LoadDuration time.Duration
 
+	// fetch are the outputs each Run returns, in order: Output alone for classifiers, every
+	// tensor output with Options.AllOutputs.
+	fetch   []TensorInfo
 	session *ort.DynamicAdvancedSession
 	stats   *Stats
 }
@@ -143,8 +151,32 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	if m.Input, err = pickInput(m.Inputs, opts.Input); err != nil {
 		return nil, fmt.Errorf("open model %q: %w", path, err)
 	}
-	if m.Output, err = pickOutput(m.Outputs, opts.Output); err != nil {
-		return nil, fmt.Errorf("open model %q: %w", path, err)
+	if opts.AllOutputs {
+		for _, o := range m.Outputs {
+			if o.tensor {
+				m.fetch = append(m.fetch, o)
+			}
+		}
+		if len(m.fetch) == 0 {
+			return nil, fmt.Errorf("open model %q: %w (outputs: %s)", path, errNoOutputs, names(m.Outputs))
+		}
+		m.Output = m.fetch[0]
+		if opts.Output != "" {
+			found := false
+			for _, o := range m.fetch {
+				if o.Name == opts.Output {
+					m.Output, found = o, true
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("open model %q: no output named %q (outputs: %s)", path, opts.Output, names(m.Outputs))
+			}
+		}
+	} else {
+		if m.Output, err = pickOutput(m.Outputs, opts.Output); err != nil {
+			return nil, fmt.Errorf("open model %q: %w", path, err)
+		}
+		m.fetch = []TensorInfo{m.Output}
 	}
 	switch m.Input.DType {
 	case Float32, Uint8:
@@ -168,7 +200,11 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 		return nil, fmt.Errorf("open model %q: %w", path, err)
 	}
 	defer runOpts.Destroy()
-	m.session, err = ort.NewDynamicAdvancedSession(path, []string{m.Input.Name}, []string{m.Output.Name}, runOpts)
+	fetchNames := make([]string, len(m.fetch))
+	for i, o := range m.fetch {
+		fetchNames[i] = o.Name
+	}
+	m.session, err = ort.NewDynamicAdvancedSession(path, []string{m.Input.Name}, fetchNames, runOpts)
 	if err != nil {
 		return nil, fmt.Errorf("open model %q: %s", path, oneLine(err))
 	}
@@ -266,8 +302,8 @@ func newSessionOptions(opts Options, probe bool) (*ort.SessionOptions, error) {
 }
 
 func info(in ort.InputOutputInfo) TensorInfo {
-	t := TensorInfo{Name: in.Name, Shape: append([]int64(nil), in.Dimensions...), ElemType: elemName(in.DataType)}
-	if in.OrtValueType != ort.ONNXTypeTensor {
+	t := TensorInfo{Name: in.Name, Shape: append([]int64(nil), in.Dimensions...), ElemType: elemName(in.DataType), tensor: in.OrtValueType == ort.ONNXTypeTensor}
+	if !t.tensor {
 		t.DType, t.ElemType = Other, in.OrtValueType.String()
 		return t
 	}
@@ -432,7 +468,7 @@ func Run[T float32 | uint8](ctx context.Context, m *Model, data []T, n int, dims
 			batch, rows = padded, m.Batch
 		}
 		shape := append([]int64{int64(rows)}, dims...)
-		res, w, err := runBatch(m, batch, shape)
+		res, w, err := runBatch(ctx, m, batch, shape)
 		if err != nil {
 			return nil, 0, fmt.Errorf("run model %q on a batch of %d: %w", m.Path, rows, err)
 		}
@@ -445,20 +481,27 @@ func Run[T float32 | uint8](ctx context.Context, m *Model, data []T, n int, dims
 	return out, width, nil
 }
 
-func runBatch[T float32 | uint8](m *Model, batch []T, shape []int64) ([]float32, int, error) {
+func runBatch[T float32 | uint8](ctx context.Context, m *Model, batch []T, shape []int64) ([]float32, int, error) {
 	in, err := ort.NewTensor(ort.NewShape(shape...), batch)
 	if err != nil {
 		return nil, 0, fmt.Errorf("create input tensor %v: %w", shape, err)
 	}
 	defer in.Destroy()
-	outputs := []ort.Value{nil}
+	outputs := make([]ort.Value, len(m.fetch))
 	start := time.Now()
-	err = m.session.Run([]ort.Value{in}, outputs)
+	err = m.runSession(ctx, []ort.Value{in}, outputs)
 	m.stats.nanos.Add(int64(time.Since(start)))
 	m.stats.calls.Add(1)
 	m.stats.samples.Add(shape[0])
+	defer func() {
+		for _, o := range outputs[1:] {
+			if o != nil {
+				o.Destroy()
+			}
+		}
+	}()
 	if err != nil {
-		return nil, 0, errors.New(oneLine(err))
+		return nil, 0, err
 	}
 	defer outputs[0].Destroy()
 	oshape := outputs[0].GetShape()
@@ -478,4 +521,19 @@ func runBatch[T float32 | uint8](m *Model, batch []T, shape []int64) ([]float32,
 		return res, width, nil
 	}
 	return nil, 0, fmt.Errorf("output %q is not a float tensor", m.Output.Name)
+}
+
+// Fetched lists the outputs each run returns, in order.
+func (m *Model) Fetched() []TensorInfo { return m.fetch }
+
+// runSession is the one place a session runs, so that every forward pass shares its handling of
+// cancellation and errors.
+func (m *Model) runSession(ctx context.Context, in, out []ort.Value) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := m.session.Run(in, out); err != nil {
+		return errors.New(oneLine(err))
+	}
+	return nil
 }

@@ -36,8 +36,12 @@ type Spec struct {
 	// CropFraction > 0 resizes so that the output is this fraction of the resized image, then
 	// center-crops (torchvision's Resize(size/f) + CenterCrop(size)).
 	CropFraction float64
-	Scale        float64
-	Mean, Std    [3]float64
+	// Letterbox keeps the aspect ratio: the image is scaled to fit inside Width x Height, centred,
+	// and the border filled with PadValue (0..255 source units), as YOLO exports expect.
+	Letterbox bool
+	PadValue  float64
+	Scale     float64
+	Mean, Std [3]float64
 	// ConvertColor allows converting images whose channel count differs from the model's.
 	ConvertColor bool
 	// Dims is the per-sample tensor shape (without batch) as fed to the model.
@@ -152,6 +156,11 @@ func Resolve(c config.Preprocess, in onnx.TensorInfo) (Spec, error) {
 		if s.CropFraction == 0 {
 			s.CropFraction = 0.875
 		}
+	case c.Fit == "letterbox" || (c.Fit == "" && preset.letterbox):
+		s.Letterbox, s.PadValue = true, 114
+		if c.PadValue != nil {
+			s.PadValue = *c.PadValue
+		}
 	case c.Fit == "" && preset.crop > 0:
 		s.CropFraction = preset.crop
 	}
@@ -198,6 +207,7 @@ type presetValues struct {
 	crop      float64
 	scale     float64
 	mean, std []float64
+	letterbox bool
 }
 
 // presets are the preprocessing conventions most exported models were trained with.
@@ -206,6 +216,8 @@ var presets = map[string]presetValues{
 	"inception": {size: 299, crop: 0.875, mean: []float64{0.5, 0.5, 0.5}, std: []float64{0.5, 0.5, 0.5}},
 	"unit":      {scale: 1.0 / 255},
 	"raw":       {scale: 1},
+	// yolo: Ultralytics exports (YOLOv5/v8/v11): letterbox to the input size, pad 114, RGB / 255.
+	"yolo": {scale: 1.0 / 255, letterbox: true},
 }
 
 func expand(v []float64) [3]float64 {
@@ -275,6 +287,9 @@ func (s Spec) Describe() string {
 	fmt.Fprintf(&b, "%s %dx%d, %s %s, %s", s.Order, s.Width, s.Height, strings.ToUpper(string(s.Layout)), s.DType, s.Filter)
 	if s.CropFraction > 0 {
 		fmt.Fprintf(&b, " + center crop %.3g", s.CropFraction)
+	}
+	if s.Letterbox {
+		fmt.Fprintf(&b, " letterbox (pad %g)", s.PadValue)
 	}
 	if s.DType == onnx.Uint8 {
 		b.WriteString(", raw 0..255")
@@ -346,6 +361,9 @@ func (s Spec) resize(pix []uint8, w, h, c int, sc *Scratch, fpix []float32) []fl
 	}
 	// Images already at the model's size (the common case for curated sets) need no resampling:
 	// the separable filter would only multiply every pixel by a weight of 1.
+	if s.Letterbox && (w != s.Width || h != s.Height) {
+		return s.letterbox(pix, fpix, w, h, srcC, sc, plane)
+	}
 	identity := w == s.Width && h == s.Height && s.CropFraction == 0
 	if identity && srcC == s.Channels {
 		if fpix != nil {
@@ -387,7 +405,15 @@ func (s Spec) axisTaps(w, h int) (*taps, *taps) {
 	if cache == nil {
 		cache = &tapsCache{}
 	}
-	fullW, fullH, offX, offY := s.Width, s.Height, 0, 0
+	fullW, fullH, offX, offY := s.cropGeometry(w, h)
+	tx := cache.get(tapsKey{filter: s.Filter, src: w, dst: s.Width, full: fullW, offset: offX})
+	ty := cache.get(tapsKey{filter: s.Filter, src: h, dst: s.Height, full: fullH, offset: offY})
+	return tx, ty
+}
+
+// cropGeometry is the size the whole image is resized to and the offset of the kept window.
+func (s Spec) cropGeometry(w, h int) (fullW, fullH, offX, offY int) {
+	fullW, fullH = s.Width, s.Height
 	if s.CropFraction > 0 {
 		// Resize so that the crop is CropFraction of the resized image along the binding axis
 		// (the shorter side, for a square crop), keeping the aspect ratio, then take the centre.
@@ -406,9 +432,7 @@ func (s Spec) axisTaps(w, h int) (*taps, *taps) {
 		offX = int(math.RoundToEven(float64(fullW-s.Width) / 2))
 		offY = int(math.RoundToEven(float64(fullH-s.Height) / 2))
 	}
-	tx := cache.get(tapsKey{filter: s.Filter, src: w, dst: s.Width, full: fullW, offset: offX})
-	ty := cache.get(tapsKey{filter: s.Filter, src: h, dst: s.Height, full: fullH, offset: offY})
-	return tx, ty
+	return fullW, fullH, offX, offY
 }
 
 // Apply writes the tensor of one image into dst (SampleSize float32 values) for float32 models.
@@ -537,5 +561,6 @@ func (s Spec) SameTensor(o Spec) bool {
 	}
 	return s.Width == o.Width && s.Height == o.Height && s.Channels == o.Channels && s.Order == o.Order &&
 		s.Layout == o.Layout && s.DType == o.DType && s.Filter == o.Filter && s.CropFraction == o.CropFraction &&
+		s.Letterbox == o.Letterbox && s.PadValue == o.PadValue &&
 		s.Scale == o.Scale && s.Mean == o.Mean && s.Std == o.Std && s.ConvertColor == o.ConvertColor
 }

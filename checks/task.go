@@ -1,0 +1,253 @@
+package checks
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"sort"
+
+	"github.com/cvgate/cvgate/internal/failures"
+	"github.com/cvgate/cvgate/internal/imaging"
+	"github.com/cvgate/cvgate/internal/stats"
+	"github.com/cvgate/cvgate/internal/task"
+	"github.com/cvgate/cvgate/report"
+)
+
+// This file holds what the checks share for tasks other than classification (detection,
+// segmentation): models whose outputs a task.Decoder reads and whose predictions a task scores.
+// The checks are written against the task interfaces only: a new task plugs in without changing
+// them. Classification keeps its own, richer paths (top-k, calibration, McNemar), whose numbers
+// the reports have always carried.
+
+// decoded reports whether the subjects' outputs are read by a task decoder.
+func (e *Env) decoded() bool { return e.Task != nil && e.Candidate.Decoder != nil }
+
+// evaluate scores a subject's predictions against the ground truth of the same images.
+func (e *Env) evaluate(p *Predictions) task.Evaluation {
+	truths, sizes := e.truthsOf(p.Indices)
+	return e.Task.Evaluate(p.Task, truths, sizes)
+}
+
+// truthsOf returns the ground truth and image size of dataset items.
+func (e *Env) truthsOf(items []int) ([]task.Truth, [][2]int) {
+	truths := make([]task.Truth, len(items))
+	sizes := make([][2]int, len(items))
+	for r, i := range items {
+		it := &e.Data.Items[i]
+		truths[r] = it.Truth
+		if it.Image != nil {
+			sizes[r] = [2]int{it.Image.Width, it.Image.Height}
+		}
+	}
+	return truths, sizes
+}
+
+// bootstrapOpts are the resampling options of a task check. Set-level metrics such as COCO mAP
+// are re-aggregated on every resample, so the count is capped: 1,000 percentile resamples put the
+// 95% endpoints within a few hundredths of the interval's width.
+func bootstrapOpts(resamples int, seed uint64, alpha float64) stats.BootstrapOptions {
+	if resamples <= 0 || resamples > 1000 {
+		resamples = 1000
+	}
+	level := 0.95
+	if alpha > 0 && alpha < 1 {
+		level = 1 - alpha
+	}
+	return stats.BootstrapOptions{Resamples: resamples, Seed: seed, Level: level}
+}
+
+// scoreInterval is the headline metric over every image with its image-level bootstrap interval.
+func scoreInterval(ev task.Evaluation, o stats.BootstrapOptions) (stats.Interval, error) {
+	if ev.Len() == 0 {
+		return stats.Interval{}, fmt.Errorf("no image to score")
+	}
+	return stats.BootstrapIndices(ev.Len(), ev.Score, o)
+}
+
+// pairedDeltas resamples images once per draw for both evaluations (a paired bootstrap) and
+// returns the headline difference a - b with its interval, and per class the difference of the
+// per-class metric with its interval and the one-sided bootstrap p-value of a drop larger than
+// tolerance (the share of draws where the class did not drop that much, corrected so that it is
+// never 0).
+type pairedResult struct {
+	diff     stats.Interval
+	perClass []classDiff
+}
+
+type classDiff struct {
+	class       int
+	a, b, delta float64
+	lo, hi      float64
+	p           float64 // H0: drop <= tolerance
+	pAdjusted   float64
+	regression  bool
+	changed     bool // significantly different from zero, but within tolerance
+}
+
+func pairedDeltas(a, b task.Evaluation, o stats.BootstrapOptions, tolerance float64) pairedResult {
+	n := a.Len()
+	rng := rand.New(rand.NewPCG(o.Seed, 0x7a5c))
+	B := o.Resamples
+	diffs := make([]float64, 0, B)
+	pa, pb := a.PerClass(nil), b.PerClass(nil)
+	classes := len(pa)
+	perDraw := make([][]float64, classes)
+	notDropped := make([]int, classes)
+	notChanged := make([]int, classes)
+	idx := make([]int, n)
+	for draw := 0; draw < B; draw++ {
+		for k := range idx {
+			idx[k] = rng.IntN(n)
+		}
+		diffs = append(diffs, a.Score(idx)-b.Score(idx))
+		ca, cb := a.PerClass(idx), b.PerClass(idx)
+		for c := 0; c < classes && c < len(ca) && c < len(cb); c++ {
+			d := ca[c] - cb[c]
+			if math.IsNaN(d) {
+				continue
+			}
+			perDraw[c] = append(perDraw[c], d)
+			if d >= -tolerance {
+				notDropped[c]++
+			}
+			if (d >= 0) != (pa[c]-pb[c] >= 0) {
+				notChanged[c]++
+			}
+		}
+	}
+	res := pairedResult{diff: percentile(a.Score(nil)-b.Score(nil), diffs, o.Level)}
+	for c := 0; c < classes; c++ {
+		if math.IsNaN(pa[c]) || math.IsNaN(pb[c]) || len(perDraw[c]) == 0 {
+			continue
+		}
+		iv := percentile(pa[c]-pb[c], perDraw[c], o.Level)
+		m := float64(len(perDraw[c]))
+		res.perClass = append(res.perClass, classDiff{class: c, a: pa[c], b: pb[c], delta: pa[c] - pb[c], lo: iv.Lo, hi: iv.Hi,
+			p:       (float64(notDropped[c]) + 1) / (m + 1),
+			changed: (float64(notChanged[c])+1)/(m+1) < (1-o.Level)/2})
+	}
+	return res
+}
+
+func percentile(estimate float64, draws []float64, level float64) stats.Interval {
+	s := append([]float64(nil), draws...)
+	sort.Float64s(s)
+	q := func(p float64) float64 {
+		if len(s) == 0 {
+			return math.NaN()
+		}
+		pos := p * float64(len(s)-1)
+		lo := int(math.Floor(pos))
+		hi := min(lo+1, len(s)-1)
+		return s[lo] + (pos-float64(lo))*(s[hi]-s[lo])
+	}
+	tail := (1 - level) / 2
+	return stats.Interval{Estimate: estimate, Lo: q(tail), Hi: q(1 - tail), Level: level}
+}
+
+// holm adjusts the per-class p-values with Holm's step-down method and marks regressions.
+func holm(ds []classDiff, alpha float64) {
+	order := make([]int, len(ds))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return ds[order[i]].p < ds[order[j]].p })
+	m := len(ds)
+	running := 0.0
+	for rank, i := range order {
+		adj := math.Min(1, float64(m-rank)*ds[i].p)
+		running = math.Max(running, adj)
+		ds[i].pAdjusted = running
+		ds[i].regression = running < alpha
+	}
+}
+
+// Renderer is implemented by tasks that can draw their ground truth and predictions on an image
+// (boxes, mask overlays) for failure exports.
+type Renderer interface {
+	Render(img *imaging.Image, truth task.Truth, pred task.Prediction) *imaging.Image
+}
+
+// taskCase builds a failure case of a decoded task: the image with truth and prediction drawn when
+// the task can draw them.
+func (e *Env) taskCase(item int, pred task.Prediction, ev task.Evaluation, row int, perturbation string, img *imaging.Image) failures.Case {
+	it := &e.Data.Items[item]
+	if img == nil {
+		img = it.Image
+	}
+	if r, ok := e.Task.(Renderer); ok {
+		if drawn := r.Render(img, it.Truth, pred); drawn != nil {
+			img = drawn
+		}
+	}
+	score := ev.ImageScore(row)
+	return failures.Case{Image: img, Path: it.Path, Label: "ground truth", Predicted: ev.Describe(row),
+		Confidence: score, Perturbation: perturbation, Severity: 1 - score}
+}
+
+// worstRows returns up to n rows with the lowest image score (ties by path), skipping rows whose
+// score is at least keepBelow.
+func (e *Env) worstRows(ev task.Evaluation, items []int, n int, keepBelow float64) []int {
+	var rows []int
+	for r := 0; r < ev.Len(); r++ {
+		if ev.ImageScore(r) < keepBelow {
+			rows = append(rows, r)
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		si, sj := ev.ImageScore(rows[i]), ev.ImageScore(rows[j])
+		if si != sj {
+			return si < sj
+		}
+		return e.Data.Items[items[rows[i]]].Path < e.Data.Items[items[rows[j]]].Path
+	})
+	if len(rows) > n {
+		rows = rows[:n]
+	}
+	return rows
+}
+
+// headlineMetrics copies an evaluation's metrics with the headline's interval added.
+func headlineMetrics(ev task.Evaluation, iv stats.Interval) map[string]float64 {
+	m := ev.Metrics(nil)
+	h := ev.Headline()
+	m[h.Key] = iv.Estimate
+	m[h.Key+"_ci_low"] = iv.Lo
+	m[h.Key+"_ci_high"] = iv.Hi
+	m["images"] = float64(ev.Len())
+	return m
+}
+
+// ciText renders an interval of a metric, e.g. "0.512 [0.481, 0.540]".
+func ciText(m task.Metric, iv stats.Interval) string {
+	return fmt.Sprintf("%s [%s, %s]", m.Format(iv.Estimate), m.Format(iv.Lo), m.Format(iv.Hi))
+}
+
+// deltaCI renders a difference with its interval, e.g. "-0.021 [-0.035, -0.008]".
+func deltaCI(m task.Metric, iv stats.Interval) string {
+	return fmt.Sprintf("%s [%s, %s]", m.FormatDelta(iv.Estimate), m.FormatDelta(iv.Lo), m.FormatDelta(iv.Hi))
+}
+
+// classLabel names class c of the task.
+func (e *Env) classLabel(c int) string {
+	if names := e.Task.Classes(); c >= 0 && c < len(names) {
+		return names[c]
+	}
+	return fmt.Sprint(c)
+}
+
+// annotated reports whether every image has ground truth, as the scored checks need.
+func (e *Env) annotated() error {
+	missing := 0
+	for i := range e.Data.Items {
+		if e.Data.Items[i].Truth == nil {
+			missing++
+		}
+	}
+	if missing > 0 {
+		return Skip("%d of %d images have no ground truth", missing, len(e.Data.Items))
+	}
+	return nil
+}
+
+var _ = report.StatusPass
