@@ -38,7 +38,7 @@ func TestMoveObjects(t *testing.T) {
 	objs := []Object{
 		{Box: Box{10, 10, 30, 30}, Class: 1, Area: 400, ID: 1},
 		{Box: Box{80, 10, 100, 30}, Class: 2, Area: 200, ID: 2}, // area field half the box (a segment)
-		{Box: Box{50, 50, 50, 50}, Class: 3, ID: 3},              // a point
+		{Box: Box{50, 50, 50, 50}, Class: 3, ID: 3},             // a point
 	}
 	tests := []struct {
 		name       string

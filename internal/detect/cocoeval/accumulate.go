@@ -142,8 +142,8 @@ type mean struct {
 	n   int
 }
 
-func (m *mean) add(v float64)  { m.sum += v; m.n++ }
-func (m *mean) merge(o mean)   { m.sum += o.sum; m.n += o.n }
+func (m *mean) add(v float64) { m.sum += v; m.n++ }
+func (m *mean) merge(o mean)  { m.sum += o.sum; m.n += o.n }
 func (m mean) value() float64 {
 	if m.n == 0 {
 		return -1
