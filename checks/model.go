@@ -270,6 +270,9 @@ const determinismSample = 32
 
 // Run implements Check.
 func (ModelNumerics) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		return taskNumerics(ctx, env)
+	}
 	cfg := env.Config.Thresholds.ModelNumerics
 	cand, _, err := env.Clean(ctx)
 	if err != nil {

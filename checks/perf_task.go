@@ -237,3 +237,138 @@ func plural(n int, one, many string) string {
 	}
 	return many
 }
+
+// taskSegments is perf.segments for decoded tasks: the headline metric on every slice of one
+// feature value (manifest attributes, image-property bins), with an image-level bootstrap
+// interval; a slice is flagged when its score is below min_ratio x overall and its whole interval
+// lies below the overall score.
+func taskSegments(ctx context.Context, env *Env) (*report.Result, error) {
+	if err := env.annotated(); err != nil {
+		return nil, err
+	}
+	cfg := env.Config.Thresholds.PerfSegments
+	cand, base, err := env.Clean(ctx)
+	if err != nil {
+		return nil, err
+	}
+	feats, notes, err := segmentFeatures(env, cand.Indices, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if len(feats) == 0 {
+		return nil, Skip("nothing to slice on: the data has no attributes and no image property varies")
+	}
+	ev := env.evaluate(cand)
+	var bev task.Evaluation
+	if base != nil {
+		bev = env.evaluate(base)
+	}
+	h := ev.Headline()
+	overall := ev.Score(nil)
+	limit := cfg.MinRatio * overall
+	type slice struct {
+		name     string
+		rows     []int
+		iv       stats.Interval
+		base     float64
+		flagged  bool
+		position int
+	}
+	var slices []*slice
+	o := bootstrapOpts(200, env.Config.Seed, 0)
+	for _, f := range feats {
+		byGroup := make([][]int, len(f.groups))
+		for r, g := range f.values {
+			if g >= 0 {
+				byGroup[g] = append(byGroup[g], r)
+			}
+		}
+		for g, rows := range byGroup {
+			if len(rows) < cfg.MinSize || len(rows) == len(f.values) {
+				continue
+			}
+			s := &slice{name: f.groups[g], rows: rows, base: math.NaN(), position: len(slices)}
+			sub := func(idx []int) float64 {
+				pick := make([]int, len(idx))
+				for k, i := range idx {
+					pick[k] = rows[i]
+				}
+				return ev.Score(pick)
+			}
+			if s.iv, err = stats.BootstrapIndices(len(rows), sub, o); err != nil {
+				return nil, err
+			}
+			if bev != nil {
+				s.base = bev.Score(rows)
+			}
+			s.flagged = s.iv.Estimate < limit && s.iv.Hi < overall
+			slices = append(slices, s)
+		}
+	}
+	if len(slices) == 0 {
+		return nil, Skip("no slice has min_size %d images", cfg.MinSize)
+	}
+	sort.SliceStable(slices, func(i, j int) bool {
+		if slices[i].iv.Estimate != slices[j].iv.Estimate {
+			return slices[i].iv.Estimate < slices[j].iv.Estimate
+		}
+		return slices[i].position < slices[j].position
+	})
+	weakest := slices[0]
+	res := &report.Result{Status: report.StatusPass, Metrics: map[string]float64{
+		h.Key: overall, "slices": float64(len(slices)), "features": float64(len(feats)), "min_size": float64(cfg.MinSize),
+		"weakest_score": weakest.iv.Estimate, "weakest_size": float64(len(weakest.rows)),
+	}}
+	if overall > 0 {
+		res.Metrics["weakest_ratio"] = weakest.iv.Estimate / overall
+	}
+	res.Threshold = fmt.Sprintf("slice %s >= %.2g x overall (%s), slices of %d+ images", h.Name, cfg.MinRatio, h.Format(limit), cfg.MinSize)
+	res.Summary = fmt.Sprintf("weakest slice %s: %s %s on %d images vs %s overall", weakest.name, h.Name, ciText(h, weakest.iv), len(weakest.rows), h.Format(overall))
+	var flagged []string
+	for _, s := range slices {
+		if s.flagged {
+			flagged = append(flagged, fmt.Sprintf("%s %s (n=%d)", s.name, h.Format(s.iv.Estimate), len(s.rows)))
+		}
+	}
+	res.Metrics["flagged"] = float64(len(flagged))
+	if len(flagged) > 0 {
+		res.Status = report.StatusWarn
+		if cfg.Fail {
+			res.Status = report.StatusFail
+		}
+		res.Summary = fmt.Sprintf("%d %s below %.2g x overall %s %s: %s", len(flagged), plural(len(flagged), "slice", "slices"), cfg.MinRatio, h.Name,
+			h.Format(overall), strings.Join(flagged[:min(3, len(flagged))], "; "))
+	}
+	cols := []string{"slice", "images", h.Name, "95% CI"}
+	if bev != nil {
+		cols = append(cols, "baseline")
+		res.BaselineMetrics = map[string]float64{"weakest_score": weakest.base}
+		d := weakest.iv.Estimate - weakest.base
+		res.VsBaseline = fmt.Sprintf("%s: %s %s (baseline %s)", weakest.name, h.FormatDelta(d), arrow(d, true), h.Format(weakest.base))
+	}
+	tb := tableOf(cols...)
+	for k, s := range slices {
+		if k >= max(cfg.MaxReport, 1) {
+			break
+		}
+		row := []string{s.name, fmt.Sprint(len(s.rows)), h.Format(s.iv.Estimate), fmt.Sprintf("[%s, %s]", h.Format(s.iv.Lo), h.Format(s.iv.Hi))}
+		if bev != nil {
+			row = append(row, h.Format(s.base))
+		}
+		addRow(tb, row...)
+	}
+	res.Details = append(res.Details, report.Section{Title: "Weakest slices", Table: tb})
+	if len(notes) > 0 {
+		res.Details = append(res.Details, report.Section{Text: strings.Join(notes, " ")})
+	}
+	var cases []failures.Case
+	total := 0
+	for _, r := range weakest.rows {
+		if ev.ImageScore(r) < 1 {
+			total++
+			cases = append(cases, env.taskCase(cand.Indices[r], cand.Task[r], ev, r, weakest.name, nil))
+		}
+	}
+	env.export(res, IDPerfSegments, topCases(cases, max(env.exportLimit(), 1)), total)
+	return res, nil
+}

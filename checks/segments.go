@@ -67,6 +67,9 @@ type segment struct {
 
 // Run implements Check.
 func (PerfSegments) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		return taskSegments(ctx, env)
+	}
 	if err := env.labelled(); err != nil {
 		return nil, err
 	}

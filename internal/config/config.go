@@ -40,9 +40,17 @@ type Config struct {
 	MaxUnreadable float64    `yaml:"max_unreadable"`
 	Runtime       Runtime    `yaml:"runtime"`
 	Preprocess    Preprocess `yaml:"preprocess"`
-	Thresholds    Thresholds `yaml:"thresholds"`
-	Publish       Publish    `yaml:"publish"`
-	Card          Card       `yaml:"model_card"`
+	// Task is "classification", "detection" or "segmentation"; empty: inferred from the data
+	// (annotation files mean detection, mask folders segmentation) and the model's outputs.
+	Task string `yaml:"task"`
+	// Annotations is the ground truth of detection and segmentation: a COCO JSON file, a YOLO
+	// labels folder, a VOC Annotations folder or a masks folder; empty: found in the data folder.
+	Annotations  string       `yaml:"annotations"`
+	Detection    Detection    `yaml:"detection"`
+	Segmentation Segmentation `yaml:"segmentation"`
+	Thresholds   Thresholds   `yaml:"thresholds"`
+	Publish      Publish      `yaml:"publish"`
+	Card         Card         `yaml:"model_card"`
 }
 
 // Runtime configures ONNX Runtime.
@@ -71,6 +79,58 @@ type Preprocess struct {
 	Input      string    `yaml:"input"`  // input tensor name when the model has several
 	Output     string    `yaml:"output"` // output tensor name when the model has several
 	Outputs    string    `yaml:"outputs"`
+}
+
+// Detection says how a detector's outputs are read and matched.
+type Detection struct {
+	// Convention is the output layout: "auto" (inferred from names and shapes), "yolov8"
+	// ([N,4+C,A]), "yolov5" ([N,A,5+C]), "padded" ([N,K,6] x1,y1,x2,y2,score,class),
+	// "padded_batch" ([K,7] or [N,K,7] with a batch index first), "torchvision" (boxes [K,4],
+	// scores [K], labels [K]) or "ssd" (boxes [N,A,4] + scores [N,A,C]).
+	Convention string `yaml:"convention"`
+	// BoxFormat is "auto", "xyxy", "xywh" or "cxcywh"; Coordinates "auto", "pixels" (model input
+	// pixels) or "normalized" ([0,1] of the input).
+	BoxFormat   string `yaml:"box_format"`
+	Coordinates string `yaml:"coordinates"`
+	// Background says whether an SSD-style score tensor's first column is the background:
+	// "auto", "yes" or "no".
+	Background string `yaml:"background"`
+	// Boxes, Scores and Labels name the outputs of multi-output conventions when their names do
+	// not say it.
+	Boxes  string `yaml:"boxes"`
+	Scores string `yaml:"scores"`
+	Labels string `yaml:"labels"`
+	// NMSIoU, ScoreThreshold and MaxDetections configure decoding of raw heads (class-aware
+	// NMS). The low score threshold and 100 detections per image are COCO evaluation's defaults.
+	NMSIoU         float64 `yaml:"nms_iou"`
+	ScoreThreshold float64 `yaml:"score_threshold"`
+	MaxDetections  int     `yaml:"max_detections"`
+	// OperatingScore is the score a deployment keeps detections at: precision, recall, F1, the
+	// confusion matrix, image scores, flips and phantom detections use it.
+	OperatingScore float64 `yaml:"operating_score"`
+}
+
+// Segmentation says how masks and segmentation outputs are read.
+type Segmentation struct {
+	// Masks finds each image's mask: a folder mirroring the images (e.g. "masks") or empty to
+	// look beside the images (masks/, labels/, annotations/, SegmentationClass/, x_mask.png).
+	Masks string `yaml:"masks"`
+	// IgnoreIndex is the mask value that marks pixels left out of every metric.
+	IgnoreIndex int `yaml:"ignore_index"`
+	// Output is "auto", "logits", "probabilities", "indices" or "sigmoid" (one foreground
+	// channel), and Threshold the foreground threshold of sigmoid outputs.
+	Output    string  `yaml:"output"`
+	Threshold float64 `yaml:"threshold"`
+	// Binary treats masks as foreground/background (0 vs non-zero, e.g. 0/255).
+	Binary bool `yaml:"binary"`
+	// Colors maps RGB colour masks to classes, in class order.
+	Colors []ClassColor `yaml:"colors"`
+}
+
+// ClassColor is one class of an RGB colour mask.
+type ClassColor struct {
+	Name string `yaml:"name"`
+	RGB  []int  `yaml:"rgb"`
 }
 
 // Publish configures what cvgate does on GitHub.

@@ -22,6 +22,9 @@ func Defaults() Config {
 		},
 		Preprocess: Preprocess{Layout: "auto", Outputs: "auto"},
 		Publish:    Publish{Comment: "update"},
+		Detection: Detection{Convention: "auto", BoxFormat: "auto", Coordinates: "auto", Background: "auto",
+			NMSIoU: 0.7, ScoreThreshold: 0.001, MaxDetections: 100, OperatingScore: 0.25},
+		Segmentation: Segmentation{IgnoreIndex: 255, Output: "auto", Threshold: 0.5},
 		Thresholds: Thresholds{
 			ModelNumerics: ModelNumerics{Tolerance: 1e-4},
 			ModelLatency:  ModelLatency{Repeats: 30, MaxSlowdown: 0.20},

@@ -18,6 +18,29 @@ func (c *Config) Validate() error {
 	v.oneOf("publish.comment", c.Publish.Comment, "update", "new", "off")
 	v.oneOf("command", c.Command, "", "check", "drift")
 
+	v.oneOf("task", c.Task, "", "classification", "detection", "segmentation")
+	det := c.Detection
+	v.oneOf("detection.convention", det.Convention, "auto", "yolov8", "yolov5", "padded", "padded_batch", "torchvision", "ssd")
+	v.oneOf("detection.box_format", det.BoxFormat, "auto", "xyxy", "xywh", "cxcywh")
+	v.oneOf("detection.coordinates", det.Coordinates, "auto", "pixels", "normalized")
+	v.oneOf("detection.background", det.Background, "auto", "yes", "no")
+	v.check(det.NMSIoU > 0 && det.NMSIoU <= 1, "detection.nms_iou", "must be in (0, 1], got %g", det.NMSIoU)
+	v.share("detection.score_threshold", det.ScoreThreshold)
+	v.share("detection.operating_score", det.OperatingScore)
+	v.check(det.MaxDetections >= 1 && det.MaxDetections <= 10000, "detection.max_detections", "must be between 1 and 10000, got %d", det.MaxDetections)
+	sg := c.Segmentation
+	v.check(sg.IgnoreIndex >= 0 && sg.IgnoreIndex <= 65535, "segmentation.ignore_index", "must be between 0 and 65535, got %d", sg.IgnoreIndex)
+	v.oneOf("segmentation.output", sg.Output, "auto", "logits", "probabilities", "indices", "sigmoid")
+	v.check(sg.Threshold > 0 && sg.Threshold < 1, "segmentation.threshold", "must be in (0, 1), got %g", sg.Threshold)
+	for i, cc := range sg.Colors {
+		ok := len(cc.RGB) == 3
+		for _, x := range cc.RGB {
+			ok = ok && x >= 0 && x <= 255
+		}
+		v.check(ok, fmt.Sprintf("segmentation.colors[%d].rgb", i), "must be three values 0..255, got %v", cc.RGB)
+		v.check(cc.Name != "", fmt.Sprintf("segmentation.colors[%d].name", i), "must not be empty")
+	}
+
 	r := c.Runtime
 	v.check(r.Threads >= 0, "runtime.threads", "must be 0 (all cores) or more, got %d", r.Threads)
 	v.check(r.BatchSize >= 0 && r.BatchSize <= 4096, "runtime.batch_size", "must be between 0 (automatic) and 4096, got %d", r.BatchSize)

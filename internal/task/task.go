@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/cvgate/cvgate/internal/dataset"
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/perturb"
 	"github.com/cvgate/cvgate/internal/preprocess"
@@ -131,4 +132,22 @@ func All(e Evaluation) []int {
 		rows[i] = i
 	}
 	return rows
+}
+
+// Reader reads the ground truth of a detection or segmentation data set. Classification keeps
+// the dataset package's class folders and manifests.
+type Reader interface {
+	// Describe names the format and where it was read from, e.g. "COCO instances_val.json".
+	Describe() string
+	// List returns the images to evaluate; each entry carries its ground truth in Entry.Truth,
+	// possibly incomplete until Resolve sees the image's size.
+	List() (*dataset.Listing, error)
+	// Resolve completes and checks one image's ground truth once its size is known (YOLO's
+	// normalized boxes, a mask that must match the image).
+	Resolve(t Truth, w, h int, path string) (Truth, error)
+	// Classes are the class names in class-index order, and ClassSource where they came from.
+	Classes() []string
+	ClassSource() string
+	// Notes are facts the report states about the ground truth (images taken as negatives...).
+	Notes() []string
 }
