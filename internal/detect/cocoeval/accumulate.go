@@ -1,6 +1,10 @@
 package cocoeval
 
-import "fmt"
+import (
+	"fmt"
+	"math/bits"
+	"slices"
+)
 
 // StatNames are the names of Summary.Stats, in COCOeval's order.
 var StatNames = [12]string{"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"}
@@ -24,7 +28,7 @@ type Accumulator struct {
 	e      *Eval
 	weight []int32
 	ones   []int32
-	tp, fp [maxThresholds]float64
+	tp     [maxThresholds]float64
 	rc, pr [maxThresholds][]float64
 	sc     [maxThresholds][]float64
 	prec   []float64 // [T][R] of one (class, area)
@@ -129,8 +133,25 @@ func (a *Accumulator) Summary(images []int) (Summary, error) {
 			}
 		}
 	}
+	// COCOeval's summarize takes the headline AP at a cut-off of exactly 100 detections, whatever
+	// MaxDets says, and reports -1 when none is 100; the other statistics use MaxDets[2].
+	apHeadline := ap[0].value()
+	if i := slices.Index(p.MaxDets, 100); i < 0 {
+		apHeadline = -1
+	} else if i != 2 {
+		var m mean
+		for k := range K {
+			if npig := a.npig(k, 0, w); npig > 0 {
+				a.curves(k, 0, 100, w, npig, true, false)
+				for _, v := range a.prec {
+					m.add(v)
+				}
+			}
+		}
+		apHeadline = m.value()
+	}
 	s.Stats = [12]float64{
-		ap[0].value(), ap50[0].value(), ap75[0].value(), ap[1].value(), ap[2].value(), ap[3].value(),
+		apHeadline, ap50[0].value(), ap75[0].value(), ap[1].value(), ap[2].value(), ap[3].value(),
 		arAt[0].value(), arAt[1].value(), ar[0].value(), ar[1].value(), ar[2].value(), ar[3].value(),
 	}
 	return s, nil
@@ -162,33 +183,44 @@ func (a *Accumulator) npig(k, area int, w []int32) float64 {
 // curves runs COCOeval.accumulate for one (class, area, cut-off): the cumulative true and false
 // positives in score order, recall a.recall[t] = tp/npig and, when withPrecision, the precision
 // envelope sampled at the recall thresholds into a.prec (and, with withScores, the score at each
-// sampled point into a.sc).
+// sampled point into a.scores).
+//
+// Only true positives are kept as curve points. That loses nothing: recall only grows at a true
+// positive, so every recall threshold is first reached at one (or, for recall 0, at the first
+// detection, whose envelope is the maximum over all points), and precision only falls at a false
+// positive, so the envelope - the best precision at or after a point - is attained at true
+// positives. False positives enter through the running count total - ignored[t] - tp[t].
 func (a *Accumulator) curves(k, area, maxDet int, w []int32, npig float64, withPrecision, withScores bool) {
 	T := len(a.e.p.IoUThresholds)
+	var ignored [maxThresholds]float64
 	for t := range T {
-		a.tp[t], a.fp[t] = 0, 0
+		a.tp[t] = 0
 		a.rc[t], a.pr[t], a.sc[t] = a.rc[t][:0], a.pr[t][:0], a.sc[t][:0]
 	}
-	for _, r := range a.e.lists[k][area] {
+	list := a.e.lists[k][area]
+	if !withPrecision && area == 0 {
+		list = a.e.hits[k] // recall needs the true positives only
+	}
+	total := 0.0
+	for i := range list {
+		r := &list[i]
 		wt := w[r.img]
 		if wt == 0 || int(r.rank) >= maxDet {
 			continue
 		}
 		fw := float64(wt)
-		for t := range T {
-			bit := uint32(1) << t
-			if r.ign&bit != 0 {
-				continue
-			}
-			if r.match&bit != 0 {
-				a.tp[t] += fw
-			} else {
-				a.fp[t] += fw
-			}
+		total += fw
+		for b := r.ign; b != 0; b &= b - 1 {
+			ignored[bits.TrailingZeros32(b)] += fw
+		}
+		for b := r.match &^ r.ign; b != 0; b &= b - 1 {
+			t := bits.TrailingZeros32(b)
+			a.tp[t] += fw
 			if withPrecision {
 				tp := a.tp[t]
+				fp := total - ignored[t] - tp
 				a.rc[t] = append(a.rc[t], tp/npig)
-				a.pr[t] = append(a.pr[t], tp/(tp+a.fp[t]+eps))
+				a.pr[t] = append(a.pr[t], tp/(tp+fp+eps))
 				if withScores {
 					a.sc[t] = append(a.sc[t], r.score)
 				}

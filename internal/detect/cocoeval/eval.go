@@ -3,7 +3,9 @@ package cocoeval
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/cvgate/cvgate/internal/detect/box"
 )
@@ -28,8 +30,14 @@ type Eval struct {
 	lists [][areaCount][]rec
 	// gts[k][a] are, per image with any, the class-k objects that area range a does not ignore.
 	gts [][areaCount][]gtCount
+	// hits[k] are the records of lists[k][0] that are true positives at some threshold: all a
+	// recall-only pass needs.
+	hits [][]rec
 	// ops are the per-image matches at the operating IoU over all areas.
 	ops []opImage
+	// top[k] is the highest score of an evaluated class-k detection (hasTop[k] when there is one).
+	top    []float64
+	hasTop []bool
 }
 
 type rec struct {
@@ -44,17 +52,27 @@ type rec struct {
 
 type gtCount struct{ img, n int32 }
 
+// entry is one evaluated detection with its flags in every area range, before the final sort.
+type entry struct {
+	score      float64
+	img, rank  int32
+	class      int32
+	match, ign [areaCount]uint32
+}
+
 // opImage holds one image's matching at the operating IoU (area "all", per-class cut-off applied).
 type opImage struct {
+	dets       []box.Detection
+	gt         []box.Object
 	detGT      []int32   // per detection: the matched object's index, -1 none, -2 beyond the cut-off
 	detIgnored []bool    // matched an ignored object
 	detIoU     []float64 // IoU with the matched object
-	gtIgnored  []bool
 }
 
 // Evaluate matches every image's detections to its ground truth as COCOeval.evaluate does and
 // keeps the records. It rejects inputs pycocotools would mis-evaluate silently: classes outside
-// [0, NumClasses), non-finite or inverted boxes, non-finite scores and negative areas.
+// [0, NumClasses), non-finite or inverted boxes, non-finite scores and negative areas. Images are
+// matched in parallel; the result does not depend on the number of workers.
 func Evaluate(images []Image, p Params) (*Eval, error) {
 	if p.OperatingIoU == 0 {
 		p.OperatingIoU = 0.5
@@ -73,31 +91,144 @@ func Evaluate(images []Image, p Params) (*Eval, error) {
 	e := &Eval{
 		p: p, rec: RecallThresholds(), nImages: len(images),
 		lists: make([][areaCount][]rec, p.NumClasses),
+		hits:  make([][]rec, p.NumClasses),
 		gts:   make([][areaCount][]gtCount, p.NumClasses),
 		ops:   make([]opImage, len(images)),
+		top:   make([]float64, p.NumClasses), hasTop: make([]bool, p.NumClasses),
 	}
-	var m matcher
-	for i, im := range images {
-		m.image(e, int32(i), im)
-	}
-	for k := range e.lists {
-		for a := range e.lists[k] {
-			slices.SortFunc(e.lists[k][a], compareRec)
+	// Contiguous chunks of images per worker, concatenated in chunk order, keep the image order
+	// that COCOeval's tie-breaking depends on.
+	workers := max(1, min(runtime.GOMAXPROCS(0), len(images)/64))
+	parts := make([]*matcher, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := w*len(images)/workers, (w+1)*len(images)/workers
+		m := newMatcher(p)
+		n := 0
+		for _, im := range images[lo:hi] {
+			n += len(im.Dets)
 		}
+		m.entries = make([]entry, 0, n)
+		parts[w] = m
+		wg.Go(func() {
+			for i := lo; i < hi; i++ {
+				m.image(e, int32(i), images[i])
+			}
+		})
 	}
+	wg.Wait()
+	e.collect(parts)
 	return e, nil
 }
 
-func compareRec(x, y rec) int {
-	switch {
-	case x.score > y.score:
-		return -1
-	case x.score < y.score:
-		return 1
-	case x.img != y.img:
-		return int(x.img - y.img)
+// collect merges the workers' entries: one stable sort by descending score over all of them
+// (ties keep image, then rank order), then a stable split by class into the per-area lists.
+func (e *Eval) collect(parts []*matcher) {
+	n := 0
+	for _, m := range parts {
+		n += len(m.entries)
 	}
-	return int(x.rank - y.rank)
+	all := make([]entry, 0, n)
+	for _, m := range parts {
+		all = append(all, m.entries...)
+		m.entries = nil
+		for k := range e.p.NumClasses {
+			for a := range areaCount {
+				e.gts[k][a] = append(e.gts[k][a], m.gts[k][a]...)
+			}
+			if m.hasTop[k] && (!e.hasTop[k] || m.top[k] > e.top[k]) {
+				e.top[k], e.hasTop[k] = m.top[k], true
+			}
+		}
+	}
+	keys := make([]uint64, len(all))
+	for i, en := range all {
+		keys[i] = descendingKey(en.score)
+	}
+	order := radixOrder(keys)
+	T := len(e.p.IoUThresholds)
+	full := uint32(1)<<T - 1
+	counts := make([][areaCount]int, e.p.NumClasses)
+	for _, en := range all {
+		for a := range areaCount {
+			if en.ign[a] != full {
+				counts[en.class][a]++
+			}
+		}
+	}
+	for k := range counts {
+		for a := range areaCount {
+			e.lists[k][a] = make([]rec, 0, counts[k][a])
+		}
+	}
+	for _, i := range order {
+		en := &all[i]
+		for a := range areaCount {
+			if en.ign[a] == full {
+				continue
+			}
+			r := rec{score: en.score, img: en.img, rank: en.rank, match: en.match[a], ign: en.ign[a]}
+			e.lists[en.class][a] = append(e.lists[en.class][a], r)
+			if a == 0 && r.match&^r.ign != 0 {
+				e.hits[en.class] = append(e.hits[en.class], r)
+			}
+		}
+	}
+}
+
+// descendingKey maps a score to a key whose ascending unsigned order is the descending score
+// order; -0 and +0 share a key, as they tie in pycocotools' sort.
+func descendingKey(s float64) uint64 {
+	if s == 0 {
+		s = 0
+	}
+	b := math.Float64bits(s)
+	if b>>63 == 1 {
+		b = ^b
+	} else {
+		b |= 1 << 63
+	}
+	return ^b
+}
+
+// radixOrder is the stable ascending order of keys: an LSD radix sort over 16-bit digits that
+// moves keys with their indices (sequential memory access), skipping digits all keys share.
+func radixOrder(keys []uint64) []int32 {
+	type item struct {
+		key uint64
+		idx int32
+	}
+	n := len(keys)
+	cur, tmp := make([]item, n), make([]item, n)
+	for i, k := range keys {
+		cur[i] = item{k, int32(i)}
+	}
+	var count [1 << 16]int
+	for shift := uint(0); shift < 64; shift += 16 {
+		clear(count[:])
+		for _, it := range cur {
+			count[(it.key>>shift)&0xffff]++
+		}
+		if n == 0 || count[(cur[0].key>>shift)&0xffff] == n {
+			continue
+		}
+		sum := 0
+		for d, c := range count {
+			count[d] = sum
+			sum += c
+		}
+		for _, it := range cur {
+			d := (it.key >> shift) & 0xffff
+			tmp[count[d]] = it
+			count[d]++
+		}
+		cur, tmp = tmp, cur
+	}
+	order := make([]int32, n)
+	for i, it := range cur {
+		order[i] = it.idx
+	}
+	return order
 }
 
 func checkImage(im Image, classes int) error {
@@ -130,8 +261,13 @@ func (e *Eval) NumImages() int { return e.nImages }
 // Params are the evaluation's parameters.
 func (e *Eval) Params() Params { return e.p }
 
-// matcher holds scratch buffers reused across images.
+// matcher evaluates a run of images with its own scratch buffers and outputs.
 type matcher struct {
+	p            Params
+	entries      []entry
+	gts          [][areaCount][]gtCount
+	top          []float64
+	hasTop       []bool
 	gtIdx, dtIdx []int
 	order        []int
 	ious         []float64
@@ -139,44 +275,58 @@ type matcher struct {
 	gtm          []bool
 	dtm          []int
 	dtIg         []bool
-	match, ign   []uint32
+}
+
+func newMatcher(p Params) *matcher {
+	return &matcher{
+		p: p, gts: make([][areaCount][]gtCount, p.NumClasses),
+		top: make([]float64, p.NumClasses), hasTop: make([]bool, p.NumClasses),
+	}
 }
 
 // image evaluates one image, class by class.
 func (m *matcher) image(e *Eval, img int32, im Image) {
 	op := opImage{
+		dets: slices.Clone(im.Dets), gt: slices.Clone(im.GT),
 		detGT: make([]int32, len(im.Dets)), detIgnored: make([]bool, len(im.Dets)),
-		detIoU: make([]float64, len(im.Dets)), gtIgnored: make([]bool, len(im.GT)),
+		detIoU: make([]float64, len(im.Dets)),
 	}
 	for j := range op.detGT {
 		op.detGT[j] = -2
 	}
-	for j, o := range im.GT {
-		op.gtIgnored[j] = o.Ignored()
-	}
 	// Group by class: objects in source order, detections by score (descending, stable).
-	m.gtIdx = m.gtIdx[:0]
-	for j := range im.GT {
-		m.gtIdx = append(m.gtIdx, j)
+	// Sorting class*n+index as plain integers groups by class and keeps the source order.
+	m.gtIdx = grow(m.gtIdx, len(im.GT))
+	for j, o := range im.GT {
+		m.gtIdx[j] = o.Class*len(im.GT) + j
 	}
-	slices.SortStableFunc(m.gtIdx, func(a, b int) int { return im.GT[a].Class - im.GT[b].Class })
-	m.dtIdx = m.dtIdx[:0]
-	for j := range im.Dets {
-		m.dtIdx = append(m.dtIdx, j)
+	slices.Sort(m.gtIdx)
+	for j := range m.gtIdx {
+		m.gtIdx[j] %= len(im.GT)
 	}
-	slices.SortStableFunc(m.dtIdx, func(a, b int) int {
-		da, db := im.Dets[a], im.Dets[b]
-		if da.Class != db.Class {
-			return da.Class - db.Class
+	m.dtIdx = grow(m.dtIdx, len(im.Dets))
+	for j, d := range im.Dets {
+		m.dtIdx[j] = d.Class*len(im.Dets) + j
+	}
+	slices.Sort(m.dtIdx)
+	for j := range m.dtIdx {
+		m.dtIdx[j] %= len(im.Dets)
+	}
+	// Within a class, a stable insertion sort by descending score (runs are short).
+	for j := 1; j < len(m.dtIdx); j++ {
+		x := m.dtIdx[j]
+		dx := &im.Dets[x]
+		i := j
+		for i > 0 {
+			dp := &im.Dets[m.dtIdx[i-1]]
+			if dp.Class != dx.Class || dp.Score >= dx.Score {
+				break
+			}
+			m.dtIdx[i] = m.dtIdx[i-1]
+			i--
 		}
-		switch {
-		case da.Score > db.Score:
-			return -1
-		case da.Score < db.Score:
-			return 1
-		}
-		return 0
-	})
+		m.dtIdx[i] = x
+	}
 	gi, di := 0, 0
 	for gi < len(m.gtIdx) || di < len(m.dtIdx) {
 		k := math.MaxInt
@@ -193,35 +343,57 @@ func (m *matcher) image(e *Eval, img int32, im Image) {
 		for di < len(m.dtIdx) && im.Dets[m.dtIdx[di]].Class == k {
 			di++
 		}
-		m.class(e, img, k, im, m.gtIdx[g0:gi], m.dtIdx[d0:di], &op)
+		m.class(img, k, im, m.gtIdx[g0:gi], m.dtIdx[d0:di], &op)
 	}
 	e.ops[img] = op
 }
 
 // class evaluates one (image, class) pair as COCOeval.evaluateImg does for every area range.
-func (m *matcher) class(e *Eval, img int32, k int, im Image, gts, dts []int, op *opImage) {
-	maxDet := e.p.MaxDets[len(e.p.MaxDets)-1]
-	if len(dts) > maxDet {
-		dts = dts[:maxDet]
+func (m *matcher) class(img int32, k int, im Image, gts, dts []int, op *opImage) {
+	p := m.p
+	if len(dts) > p.MaxDets[2] {
+		dts = dts[:p.MaxDets[2]]
+	}
+	if len(dts) > 0 && (!m.hasTop[k] || im.Dets[dts[0]].Score > m.top[k]) {
+		m.top[k], m.hasTop[k] = im.Dets[dts[0]].Score, true
 	}
 	G, D := len(gts), len(dts)
+	T := len(p.IoUThresholds)
+	full := uint32(1)<<T - 1
+	base := len(m.entries)
+	for d, dj := range dts {
+		m.entries = append(m.entries, entry{score: im.Dets[dj].Score, img: img, rank: int32(d), class: int32(k)})
+		op.detGT[dj] = -1
+	}
+	ents := m.entries[base:]
+	if G == 0 {
+		// Nothing to match: every detection is a false positive where its area is in range and
+		// ignored where it is not.
+		for d, dj := range dts {
+			area := im.Dets[dj].W() * im.Dets[dj].H()
+			for a, ar := range Areas {
+				if area < ar.Lo || area > ar.Hi {
+					ents[d].ign[a] = full
+				}
+			}
+		}
+		m.dropIgnored(base, full)
+		return
+	}
 	m.ious = grow(m.ious, D*G)
+	m.crowd = grow(m.crowd, G)
+	for g, gj := range gts {
+		m.crowd[g] = im.GT[gj].Crowd
+	}
 	for d, dj := range dts {
 		for g, gj := range gts {
-			if im.GT[gj].Crowd {
+			if m.crowd[g] {
 				m.ious[d*G+g] = box.CrowdIoU(im.Dets[dj].Box, im.GT[gj].Box)
 			} else {
 				m.ious[d*G+g] = box.IoU(im.Dets[dj].Box, im.GT[gj].Box)
 			}
 		}
 	}
-	m.crowd = grow(m.crowd, G)
-	for g, gj := range gts {
-		m.crowd[g] = im.GT[gj].Crowd
-	}
-	T := len(e.p.IoUThresholds)
-	full := uint32(1)<<T - 1
-	m.match, m.ign = grow(m.match, D), grow(m.ign, D)
 	for a, ar := range Areas {
 		m.gtIg = grow(m.gtIg, G)
 		npig := int32(0)
@@ -233,41 +405,32 @@ func (m *matcher) class(e *Eval, img int32, k int, im Image, gts, dts []int, op 
 			}
 		}
 		if npig > 0 {
-			e.gts[k][a] = append(e.gts[k][a], gtCount{img, npig})
+			m.gts[k][a] = append(m.gts[k][a], gtCount{img, npig})
 		}
 		if D == 0 {
 			continue
 		}
 		m.sortIgnoredLast(G)
-		clear(m.match[:D])
-		clear(m.ign[:D])
-		for t, thr := range e.p.IoUThresholds {
+		for t, thr := range p.IoUThresholds {
 			m.greedy(G, D, thr)
 			bit := uint32(1) << t
 			for d := range D {
 				if m.dtm[d] >= 0 {
-					m.match[d] |= bit
+					ents[d].match[a] |= bit
 					if m.dtIg[d] {
-						m.ign[d] |= bit
+						ents[d].ign[a] |= bit
 					}
 				}
 			}
 		}
 		for d, dj := range dts {
 			if area := im.Dets[dj].W() * im.Dets[dj].H(); area < ar.Lo || area > ar.Hi {
-				m.ign[d] |= full &^ m.match[d]
+				ents[d].ign[a] |= full &^ ents[d].match[a]
 			}
-			if m.ign[d] == full {
-				continue // ignored at every threshold: adds no point to any curve
-			}
-			e.lists[k][a] = append(e.lists[k][a], rec{
-				score: im.Dets[dj].Score, img: img, rank: int32(d), match: m.match[d], ign: m.ign[d],
-			})
 		}
 		if a == 0 {
-			m.greedy(G, D, e.p.OperatingIoU)
+			m.greedy(G, D, p.OperatingIoU)
 			for d, dj := range dts {
-				op.detGT[dj] = -1
 				if g := m.dtm[d]; g >= 0 {
 					op.detGT[dj] = int32(gts[g])
 					op.detIgnored[dj] = m.dtIg[d]
@@ -276,6 +439,19 @@ func (m *matcher) class(e *Eval, img int32, k int, im Image, gts, dts []int, op 
 			}
 		}
 	}
+	m.dropIgnored(base, full)
+}
+
+// dropIgnored removes the entries from base on that every area ignores at every threshold: they
+// add no point to any curve.
+func (m *matcher) dropIgnored(base int, full uint32) {
+	kept := m.entries[:base]
+	for _, en := range m.entries[base:] {
+		if en.ign != [areaCount]uint32{full, full, full, full} {
+			kept = append(kept, en)
+		}
+	}
+	m.entries = kept
 }
 
 // sortIgnoredLast orders the objects non-ignored first, stably (COCOeval's mergesort on _ignore).
