@@ -21,6 +21,8 @@ import (
 	"github.com/cvgate/cvgate/internal/onnxproto"
 	"github.com/cvgate/cvgate/internal/preprocess"
 	"github.com/cvgate/cvgate/internal/progress"
+	"github.com/cvgate/cvgate/internal/task"
+	"github.com/cvgate/cvgate/internal/task/registry"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -48,6 +50,9 @@ type session struct {
 	facts      *analysis.Facts
 	train      *dataset.Dataset
 	trainFacts *analysis.Facts
+	// choice is the run's task and its ground truth; task is nil for classification.
+	choice registry.Choice
+	task   task.Task
 }
 
 // opened is a model that ONNX Runtime loaded, or the reason it did not.
@@ -102,6 +107,9 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 		return nil, err
 	}
 	selected = checks.Enabled(selected, &cfg.Config, include)
+	if err := s.chooseTask(); err != nil {
+		return nil, err
+	}
 
 	initStart := time.Now()
 	lib, err := onnx.Locate(cfg.Runtime.ORTLib, a.getenv, a.Executable)
@@ -154,7 +162,11 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 			DecodeSeconds: round3(ds.Decode.Seconds()),
 		}},
 	}
-	if ds.Classes != nil {
+	s.describeTask(r.Inputs.Dataset)
+	if s.task != nil {
+		r.Inputs.Dataset.Objects = objectCount(ds, s.task.Kind())
+		r.Run.Notes = append(r.Run.Notes, s.choice.Reader.Notes()...)
+	} else if ds.Classes != nil {
 		r.Inputs.Dataset.Classes = ds.Classes.Names
 		r.Inputs.Dataset.LabelSource = ds.Classes.Source
 		r.Inputs.Dataset.PerClass = ds.PerClass()
@@ -264,8 +276,12 @@ func (s *session) open(path string) opened {
 	o.proto = proto
 	rc := s.cfg.Runtime
 	pc := s.cfg.Preprocess
-	m, err := onnx.Open(s.rt, full, onnx.Options{Threads: rc.Threads, BatchSize: rc.BatchSize, Provider: string(rc.ExecutionProvider), Input: pc.Input, Output: pc.Output}, s.stats)
+	m, err := onnx.Open(s.rt, full, onnx.Options{Threads: rc.Threads, BatchSize: rc.BatchSize, Provider: string(rc.ExecutionProvider),
+		Input: pc.Input, Output: pc.Output, AllOutputs: s.decodedTask()}, s.stats)
 	if err != nil {
+		if !s.decodedTask() {
+			err = taskHint(err)
+		}
 		o.err = err
 		return o
 	}
@@ -276,6 +292,9 @@ func (s *session) open(path string) opened {
 
 // loadData lists and decodes the evaluation images once, and maps labels to output indices.
 func (s *session) loadData(ctx context.Context, cands []opened) (*dataset.Dataset, error) {
+	if s.decodedTask() {
+		return s.loadTaskData(ctx)
+	}
 	cfg := s.cfg
 	listing, err := dataset.List(s.app.path(cfg.Data))
 	if err != nil {
@@ -368,9 +387,13 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 	if err != nil {
 		return nil, err
 	}
+	if err := s.bindTask(cand); err != nil {
+		return nil, err
+	}
 	t.Model = *cand.Info
 
 	env := &checks.Env{
+		Task:      s.task,
 		Config:    &s.cfg.Config,
 		Data:      ds,
 		Candidate: cand,
@@ -485,6 +508,9 @@ func (s *session) baseline(ctx context.Context, candidate string, ds *dataset.Da
 	o.path = res.Source
 	o.model.Path = res.Source
 	sub, err := s.subject("baseline", o, ds)
+	if err == nil {
+		err = s.bindTask(sub)
+	}
 	if err != nil {
 		o.model.Close()
 		note := fmt.Sprintf("baseline %s cannot be fed the same images: %v", res.Source, err)
@@ -510,6 +536,9 @@ func describePreprocess(s preprocess.Spec) *report.Preprocess {
 	resize := fmt.Sprintf("%s to %dx%d (stretch)", s.Filter, s.Width, s.Height)
 	if s.CropFraction > 0 {
 		resize = fmt.Sprintf("%s, shorter side so that a %dx%d center crop keeps %.3g of it", s.Filter, s.Width, s.Height, s.CropFraction)
+	}
+	if s.Letterbox {
+		resize = fmt.Sprintf("%s letterbox into %dx%d (aspect kept, padded with %g)", s.Filter, s.Width, s.Height, s.PadValue)
 	}
 	return &report.Preprocess{
 		Width: s.Width, Height: s.Height, Channels: s.Channels, ChannelOrder: s.Order,

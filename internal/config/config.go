@@ -81,25 +81,33 @@ type Preprocess struct {
 	Outputs    string    `yaml:"outputs"`
 }
 
-// Detection says how a detector's outputs are read and matched.
+// Detection says how a detector's outputs are read and matched. Empty fields are inferred from
+// the outputs' names and shapes; the report says what was used.
 type Detection struct {
-	// Convention is the output layout: "auto" (inferred from names and shapes), "yolov8"
-	// ([N,4+C,A]), "yolov5" ([N,A,5+C]), "padded" ([N,K,6] x1,y1,x2,y2,score,class),
-	// "padded_batch" ([K,7] or [N,K,7] with a batch index first), "torchvision" (boxes [K,4],
-	// scores [K], labels [K]) or "ssd" (boxes [N,A,4] + scores [N,A,C]).
-	Convention string `yaml:"convention"`
-	// BoxFormat is "auto", "xyxy", "xywh" or "cxcywh"; Coordinates "auto", "pixels" (model input
-	// pixels) or "normalized" ([0,1] of the input).
-	BoxFormat   string `yaml:"box_format"`
-	Coordinates string `yaml:"coordinates"`
-	// Background says whether an SSD-style score tensor's first column is the background:
-	// "auto", "yes" or "no".
-	Background string `yaml:"background"`
-	// Boxes, Scores and Labels name the outputs of multi-output conventions when their names do
-	// not say it.
-	Boxes  string `yaml:"boxes"`
-	Scores string `yaml:"scores"`
-	Labels string `yaml:"labels"`
+	// Output is the output convention: "auto", "yolov5" ([N,A,5+C]), "yolov8" ([N,4+C,A]),
+	// "yolov8-transposed" ([N,A,4+C]), "boxes-scores-labels" (torchvision: boxes [K,4], scores
+	// [K], labels [K]), "padded6" ([N,K,6] x1,y1,x2,y2,score,class), "padded7" ([N,K,7] with a
+	// batch index first), "flat7" ([K,7]) or "ssd" (boxes [N,A,4] + scores [N,A,C]).
+	Output string `yaml:"output"`
+	// BoxesOutput, ScoresOutput and LabelsOutput name the outputs of multi-output conventions.
+	BoxesOutput  string `yaml:"boxes_output"`
+	ScoresOutput string `yaml:"scores_output"`
+	LabelsOutput string `yaml:"labels_output"`
+	// BoxEncoding is "auto", "xyxy", "xywh", "cxcywh" or "yxyx"; BoxUnits "auto", "pixels" (model
+	// input pixels) or "normalized" ([0,1] of the input).
+	BoxEncoding string `yaml:"box_encoding"`
+	BoxUnits    string `yaml:"box_units"`
+	// BackgroundClass says whether SSD-style scores have a background column: "auto", "first"
+	// or "none".
+	BackgroundClass string `yaml:"background_class"`
+	// ClassBeforeScore reads 6/7-column rows as (..., class, score), as YOLOv7 end-to-end exports.
+	ClassBeforeScore bool `yaml:"class_before_score"`
+	// ScoresAreLogits applies a sigmoid to raw-head scores.
+	ScoresAreLogits bool `yaml:"scores_are_logits"`
+	// LabelOffset is subtracted from label outputs (1 when label 0 is background); CategoryIDs
+	// says label outputs are the annotation's COCO category ids rather than class indices.
+	LabelOffset int  `yaml:"label_offset"`
+	CategoryIDs bool `yaml:"category_ids"`
 	// NMSIoU, ScoreThreshold and MaxDetections configure decoding of raw heads (class-aware
 	// NMS). The low score threshold and 100 detections per image are COCO evaluation's defaults.
 	NMSIoU         float64 `yaml:"nms_iou"`

@@ -22,7 +22,7 @@ func Defaults() Config {
 		},
 		Preprocess: Preprocess{Layout: "auto", Outputs: "auto"},
 		Publish:    Publish{Comment: "update"},
-		Detection: Detection{Convention: "auto", BoxFormat: "auto", Coordinates: "auto", Background: "auto",
+		Detection: Detection{Output: "auto", BoxEncoding: "auto", BoxUnits: "auto", BackgroundClass: "auto",
 			NMSIoU: 0.7, ScoreThreshold: 0.001, MaxDetections: 100, OperatingScore: 0.25},
 		Segmentation: Segmentation{IgnoreIndex: 255, Output: "auto", Threshold: 0.5},
 		Thresholds: Thresholds{

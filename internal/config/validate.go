@@ -20,10 +20,11 @@ func (c *Config) Validate() error {
 
 	v.oneOf("task", c.Task, "", "classification", "detection", "segmentation")
 	det := c.Detection
-	v.oneOf("detection.convention", det.Convention, "auto", "yolov8", "yolov5", "padded", "padded_batch", "torchvision", "ssd")
-	v.oneOf("detection.box_format", det.BoxFormat, "auto", "xyxy", "xywh", "cxcywh")
-	v.oneOf("detection.coordinates", det.Coordinates, "auto", "pixels", "normalized")
-	v.oneOf("detection.background", det.Background, "auto", "yes", "no")
+	v.oneOf("detection.output", det.Output, "auto", "yolov5", "yolov8", "yolov8-transposed", "boxes-scores-labels", "padded6", "padded7", "flat7", "ssd")
+	v.oneOf("detection.box_encoding", det.BoxEncoding, "auto", "xyxy", "xywh", "cxcywh", "yxyx")
+	v.oneOf("detection.box_units", det.BoxUnits, "auto", "pixels", "normalized")
+	v.oneOf("detection.background_class", det.BackgroundClass, "auto", "first", "none")
+	v.check(det.LabelOffset >= 0 && det.LabelOffset <= 1000, "detection.label_offset", "must be between 0 and 1000, got %d", det.LabelOffset)
 	v.check(det.NMSIoU > 0 && det.NMSIoU <= 1, "detection.nms_iou", "must be in (0, 1], got %g", det.NMSIoU)
 	v.share("detection.score_threshold", det.ScoreThreshold)
 	v.share("detection.operating_score", det.OperatingScore)
