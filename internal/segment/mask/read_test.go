@@ -16,15 +16,14 @@ import (
 	"golang.org/x/image/tiff"
 )
 
-// pattern is a 4x2 mask with the values of each case written in row-major order.
-func grayPNG(t *testing.T, w, h int, vals []uint8) []byte {
+func grayPNG(t testing.TB, w, h int, vals []uint8) []byte {
 	t.Helper()
 	g := image.NewGray(image.Rect(0, 0, w, h))
 	copy(g.Pix, vals)
 	return encodePNG(t, g)
 }
 
-func encodePNG(t *testing.T, img image.Image) []byte {
+func encodePNG(t testing.TB, img image.Image) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := png.Encode(&b, img); err != nil {
@@ -33,7 +32,7 @@ func encodePNG(t *testing.T, img image.Image) []byte {
 	return b.Bytes()
 }
 
-func gray16PNG(t *testing.T, w, h int, vals []uint16) []byte {
+func gray16PNG(t testing.TB, w, h int, vals []uint16) []byte {
 	t.Helper()
 	g := image.NewGray16(image.Rect(0, 0, w, h))
 	for i, v := range vals {
@@ -46,7 +45,7 @@ var vocPalette = color.Palette{
 	color.RGBA{0, 0, 0, 255}, color.RGBA{128, 0, 0, 255}, color.RGBA{0, 128, 0, 255}, color.RGBA{128, 128, 0, 255},
 }
 
-func palettePNG(t *testing.T, w, h int, idx []uint8) []byte {
+func palettePNG(t testing.TB, w, h int, idx []uint8) []byte {
 	t.Helper()
 	pal := append(color.Palette{}, vocPalette...)
 	for len(pal) < 256 {

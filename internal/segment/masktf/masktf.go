@@ -95,10 +95,42 @@ func parseArgs(arg string) ([]float64, error) {
 }
 
 // warp samples src at the affine source position m of every output pixel (sx = m0*x + m1*y + m2,
-// sy = m3*x + m4*y + m5), the same expression perturb's warp evaluates.
+// sy = m3*x + m4*y + m5), the same expression perturb's warp evaluates. Inside the map the
+// position is at least -0.5, so int(s+0.5) is floor(s+0.5).
 func warp(dst *segment.LabelMap, src segment.LabelMap, m [6]float64, ignore uint16) {
 	w, h := src.W, src.H
 	fw, fh := float64(w), float64(h)
+	inside := func(s, n float64) bool { return s >= -0.5 && s < n-0.5 }
+	if m[1] == 0 && m[3] == 0 {
+		// Shift and scale are separable: the source column depends on x only, the row on y only.
+		xs := make([]int, w)
+		for x := range xs {
+			sx := m[0]*float64(x) + m[2] // m[1]*y is 0: the same value as the full expression
+			xs[x] = -1
+			if inside(sx, fw) {
+				xs[x] = min(int(sx+0.5), w-1)
+			}
+		}
+		for y := 0; y < h; y++ {
+			out := dst.Pix[y*w : (y+1)*w]
+			sy := m[4]*float64(y) + m[5]
+			if !inside(sy, fh) {
+				for x := range out {
+					out[x] = ignore
+				}
+				continue
+			}
+			row := src.Pix[min(int(sy+0.5), h-1)*w:][:w]
+			for x, ix := range xs {
+				if ix < 0 {
+					out[x] = ignore
+				} else {
+					out[x] = row[ix]
+				}
+			}
+		}
+		return
+	}
 	for y := 0; y < h; y++ {
 		out := dst.Pix[y*w : (y+1)*w]
 		fy := float64(y)
@@ -106,13 +138,11 @@ func warp(dst *segment.LabelMap, src segment.LabelMap, m [6]float64, ignore uint
 			fx := float64(x)
 			sx := m[0]*fx + m[1]*fy + m[2]
 			sy := m[3]*fx + m[4]*fy + m[5]
-			if sx < -0.5 || sx >= fw-0.5 || sy < -0.5 || sy >= fh-0.5 {
+			if !inside(sx, fw) || !inside(sy, fh) {
 				out[x] = ignore
 				continue
 			}
-			ix := min(max(int(math.Floor(sx+0.5)), 0), w-1)
-			iy := min(max(int(math.Floor(sy+0.5)), 0), h-1)
-			out[x] = src.Pix[iy*w+ix]
+			out[x] = src.Pix[min(int(sy+0.5), h-1)*w+min(int(sx+0.5), w-1)]
 		}
 	}
 }
