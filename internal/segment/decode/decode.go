@@ -656,8 +656,6 @@ func (d *Decoder) scores(src []float32, ch, oh, ow int, g Geometry, dst *Predict
 	wantConf := dst.Conf != nil
 	if wantConf {
 		sc.vals = growF(sc.vals, ch*w)
-	} else {
-		sc.vals = growF(sc.vals, w)
 	}
 	// An NCHW output at the label's width is read in place, without copying rows.
 	direct := sc.tx.identity && d.layout == NCHW
@@ -674,21 +672,26 @@ func (d *Decoder) scores(src []float32, ch, oh, ow int, g Geometry, dst *Predict
 			} else {
 				a, b = r0[c*w:][:w], r1[c*w:][:w]
 			}
-			row := a
+			cw := wy // this class's vertical weight, 0 once the row is blended
 			switch {
 			case wantConf:
-				row = sc.vals[c*w:][:w]
+				// Keep every class's resized score for the softmax.
+				row := sc.vals[c*w:][:w]
 				blend(row, a, b, wy)
-			case wy != 0 && lo != hi:
-				row = sc.vals[:w]
-				blend(row, a, b, wy)
+				a, b, cw = row, row, 0
+			case lo == hi:
+				b, cw = a, 0
 			}
 			if c == 0 {
-				copy(best, row)
+				blend(best, a, b, cw)
 				clear(bestIdx)
 				continue
 			}
-			argmaxStep(best, bestIdx, row, uint16(c))
+			if cw == 0 {
+				argmaxStep(best, bestIdx, a, uint16(c))
+			} else {
+				argmaxBlend(best, bestIdx, a, b, cw, uint16(c))
+			}
 		}
 		copy(dst.Map.Pix[y*w:(y+1)*w], bestIdx)
 		if !wantConf {
@@ -716,6 +719,17 @@ func blend(dst, a, b []float32, wy float32) {
 func argmaxStep(best []float32, idx []uint16, row []float32, c uint16) {
 	idx, row = idx[:len(best)], row[:len(best)]
 	for x, v := range row {
+		if v > best[x] {
+			best[x], idx[x] = v, c
+		}
+	}
+}
+
+// argmaxBlend is argmaxStep over the row a + wy*(b-a), without storing it.
+func argmaxBlend(best []float32, idx []uint16, a, b []float32, wy float32, c uint16) {
+	idx, a, b = idx[:len(best)], a[:len(best)], b[:len(best)]
+	for x, av := range a {
+		v := av + wy*(b[x]-av)
 		if v > best[x] {
 			best[x], idx[x] = v, c
 		}

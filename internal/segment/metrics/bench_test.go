@@ -80,7 +80,7 @@ func BenchmarkScore(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			s, _ := NewScorer(Options{Classes: 21, Ignore: 255, Boundary: boundary})
-			cm := NewConfusion(21)
+			cm, _ := NewConfusion(21)
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := s.Score(truth[0], pred[0], cm); err != nil {

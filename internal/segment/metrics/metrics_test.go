@@ -3,6 +3,7 @@ package metrics
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -94,11 +95,21 @@ func TestScoreErrors(t *testing.T) {
 			}
 		})
 	}
-	// The scorer recovers after an error.
-	if _, err := s.Score(lm(1, 1, 0), lm(1, 1, 0), nil); err != nil {
-		t.Fatalf("after an error: %v", err)
+	// A bad image leaves the set's confusion matrix as it was, and the scorer recovers.
+	cm, _ := NewConfusion(3)
+	if _, err := s.Score(lm(3, 1, 0, 1, 2), lm(3, 1, 0, 1, 9), cm); err == nil || slices.ContainsFunc(cm.Counts, func(v int64) bool { return v != 0 }) {
+		t.Fatalf("bad image: err %v, matrix %v", err, cm.Counts)
 	}
-	for _, o := range []Options{{Classes: 0}, {Classes: 300, Ignore: 255}, {Classes: 2, Ignore: -1, DilationRatio: 2}} {
+	if _, err := s.Score(lm(1, 1, 0), lm(1, 1, 0), cm); err != nil || cm.At(0, 0) != 1 {
+		t.Fatalf("after an error: %v %v", err, cm.Counts)
+	}
+	if _, err := NewConfusion(MaxConfusionClasses + 1); err == nil {
+		t.Error("a confusion matrix over the limit was allocated")
+	}
+	if _, cm, err := ScoreAll([]segment.LabelMap{lm(1, 1, 5)}, []segment.LabelMap{lm(1, 1, 5)}, Options{Classes: MaxConfusionClasses + 1, Ignore: -1}, 1); err != nil || cm != nil {
+		t.Errorf("ScoreAll over the confusion limit: %v, %v", cm, err)
+	}
+	for _, o := range []Options{{Classes: 0}, {Classes: 300, Ignore: 255}, {Classes: 2, Ignore: -1, DilationRatio: 2}, {Classes: MaxClasses + 1, Ignore: -1}} {
 		if _, err := NewScorer(o); err == nil {
 			t.Errorf("NewScorer(%+v) accepted", o)
 		}
@@ -345,7 +356,7 @@ func TestScoreAllocsDoNotGrowWithPixels(t *testing.T) {
 		gt := randomBlobs(r, side, side, 21, 20)
 		p := randomBlobs(r, side, side, 21, 20)
 		s, _ := NewScorer(Options{Classes: 21, Ignore: 255, Boundary: true})
-		cm := NewConfusion(21)
+		cm, _ := NewConfusion(21)
 		if _, err := s.Score(gt, p, cm); err != nil {
 			t.Fatal(err)
 		}

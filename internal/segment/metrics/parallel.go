@@ -10,7 +10,8 @@ import (
 
 // ScoreAll scores truth[i] against pred[i] for every i on workers goroutines (at least one), each
 // with its own Scorer and confusion matrix, merged at the end. It returns the records in image
-// order and the summed confusion matrix; the first failing image's error names its index.
+// order and the summed confusion matrix (nil above MaxConfusionClasses classes); the first
+// failing image's error names its index.
 func ScoreAll(truth, pred []segment.LabelMap, o Options, workers int) ([]Record, *Confusion, error) {
 	if len(truth) != len(pred) {
 		return nil, nil, fmt.Errorf("score segmentation: %d ground-truth maps, %d predictions", len(truth), len(pred))
@@ -24,8 +25,11 @@ func ScoreAll(truth, pred []segment.LabelMap, o Options, workers int) ([]Record,
 	cms := make([]*Confusion, workers)
 	var next atomic.Int64
 	var wg sync.WaitGroup
+	withCM := o.Classes <= MaxConfusionClasses
 	for w := range workers {
-		cms[w] = NewConfusion(o.Classes)
+		if withCM {
+			cms[w], _ = NewConfusion(o.Classes)
+		}
 		wg.Add(1)
 		go func(cm *Confusion) {
 			defer wg.Done()
@@ -44,6 +48,9 @@ func ScoreAll(truth, pred []segment.LabelMap, o Options, workers int) ([]Record,
 		if err != nil {
 			return nil, nil, fmt.Errorf("score image %d: %w", i, err)
 		}
+	}
+	if !withCM {
+		return recs, nil, nil
 	}
 	total := cms[0]
 	for _, cm := range cms[1:] {

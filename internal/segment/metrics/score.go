@@ -25,6 +25,14 @@ import (
 // (Cheng et al. 2021, "Boundary IoU: Improving Object-Centric Image Segmentation Evaluation").
 const DefaultDilationRatio = 0.02
 
+// Limits. Records take 5 x 8 bytes per class per image, so the class count bounds memory per
+// image; a confusion matrix takes 8 x C^2 bytes (8 MiB at 1024 classes), so larger sets are
+// scored without one.
+const (
+	MaxClasses          = 4096
+	MaxConfusionClasses = 1024
+)
+
 // Confusion is a C x C matrix of pixel counts: Counts[t*C+p] counts pixels of true class t
 // predicted as p (ignored pixels excluded).
 type Confusion struct {
@@ -32,8 +40,13 @@ type Confusion struct {
 	Counts []int64
 }
 
-// NewConfusion returns a zero C x C matrix.
-func NewConfusion(c int) *Confusion { return &Confusion{C: c, Counts: make([]int64, c*c)} }
+// NewConfusion returns a zero C x C matrix, for at most MaxConfusionClasses classes.
+func NewConfusion(c int) (*Confusion, error) {
+	if c < 1 || c > MaxConfusionClasses {
+		return nil, fmt.Errorf("confusion matrix of %d classes: want 1 to %d (%d MiB at most)", c, MaxConfusionClasses, MaxConfusionClasses*MaxConfusionClasses*8>>20)
+	}
+	return &Confusion{C: c, Counts: make([]int64, c*c)}, nil
+}
 
 // Add adds o into m (same C).
 func (m *Confusion) Add(o *Confusion) {
@@ -75,7 +88,7 @@ type Options struct {
 // safe for concurrent use: give each worker its own.
 type Scorer struct {
 	opts Options
-	cm   []int64 // the current image's confusion matrix
+	cm   []int64 // the current image's confusion matrix, when the caller wants one
 	// Boundary IoU: per-column counters of the truth and the prediction.
 	cntG, cntP []int32
 	bl, bp     []int64
@@ -85,8 +98,8 @@ type Scorer struct {
 
 // NewScorer validates the options.
 func NewScorer(o Options) (*Scorer, error) {
-	if o.Classes < 1 || o.Classes > 1<<16 {
-		return nil, fmt.Errorf("score segmentation: %d classes, want 1 to 65536", o.Classes)
+	if o.Classes < 1 || o.Classes > MaxClasses {
+		return nil, fmt.Errorf("score segmentation: %d classes, want 1 to %d", o.Classes, MaxClasses)
 	}
 	if o.Ignore >= 0 && o.Ignore < o.Classes {
 		return nil, fmt.Errorf("score segmentation: ignore index %d is one of the %d classes", o.Ignore, o.Classes)
@@ -100,7 +113,7 @@ func NewScorer(o Options) (*Scorer, error) {
 	if !(o.DilationRatio > 0 && o.DilationRatio < 1) {
 		return nil, fmt.Errorf("score segmentation: boundary dilation ratio %g, want (0,1)", o.DilationRatio)
 	}
-	return &Scorer{opts: o, cm: make([]int64, o.Classes*o.Classes)}, nil
+	return &Scorer{opts: o}, nil
 }
 
 // Classes is the number of classes scored.
@@ -129,77 +142,114 @@ func (s *Scorer) Score(truth, pred segment.LabelMap, cm *Confusion) (Record, err
 	if cm != nil && cm.C != c {
 		return Record{}, fmt.Errorf("score segmentation: confusion matrix has %d classes, want %d", cm.C, c)
 	}
-	clear(s.cm)
-	var ignored int64
-	var bi, bu []int64
+	rec := Record{Intersect: make([]int64, c), Label: make([]int64, c), Pred: make([]int64, c)}
+	// The image's own matrix is added to cm only once the image is known to be valid, so that a
+	// bad image leaves cm as it was.
+	var imageCM []int64
+	if cm != nil {
+		if len(s.cm) != c*c {
+			s.cm = make([]int64, c*c)
+		}
+		clear(s.cm)
+		imageCM = s.cm
+	}
+	k := counter{s: s, c: uint32(c), inter: rec.Intersect, lab: rec.Label, pred: rec.Pred, cm: imageCM,
+		hasIgn: s.opts.Ignore >= 0, ign: uint32(max(s.opts.Ignore, 0))}
 	if s.opts.Boundary {
-		// The band pass visits every pixel with its truth and prediction, so it counts the
-		// confusion matrix too.
-		ignored, bi, bu = s.boundary(truth, pred)
+		// The band pass visits every pixel with its truth and prediction, so it does the
+		// counting too.
+		rec.BoundaryIntersect, rec.BoundaryUnion = s.boundary(truth, pred, &k)
 	} else {
-		ignored = s.count(truth.Pix, pred.Pix, s.opts.Ignore)
+		k.count(truth.Pix, pred.Pix)
 	}
 	if len(s.badT) > 0 || len(s.badPred) > 0 {
 		return Record{}, s.rangeError()
 	}
-	rec := Record{Intersect: make([]int64, c), Label: make([]int64, c), Pred: make([]int64, c), Ignored: ignored,
-		BoundaryIntersect: bi, BoundaryUnion: bu}
-	rec.Valid = int64(len(truth.Pix)) - ignored
-	for t := 0; t < c; t++ {
-		row := s.cm[t*c : (t+1)*c]
-		rec.Intersect[t] = row[t]
-		for p, v := range row {
-			rec.Label[t] += v
-			rec.Pred[p] += v
-		}
-	}
+	rec.Ignored = k.ignored
+	rec.Valid = int64(len(truth.Pix)) - k.ignored
 	if cm != nil {
-		for i, v := range s.cm {
+		for i, v := range imageCM {
 			cm.Counts[i] += v
 		}
 	}
 	return rec, nil
 }
 
-// count fills the image's confusion matrix; values out of range are collected for the error.
-// Label maps are piecewise constant, so pixels are counted per run of equal (truth, prediction)
-// pairs: incrementing one counter per pixel would chain every pixel of a region on the same
-// memory cell (a store-to-load dependency per pixel), which costs several times more.
-func (s *Scorer) count(truth, pred []uint16, ign int) int64 {
-	c := s.opts.Classes
-	cm := s.cm
-	pred = pred[:len(truth)]
-	uc := uint32(c)
-	var ignored int64
-	hasIgn := ign >= 0
-	ignV := uint32(max(ign, 0))
-	flush := func(key uint32, run int64) {
-		t, p := key>>16, key&0xffff
-		switch {
-		case hasIgn && t == ignV:
-			ignored += run
-		case t >= uc || p >= uc:
-			s.noteBad(uint16(t), uint16(p), run)
-		default:
-			cm[t*uc+p] += run
+// counter accumulates one image's per-class counts (and its confusion matrix when cm is set) by
+// runs. Label maps are piecewise constant, so pixels are counted per run of equal (truth,
+// prediction) pairs: incrementing one counter per pixel would chain every pixel of a region on
+// the same memory cell (a store-to-load dependency per pixel), which costs several times more.
+type counter struct {
+	s                *Scorer
+	c                uint32
+	inter, lab, pred []int64
+	cm               []int64
+	bl, bp, bi       []int64 // boundary band counts, when scoring boundaries
+	hasIgn           bool
+	ign              uint32
+	ignored          int64
+}
+
+// Key bits: truth in bits 0-15, prediction in 16-31, then the band flags.
+const (
+	truthBand = 1 << 32
+	predBand  = 1 << 33
+)
+
+// flush counts run pixels of one key; values out of range are collected for the error.
+func (k *counter) flush(key uint64, run int64) {
+	t, p := uint32(key&0xffff), uint32(key>>16&0xffff)
+	if k.hasIgn && t == k.ign {
+		k.ignored += run
+		return
+	}
+	if t >= k.c || p >= k.c {
+		k.s.noteBad(uint16(t), uint16(p), run)
+		return
+	}
+	k.lab[t] += run
+	k.pred[p] += run
+	if t == p {
+		k.inter[t] += run
+	}
+	if k.cm != nil {
+		k.cm[t*k.c+p] += run
+	}
+	if key&(truthBand|predBand) == 0 {
+		return
+	}
+	gb := key&truthBand != 0
+	if gb {
+		k.bl[t] += run
+	}
+	if key&predBand != 0 {
+		k.bp[p] += run
+		if gb && t == p {
+			k.bi[t] += run
 		}
 	}
+}
+
+// count counts the pixels of a whole image, with band flags set to both or neither.
+func (k *counter) count(truth, pred []uint16) { k.countFlags(truth, pred, 0) }
+
+func (k *counter) countFlags(truth, pred []uint16, flags uint64) {
 	if len(truth) == 0 {
-		return 0
+		return
 	}
-	prev := uint32(truth[0])<<16 | uint32(pred[0])
+	pred = pred[:len(truth)]
+	prev := uint64(truth[0]) | uint64(pred[0])<<16 | flags
 	run := int64(0)
 	for i, t := range truth {
-		key := uint32(t)<<16 | uint32(pred[i])
+		key := uint64(t) | uint64(pred[i])<<16 | flags
 		if key == prev {
 			run++
 			continue
 		}
-		flush(prev, run)
+		k.flush(prev, run)
 		prev, run = key, 1
 	}
-	flush(prev, run)
-	return ignored
+	k.flush(prev, run)
 }
 
 func (s *Scorer) noteBad(t, p uint16, n int64) {
@@ -258,26 +308,25 @@ func values(m map[uint16]int64) string {
 // are uniform over the pixel's horizontal window (its run of equal values reaches d pixels either
 // way) and equal to the row above; when it reaches 2d+1, the pixel d rows up is interior, and that
 // row is counted at once. Memory is two rows of counters, time O(1) per pixel whatever d is.
-func (s *Scorer) boundary(truth, pred segment.LabelMap) (ignored int64, bi, bu []int64) {
+func (s *Scorer) boundary(truth, pred segment.LabelMap, k *counter) (bi, bu []int64) {
 	c := s.opts.Classes
 	w, h := truth.W, truth.H
 	d := Dilation(w, h, s.opts.DilationRatio)
-	k := 2*d + 1
+	side := 2*d + 1
 	if len(s.bl) != c {
 		s.bl, s.bp = make([]int64, c), make([]int64, c)
 	}
 	clear(s.bl)
 	clear(s.bp)
-	b := bandCounter{s: s, c: uint32(c), cm: s.cm, bl: s.bl, bp: s.bp, bi: make([]int64, c),
-		hasIgn: s.opts.Ignore >= 0, ign: uint32(max(s.opts.Ignore, 0))}
-	if k > w || k > h {
+	k.bl, k.bp, k.bi = s.bl, s.bp, make([]int64, c)
+	const both = truthBand | predBand
+	if side > w || side > h {
 		// No square fits: every pixel is band.
-		b.rows(truth.Pix, pred.Pix)
-		bi, bu = b.union()
-		return b.ignored, bi, bu
+		k.countFlags(truth.Pix, pred.Pix, both)
+		return k.union()
 	}
 	s.cntG, s.cntP = grow32(s.cntG, w), grow32(s.cntP, w)
-	b.rows(truth.Pix[:d*w], pred.Pix[:d*w])
+	k.countFlags(truth.Pix[:d*w], pred.Pix[:d*w], both)
 	for y := 0; y < h; y++ {
 		var aboveT, aboveP []uint16
 		if y > 0 {
@@ -287,12 +336,11 @@ func (s *Scorer) boundary(truth, pred segment.LabelMap) (ignored int64, bi, bu [
 		advance(s.cntP, pred.Pix[y*w:(y+1)*w], aboveP, d)
 		if y >= 2*d {
 			r := y - d
-			b.row(truth.Pix[r*w:(r+1)*w], pred.Pix[r*w:(r+1)*w], s.cntG, s.cntP, int32(k))
+			k.row(truth.Pix[r*w:(r+1)*w], pred.Pix[r*w:(r+1)*w], s.cntG, s.cntP, int32(side))
 		}
 	}
-	b.rows(truth.Pix[(h-d)*w:], pred.Pix[(h-d)*w:])
-	bi, bu = b.union()
-	return b.ignored, bi, bu
+	k.countFlags(truth.Pix[(h-d)*w:], pred.Pix[(h-d)*w:], both)
+	return k.union()
 }
 
 // advance moves the column counters down to row (above is the row before, nil at the top): in
@@ -336,78 +384,17 @@ func advance(cnt []int32, row, above []uint16, d int) {
 	}
 }
 
-// bandCounter accumulates the confusion matrix and the boundary band counts per class by runs of
-// equal (truth, prediction, in truth band, in prediction band) along a row.
-type bandCounter struct {
-	s          *Scorer
-	c          uint32
-	cm         []int64
-	bl, bp, bi []int64
-	hasIgn     bool
-	ign        uint32
-	ignored    int64
-}
-
-const (
-	truthBand = 1 << 32
-	predBand  = 1 << 33
-)
-
-func (b *bandCounter) flush(key uint64, run int64) {
-	t, p := uint32(key&0xffff), uint32(key>>16&0xffff)
-	if b.hasIgn && t == b.ign {
-		b.ignored += run
-		return
-	}
-	if t >= b.c || p >= b.c {
-		b.s.noteBad(uint16(t), uint16(p), run)
-		return
-	}
-	b.cm[t*b.c+p] += run
-	gb := key&truthBand != 0
-	if gb {
-		b.bl[t] += run
-	}
-	if key&predBand != 0 {
-		b.bp[p] += run
-		if gb && t == p {
-			b.bi[t] += run
-		}
-	}
-}
-
-// rows counts pixels that are band in both maps (the rows near the top and bottom).
-func (b *bandCounter) rows(tr, pr []uint16) {
-	if len(tr) == 0 {
-		return
-	}
-	pr = pr[:len(tr)]
-	const both = truthBand | predBand
-	prev := uint64(tr[0]) | uint64(pr[0])<<16 | both
-	run := int64(0)
-	for x, t := range tr {
-		key := uint64(t) | uint64(pr[x])<<16 | both
-		if key == prev {
-			run++
-			continue
-		}
-		b.flush(prev, run)
-		prev, run = key, 1
-	}
-	b.flush(prev, run)
-}
-
-// row counts one row whose interior flags are the column counters reaching k.
-func (b *bandCounter) row(tr, pr []uint16, cntG, cntP []int32, k int32) {
+// row counts one row whose interior flags are the column counters reaching side (2d+1).
+func (k *counter) row(tr, pr []uint16, cntG, cntP []int32, side int32) {
 	pr, cntG, cntP = pr[:len(tr)], cntG[:len(tr)], cntP[:len(tr)]
 	var prev uint64 = 1 << 63 // no key has this bit
 	run := int64(0)
 	for x, t := range tr {
 		key := uint64(t) | uint64(pr[x])<<16
-		if cntG[x] < k {
+		if cntG[x] < side {
 			key |= truthBand
 		}
-		if cntP[x] < k {
+		if cntP[x] < side {
 			key |= predBand
 		}
 		if key == prev {
@@ -415,19 +402,20 @@ func (b *bandCounter) row(tr, pr []uint16, cntG, cntP []int32, k int32) {
 			continue
 		}
 		if run > 0 {
-			b.flush(prev, run)
+			k.flush(prev, run)
 		}
 		prev, run = key, 1
 	}
-	b.flush(prev, run)
+	k.flush(prev, run)
 }
 
-func (b *bandCounter) union() ([]int64, []int64) {
-	bu := make([]int64, len(b.bi))
-	for k := range bu {
-		bu[k] = b.bl[k] + b.bp[k] - b.bi[k]
+// union returns the band intersection and union per class.
+func (k *counter) union() ([]int64, []int64) {
+	bu := make([]int64, len(k.bi))
+	for c := range bu {
+		bu[c] = k.bl[c] + k.bp[c] - k.bi[c]
 	}
-	return b.bi, bu
+	return k.bi, bu
 }
 
 func grow32(s []int32, n int) []int32 {
