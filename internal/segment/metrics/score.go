@@ -350,10 +350,11 @@ func (s *Scorer) boundary(truth, pred segment.LabelMap, k *counter) (bi, bu []in
 func advance(cnt []int32, row, above []uint16, d int) {
 	w := len(row)
 	cnt = cnt[:w]
-	start := 0
-	for x := 1; x <= w; x++ {
-		if x < w && row[x] == row[start] {
-			continue
+	for start := 0; start < w; {
+		v := row[start]
+		x := start + 1
+		for x < w && row[x] == v {
+			x++
 		}
 		lo, hi := start+d, x-d
 		if hi <= lo {
@@ -369,7 +370,6 @@ func advance(cnt []int32, row, above []uint16, d int) {
 				c[i] = 1
 			}
 		} else {
-			v := row[start]
 			a := above[lo:hi]
 			a = a[:len(c)]
 			for i := range c {
