@@ -719,9 +719,13 @@ func blend(dst, a, b []float32, wy float32) {
 func argmaxStep(best []float32, idx []uint16, row []float32, c uint16) {
 	idx, row = idx[:len(best)], row[:len(best)]
 	for x, v := range row {
-		if v > best[x] {
-			best[x], idx[x] = v, c
+		// Written to compile without a branch (a conditional move and MAXSS): on scores where the
+		// winner changes unpredictably from class to class, a branch mispredicts often.
+		bv, i := best[x], idx[x]
+		if v > bv {
+			i = c
 		}
+		idx[x], best[x] = i, max(bv, v)
 	}
 }
 
@@ -730,9 +734,11 @@ func argmaxBlend(best []float32, idx []uint16, a, b []float32, wy float32, c uin
 	idx, a, b = idx[:len(best)], a[:len(best)], b[:len(best)]
 	for x, av := range a {
 		v := av + wy*(b[x]-av)
-		if v > best[x] {
-			best[x], idx[x] = v, c
+		bv, i := best[x], idx[x]
+		if v > bv {
+			i = c
 		}
+		idx[x], best[x] = i, max(bv, v)
 	}
 }
 
