@@ -13,6 +13,7 @@ import (
 	"github.com/cvgate/cvgate/internal/dedup"
 	"github.com/cvgate/cvgate/internal/failures"
 	"github.com/cvgate/cvgate/internal/stats"
+	"github.com/cvgate/cvgate/internal/task"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -126,6 +127,22 @@ func (DataIntegrity) Run(ctx context.Context, env *Env) (*report.Result, error) 
 		sec, msgs := balance(env, cfg.MinClassShare, res.Metrics)
 		problems = append(problems, msgs...)
 		res.Details = append(res.Details, sec)
+	}
+
+	// Ground truth of detection and segmentation: boxes, masks.
+	if a, ok := env.Task.(task.Auditor); ok && env.decoded() {
+		truths, sizes := env.truthsOf(allItems(len(ds.Items)))
+		paths := make([]string, len(ds.Items))
+		for i := range ds.Items {
+			paths[i] = ds.Items[i].Path
+		}
+		au := a.Audit(truths, sizes, paths)
+		problems = append(problems, au.Problems...)
+		notes = append(notes, au.Notes...)
+		res.Details = append(res.Details, au.Sections...)
+		for k, v := range au.Metrics {
+			res.Metrics[k] = v
+		}
 	}
 
 	// Property outliers and the summary of every property.

@@ -78,6 +78,8 @@ type Env struct {
 
 	memoMu sync.Mutex
 	memo   map[string]*memoEntry
+	// evals holds the task evaluation of memoized passes (*Predictions -> task.Evaluation).
+	evals sync.Map
 
 	// Batch buffers are recycled between prediction passes: a batch of 64 224x224 RGB images is
 	// 38 MB of float32, too much to allocate and zero for every batch.

@@ -425,6 +425,11 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 	if err != nil {
 		return nil, fmt.Errorf("run %q on %q: %w", c.path, s.cfg.Data, err)
 	}
+	for _, sub := range env.Subjects() {
+		if sub.Decoder != nil {
+			sub.Info.Output = sub.Decoder.Describe() // resolved on the clean pass's first batch
+		}
+	}
 	t.Results = checks.Run(ctx, env, selected, s.cfg.Runtime.CheckTimeout)
 	t.Model = *cand.Info
 	if s.keepEnvs {

@@ -151,3 +151,17 @@ type Reader interface {
 	// Notes are facts the report states about the ground truth (images taken as negatives...).
 	Notes() []string
 }
+
+// Auditor is implemented by tasks that check their ground truth for data problems (boxes outside
+// the image, duplicate boxes, empty masks, values outside the classes); data.integrity reports
+// what it finds.
+type Auditor interface {
+	Audit(truths []Truth, sizes [][2]int, paths []string) Audit
+}
+
+// Audit is what an Auditor found: problems make data.integrity warn, notes are information.
+type Audit struct {
+	Problems, Notes []string
+	Sections        []report.Section
+	Metrics         map[string]float64
+}

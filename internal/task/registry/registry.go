@@ -9,6 +9,7 @@ import (
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/task"
 	"github.com/cvgate/cvgate/internal/task/detect"
+	"github.com/cvgate/cvgate/internal/task/segment"
 )
 
 // Plugin is one task other than classification: how to find its ground truth and how to build
@@ -27,7 +28,7 @@ type Plugin interface {
 
 // Plugins returns the tasks in the order their ground truth is looked for.
 func Plugins() []Plugin {
-	return []Plugin{detect.Plugin{}}
+	return []Plugin{detect.Plugin{}, segment.Plugin{}}
 }
 
 // Choice is the task of a run.
