@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -57,6 +58,10 @@ type Options struct {
 	Provider  string // "cpu" or "cuda"
 	Input     string // input name, when the model has several
 	Output    string // output name, when the model has several
+	// PassTimeout bounds one forward pass (one batch); 0: only the caller's context does.
+	PassTimeout time.Duration
+	// Budget bounds the input tensors; the zero value is DefaultBudget.
+	Budget Budget
 }
 
 // Model is an open ONNX Runtime session with its signature and usage counters. Run is safe for
@@ -76,6 +81,10 @@ type Model struct {
 	// FixedBatch reports whether the model's batch dimension is fixed (often to 1).
 	FixedBatch   bool
 	LoadDuration time.Duration
+
+	// PassTimeout and Budget are Options'.
+	PassTimeout time.Duration
+	Budget      Budget
 
 	session *ort.DynamicAdvancedSession
 	stats   *Stats
@@ -133,7 +142,7 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open model %q: not a model ONNX Runtime can load: %s", path, oneLine(err))
 	}
-	m := &Model{Path: path, SHA256: sum, SizeBytes: size, stats: stats}
+	m := &Model{Path: path, SHA256: sum, SizeBytes: size, PassTimeout: opts.PassTimeout, Budget: opts.Budget, stats: stats}
 	for _, in := range ins {
 		m.Inputs = append(m.Inputs, info(in))
 	}
@@ -153,6 +162,9 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	}
 	if len(m.Input.Shape) == 0 {
 		return nil, fmt.Errorf("open model %q: input %q is a scalar, not an image batch", path, m.Input.Name)
+	}
+	if err := ValidateInput(m.Input, opts.Budget); err != nil {
+		return nil, fmt.Errorf("open model %q: %w", path, err)
 	}
 	switch d := m.Input.Shape[0]; {
 	case d > 0:
@@ -375,7 +387,8 @@ func readMetadata(md *ort.ModelMetadata) Metadata {
 }
 
 func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	// Non-blocking, so that a FIFO named like a model is refused instead of waiting for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", 0, err
 	}
@@ -386,6 +399,9 @@ func hashFile(path string) (string, int64, error) {
 	}
 	if st.IsDir() {
 		return "", 0, errors.New("is a directory, not a model file")
+	}
+	if !st.Mode().IsRegular() {
+		return "", 0, fmt.Errorf("is not a regular file (mode %s): devices and FIFOs are refused", st.Mode())
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
@@ -432,11 +448,17 @@ func Run[T float32 | uint8](ctx context.Context, m *Model, data []T, n int, dims
 			batch, rows = padded, m.Batch
 		}
 		shape := append([]int64{int64(rows)}, dims...)
-		res, w, err := runBatch(m, batch, shape)
+		res, w, err := runBatch(ctx, m, batch, shape)
 		if err != nil {
 			return nil, 0, fmt.Errorf("run model %q on a batch of %d: %w", m.Path, rows, err)
 		}
 		if width == 0 {
+			// The output is kept for every sample: a model whose output is huge per sample (ONNX
+			// Runtime computed one batch of it already) must not multiply that by the data.
+			if limit := m.Budget.bytes(); int64(n)*int64(w)*4 > limit {
+				return nil, 0, fmt.Errorf("run model %q: output %q has %d values per sample; for %d samples that is %s, over the %s budget",
+					m.Path, m.Output.Name, w, n, size(int64(n)*int64(w)*4), size(limit))
+			}
 			width = w
 			out = make([]float32, 0, n*w)
 		}
@@ -445,7 +467,7 @@ func Run[T float32 | uint8](ctx context.Context, m *Model, data []T, n int, dims
 	return out, width, nil
 }
 
-func runBatch[T float32 | uint8](m *Model, batch []T, shape []int64) ([]float32, int, error) {
+func runBatch[T float32 | uint8](ctx context.Context, m *Model, batch []T, shape []int64) ([]float32, int, error) {
 	in, err := ort.NewTensor(ort.NewShape(shape...), batch)
 	if err != nil {
 		return nil, 0, fmt.Errorf("create input tensor %v: %w", shape, err)
@@ -453,14 +475,21 @@ func runBatch[T float32 | uint8](m *Model, batch []T, shape []int64) ([]float32,
 	defer in.Destroy()
 	outputs := []ort.Value{nil}
 	start := time.Now()
-	err = m.session.Run([]ort.Value{in}, outputs)
+	err = runUnder(ctx, m.PassTimeout, func(ro *ort.RunOptions) error {
+		return m.session.RunWithOptions([]ort.Value{in}, outputs, ro)
+	})
 	m.stats.nanos.Add(int64(time.Since(start)))
 	m.stats.calls.Add(1)
 	m.stats.samples.Add(shape[0])
+	if outputs[0] != nil {
+		defer outputs[0].Destroy()
+	}
 	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			return nil, 0, err
+		}
 		return nil, 0, errors.New(oneLine(err))
 	}
-	defer outputs[0].Destroy()
 	oshape := outputs[0].GetShape()
 	if len(oshape) == 0 || oshape[0] != shape[0] {
 		return nil, 0, fmt.Errorf("output %q has shape %v, want a first dimension of %d", m.Output.Name, oshape, shape[0])
