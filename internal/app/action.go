@@ -90,7 +90,11 @@ func (a *App) runAction(ctx context.Context, args []string) int {
 	// run that fails to load it still corrects an earlier comment.
 	p.marker = github.Marker(orDefault(inputs["comment-id"], defaultCommentID), gh.ev.Workflow)
 	configFile := a.input(rt, inputConfig)
-	loaded, err := config.Load(config.Sources{File: configFile, FileRequired: configFile != "", Dir: a.Dir, Inputs: config.InputSettings(inputs)})
+	ws, err := a.workspace()
+	if err != nil {
+		return a.actionCannotRun(ctx, p, err)
+	}
+	loaded, err := config.Load(config.Sources{File: configFile, FileRequired: configFile != "", Dir: a.Dir, Inputs: config.InputSettings(inputs), Workspace: ws})
 	if err != nil {
 		return a.actionCannotRun(ctx, p, err)
 	}
