@@ -196,7 +196,7 @@ func Model(g Graph, opset int64) []byte {
 	return pb{}.int(1, 8).str(2, "cvgate-onnxtest").bytes(7, g.Bytes()).bytes(8, pb{}.str(1, "").int(2, opset))
 }
 
-// Loop is a classifier that never finishes: input "x" [N,1,2,5], output "y" [N,10], where y is
+// Loop is a classifier that never finishes: input "x" [N,1,5,6], output "y" [N,30], where y is
 // x flattened and then passed through a Loop of the given number of iterations that does
 // nothing but carry it along. The loop's start depends on the input, so ONNX Runtime cannot fold
 // it away when the session is created: the time goes into Run, where only cancellation stops it.
@@ -207,8 +207,8 @@ func Loop(iterations int64) []byte {
 			Node("Identity", []string{"cond_in"}, []string{"cond_out"}),
 			Node("Identity", []string{"v_in"}, []string{"v_out"}),
 		},
-		Inputs:  [][]byte{Scalar("i", Int64), Scalar("cond_in", Bool), ValueInfo("v_in", Float, "N", 10)},
-		Outputs: [][]byte{Scalar("cond_out", Bool), ValueInfo("v_out", Float, "N", 10)},
+		Inputs:  [][]byte{Scalar("i", Int64), Scalar("cond_in", Bool), ValueInfo("v_in", Float, "N", 30)},
+		Outputs: [][]byte{Scalar("cond_out", Bool), ValueInfo("v_out", Float, "N", 30)},
 	}
 	g := Graph{
 		Name: "endless",
@@ -217,8 +217,8 @@ func Loop(iterations int64) []byte {
 			Node("Loop", []string{"trips", "keep_going", "flat"}, []string{"y"}, AttrGraph("body", body.Bytes())),
 		},
 		Initializers: [][]byte{Int64Tensor("trips", nil, iterations), BoolTensor("keep_going", nil, true)},
-		Inputs:       [][]byte{ValueInfo("x", Float, "N", 1, 2, 5)},
-		Outputs:      [][]byte{ValueInfo("y", Float, "N", 10)},
+		Inputs:       [][]byte{ValueInfo("x", Float, "N", 1, 5, 6)},
+		Outputs:      [][]byte{ValueInfo("y", Float, "N", 30)},
 	}
 	return Model(g, 13)
 }
