@@ -27,6 +27,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("II*\x00\x08\x00\x00\x00"))
 	lim := Limits{MaxPixels: 1 << 16, MaxAspect: 50}
 	f.Fuzz(func(t *testing.T, raw []byte) {
+		// The PNG fast path reads the same size the standard decoder would.
+		if fast, _, err := pngHeader(raw); err == nil {
+			if std, _, err := image.DecodeConfig(bytes.NewReader(raw)); err == nil && (std.Width != fast.Width || std.Height != fast.Height) {
+				t.Fatalf("PNG header read as %dx%d, image.DecodeConfig says %dx%d", fast.Width, fast.Height, std.Width, std.Height)
+			}
+		}
 		img, err := DecodeWithin(raw, lim)
 		if err != nil {
 			if strings.ContainsAny(err.Error(), "\r\n") {

@@ -2,8 +2,11 @@ package dataset
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
+	"math"
 )
 
 // Limits bound what reading a dataset may cost. Image headers are small and cheap to forge: a
@@ -52,7 +55,10 @@ func (l Limits) storeBytes() int64 { return pick(l.MaxStoreBytes, DefaultMaxStor
 // checkHeader reads an image's header and refuses a size beyond the limits, before any pixel
 // memory is allocated. It returns the format and size for the store reservation.
 func (l Limits) checkHeader(raw []byte) (image.Config, string, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(raw))
+	cfg, format, err := pngHeader(raw)
+	if err != nil {
+		cfg, format, err = image.DecodeConfig(bytes.NewReader(raw))
+	}
 	if err != nil {
 		return cfg, format, describeDecodeError(format, raw, err)
 	}
@@ -70,3 +76,20 @@ func (l Limits) checkHeader(raw []byte) (image.Config, string, error) {
 	}
 	return cfg, format, nil
 }
+
+// pngHeader reads a PNG's size straight from its IHDR chunk, which the format requires to come
+// first: image.DecodeConfig takes 5 us to find the same two numbers, an eighth of decoding a
+// 28x28 PNG. Anything unusual is left to image.DecodeConfig (the error says so).
+func pngHeader(raw []byte) (image.Config, string, error) {
+	const sig = "\x89PNG\r\n\x1a\n"
+	if len(raw) < 33 || string(raw[:8]) != sig || string(raw[12:16]) != "IHDR" || binary.BigEndian.Uint32(raw[8:12]) != 13 {
+		return image.Config{}, "", errNotSimplePNG
+	}
+	w, h := binary.BigEndian.Uint32(raw[16:20]), binary.BigEndian.Uint32(raw[20:24])
+	if w > math.MaxInt32 || h > math.MaxInt32 {
+		return image.Config{}, "", errNotSimplePNG
+	}
+	return image.Config{Width: int(w), Height: int(h)}, "png", nil
+}
+
+var errNotSimplePNG = errors.New("not a PNG with a plain IHDR")
