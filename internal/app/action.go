@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cvgate/cvgate/checks"
@@ -441,7 +442,9 @@ func errSuffix(err error) string {
 
 // checkNotLFSPointer refuses a model file that is a Git LFS pointer: the checkout ran without LFS.
 func checkNotLFSPointer(path, name string) error {
-	f, err := os.Open(path)
+	// Non-blocking: a model that is a FIFO (or a symlink to one) is refused by model.load, not
+	// waited on here.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil // a missing model is reported by model.load
 	}

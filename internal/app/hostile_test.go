@@ -105,6 +105,16 @@ func TestWorkspaceConfinement(t *testing.T) {
 			mustSymlink(t, h.testdata("models/mnist_cnn.onnx"), filepath.Join(h.dir, "models", "link.onnx"))
 			return []string{"--model", "models/link.onnx"}
 		}, ExitGateFailed, "leads (through a symlink) outside"},
+		{"model is /dev/zero through a symlink", func(t *testing.T, h *harness, outside string) []string {
+			mustSymlink(t, "/dev/zero", filepath.Join(h.dir, "models", "zero.onnx"))
+			return []string{"--model", "models/zero.onnx"}
+		}, ExitGateFailed, "leads (through a symlink) outside"},
+		{"model is a FIFO", func(t *testing.T, h *harness, outside string) []string {
+			if err := syscall.Mkfifo(filepath.Join(h.dir, "models", "pipe.onnx"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return []string{"--model", "models/pipe.onnx"}
+		}, ExitGateFailed, "is a FIFO"},
 		{"output folder symlinked out", func(t *testing.T, h *harness, outside string) []string {
 			mustSymlink(t, outside, filepath.Join(h.dir, "out"))
 			return nil
@@ -118,7 +128,15 @@ func TestWorkspaceConfinement(t *testing.T) {
 			h, outside := confinedHarness(t)
 			args := append(append([]string{}, base...), tt.setup(t, h, outside)...)
 			before, _ := os.ReadDir(outside)
-			code, _, stderr := h.run(args...)
+			var code int
+			var stderr string
+			done := make(chan struct{})
+			go func() { code, _, stderr = h.run(args...); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatal("the run blocked (reading a FIFO or /dev/zero?)")
+			}
 			if code != tt.code {
 				t.Fatalf("exit %d, want %d\n%s", code, tt.code, stderr)
 			}
