@@ -5,10 +5,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"golang.org/x/term"
 
@@ -21,8 +23,30 @@ var (
 	commit  = ""
 )
 
+// shutdownGrace is how long a run may take to stop and write its partial report after SIGTERM
+// or SIGINT. Every forward pass is terminated at once (see internal/onnx), so stopping takes well
+// under a second; the grace only bounds a bug. A second signal ends the process at once.
+const shutdownGrace = 20 * time.Second
+
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig := <-signals
+		name := "SIGINT"
+		if sig == syscall.SIGTERM {
+			name = "SIGTERM"
+		}
+		cancel(fmt.Errorf("received %s", name))
+		select {
+		case <-signals:
+			fmt.Fprintf(os.Stderr, "cvgate: second signal after %s: exiting now, without a report\n", name)
+		case <-time.After(shutdownGrace):
+			fmt.Fprintf(os.Stderr, "cvgate: did not stop within %s of %s: exiting without a report\n", shutdownGrace, name)
+		}
+		os.Exit(app.ExitCannotRun)
+	}()
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		if k, v, ok := strings.Cut(kv, "="); ok {
@@ -41,6 +65,6 @@ func main() {
 		Executable:     exe,
 	}
 	code := a.Run(ctx)
-	stop()
+	signal.Stop(signals)
 	os.Exit(code)
 }

@@ -36,7 +36,17 @@ type batchOut struct {
 // workers+2 batches are held at once; nothing is kept but what sink copies.
 func (e *Env) pipeline(ctx context.Context, jobs []batchJob, workers int, sink batchSink) error {
 	subjects := e.Subjects()
+	// Chunks of up to 32 images, fewer when the models' input buffers of every chunk in flight
+	// (workers+3 of them, per model) would exceed the memory budget; never below a model's fixed
+	// batch.
 	size := 32
+	for _, s := range subjects {
+		elem := int64(4)
+		if s.Spec.DType == onnx.Uint8 {
+			elem = 1
+		}
+		size = min(size, s.Model.Budget.Samples(int64(s.Spec.SampleSize())*elem, (max(workers, 1)+3)*len(subjects), 32))
+	}
 	for _, s := range subjects {
 		size = max(size, s.Model.Batch)
 	}

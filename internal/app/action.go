@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/cvgate/cvgate/checks"
@@ -90,7 +91,11 @@ func (a *App) runAction(ctx context.Context, args []string) int {
 	// run that fails to load it still corrects an earlier comment.
 	p.marker = github.Marker(orDefault(inputs["comment-id"], defaultCommentID), gh.ev.Workflow)
 	configFile := a.input(rt, inputConfig)
-	loaded, err := config.Load(config.Sources{File: configFile, FileRequired: configFile != "", Dir: a.Dir, Inputs: config.InputSettings(inputs)})
+	ws, err := a.workspace()
+	if err != nil {
+		return a.actionCannotRun(ctx, p, err)
+	}
+	loaded, err := config.Load(config.Sources{File: configFile, FileRequired: configFile != "", Dir: a.Dir, Inputs: config.InputSettings(inputs), Workspace: ws})
 	if err != nil {
 		return a.actionCannotRun(ctx, p, err)
 	}
@@ -437,7 +442,9 @@ func errSuffix(err error) string {
 
 // checkNotLFSPointer refuses a model file that is a Git LFS pointer: the checkout ran without LFS.
 func checkNotLFSPointer(path, name string) error {
-	f, err := os.Open(path)
+	// Non-blocking: a model that is a FIFO (or a symlink to one) is refused by model.load, not
+	// waited on here.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil // a missing model is reported by model.load
 	}

@@ -136,6 +136,7 @@ func newStep(t *testing.T, srv *githubtest.Server, ws *workspace, event, payload
 		"GITHUB_SHA":          ws.head,
 		"GITHUB_OUTPUT":       filepath.Join(files, "output"),
 		"GITHUB_STEP_SUMMARY": filepath.Join(files, "summary"),
+		allowOutsideEnv:       "1", // the data inputs below name the repository's fixtures
 	}}
 	for _, name := range actionYAMLInputs(t) {
 		s.input(name, "")

@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/internal/confine"
 	"github.com/cvgate/cvgate/internal/onnx"
 )
 
@@ -40,7 +42,49 @@ type App struct {
 	// HTTPClient reaches the GitHub API; nil uses a default client with timeouts.
 	HTTPClient *http.Client
 	// Dir is the working directory relative paths are resolved against ("" for the process's).
+	// It is also the workspace that every input path is confined to.
 	Dir string
+
+	// allowOutside is --allow-outside-workspace (or CVGATE_ALLOW_OUTSIDE_WORKSPACE=1): read data,
+	// labels, config and models anywhere, for local use.
+	allowOutside bool
+	ws           *confine.Root
+}
+
+// allowOutsideEnv opts out of workspace confinement like --allow-outside-workspace, for the
+// action (whose settings come from the environment) and scripts.
+const allowOutsideEnv = "CVGATE_ALLOW_OUTSIDE_WORKSPACE"
+
+// workspace is the folder every input path must resolve into (Dir, or the process's directory),
+// or nil when confinement is switched off. It is opened once per run.
+func (a *App) workspace() (*confine.Root, error) {
+	if a.allowOutside || a.getenv(allowOutsideEnv) == "1" || a.getenv(allowOutsideEnv) == "true" {
+		return nil, nil
+	}
+	if a.ws != nil && a.ws.Dir() == mustAbs(a.path(".")) {
+		return a.ws, nil
+	}
+	a.closeWorkspace()
+	ws, err := confine.Open(a.path("."))
+	if err != nil {
+		return nil, err
+	}
+	a.ws = ws
+	return ws, nil
+}
+
+func (a *App) closeWorkspace() {
+	if a.ws != nil {
+		a.ws.Close()
+		a.ws = nil
+	}
+}
+
+func mustAbs(p string) string {
+	if abs, err := filepath.Abs(p); err == nil {
+		return abs
+	}
+	return p
 }
 
 // command is one subcommand.
@@ -71,6 +115,7 @@ func (a *App) Run(ctx context.Context) int {
 	if a.Env == nil {
 		a.Env = map[string]string{}
 	}
+	defer a.closeWorkspace()
 	if len(a.Args) == 0 {
 		a.usage(a.Stderr)
 		return ExitCannotRun

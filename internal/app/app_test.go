@@ -28,7 +28,9 @@ type harness struct {
 func newHarness(t testing.TB) *harness {
 	t.Helper()
 	rt := ortlib.Runtime(t) // fails the test with the setup command if the library is missing
-	return &harness{t: t, root: ortlib.RepoRoot(t), dir: t.TempDir(), env: map[string]string{"ORT_LIB": rt.LibPath}}
+	// The fixtures live in the repository, outside the run's working directory: these tests read
+	// them as a developer would locally. confine_test.go runs with confinement on.
+	return &harness{t: t, root: ortlib.RepoRoot(t), dir: t.TempDir(), env: map[string]string{"ORT_LIB": rt.LibPath, allowOutsideEnv: "1"}}
 }
 
 func (h *harness) run(args ...string) (int, string, string) {

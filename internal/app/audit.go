@@ -222,9 +222,15 @@ func nonNilMetrics(m map[string]float64) map[string]float64 {
 	return m
 }
 
-// fileHash is the sha256 and size of a file, or empty when it cannot be read.
+// fileHash is the sha256 and size of a file, or empty when it cannot be read. The file is a model
+// that did not load, which may be a FIFO, /dev/zero or a symlink out of the workspace: it is opened
+// as every input is (confine), so none of those blocks, never ends, or is read.
 func (a *App) fileHash(p string) (string, int64) {
-	f, err := os.Open(a.path(p))
+	ws, err := a.workspace()
+	if err != nil {
+		return "", 0
+	}
+	f, _, err := ws.OpenFile(a.path(p))
 	if err != nil {
 		return "", 0
 	}

@@ -27,6 +27,8 @@ func (a *App) checkFlagSet(name string, f *checkFlags, summary string) *flag.Fla
 	config.FlagSet(fs, &f.settings)
 	fs.StringVar(&f.configFile, "config", "", "config file (default .cvgate.yml when present)")
 	fs.BoolVar(&f.quiet, "quiet", false, "do not print the markdown report on stdout")
+	fs.BoolVar(&a.allowOutside, "allow-outside-workspace", false,
+		"read data, labels, config and models outside the working directory (for local use; "+allowOutsideEnv+"=1 does the same)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: cvgate %s [flags] [MODEL.onnx ...]\n\n%s\n\nFlags:\n", name, summary)
 		printFlags(fs)
@@ -69,7 +71,11 @@ func (a *App) parseCheck(name, summary string, args []string, extra ...func(*fla
 		}
 		f.settings = append(f.settings, config.Setting{Option: &opts[0], Value: m, Source: "--model"})
 	}
-	loaded, err := config.Load(config.Sources{File: f.configFile, FileRequired: f.configFile != "", Dir: a.Dir, Flags: f.settings})
+	ws, err := a.workspace()
+	if err != nil {
+		return nil, nil, a.fail(err)
+	}
+	loaded, err := config.Load(config.Sources{File: f.configFile, FileRequired: f.configFile != "", Dir: a.Dir, Flags: f.settings, Workspace: ws})
 	if err != nil {
 		return nil, nil, a.fail(err)
 	}
@@ -85,8 +91,18 @@ func (a *App) runCheck(ctx context.Context, args []string) int {
 	return a.finish(r, err, loaded, f.quiet)
 }
 
-// finish writes a run's outputs and turns its gate into the exit code.
+// finish writes a run's outputs and turns its gate into the exit code. An interrupted run (signal
+// or runtime.timeout) still writes its partial report, then exits as "could not run".
 func (a *App) finish(r *report.Report, err error, loaded *config.Loaded, quiet bool) int {
+	var interrupted *InterruptedError
+	if errors.As(err, &interrupted) && r != nil {
+		if werr := a.writeOutputs(r, loaded, !quiet); werr != nil {
+			a.logf("write the partial report: %v", werr)
+		} else {
+			a.logf("partial report: %s", filepath.Join(loaded.Out, "report.json"))
+		}
+		return a.fail(err)
+	}
 	if err != nil {
 		return a.fail(err)
 	}

@@ -206,7 +206,7 @@ func (a *App) drift(ctx context.Context, loaded *config.Loaded) (*report.Report,
 // Without a model, a labels file still names nothing: labels are compared as the data names them.
 func (s *session) outputClasses(model *opened) (*dataset.Classes, error) {
 	if s.cfg.Labels != "" {
-		return dataset.ReadLabelsFile(s.app.path(s.cfg.Labels))
+		return s.readLabels(s.cfg.Labels)
 	}
 	if model == nil || len(model.model.Output.Shape) < 2 || model.model.Output.Shape[1] <= 0 {
 		return nil, nil
@@ -223,7 +223,7 @@ func (s *session) outputClasses(model *opened) (*dataset.Classes, error) {
 // different class lists, and a current set of production images has none. classes only names the
 // model's outputs.
 func (s *session) loadDriftSet(ctx context.Context, side, path string, classes *dataset.Classes) (*dataset.Dataset, *analysis.Facts, []string, error) {
-	l, err := dataset.List(s.app.path(path))
+	l, err := s.list(path)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("%s images: %w", side, err)
 	}

@@ -136,6 +136,7 @@ func newMonitor(t *testing.T) *monitor {
 		"GITHUB_API_URL":    srv.URL,
 		"GITHUB_SERVER_URL": "https://github.com",
 		"GITHUB_WORKFLOW":   "drift monitor",
+		allowOutsideEnv:     "1", // the image inputs name the repository's fixtures
 	}}
 	for _, name := range actionYAMLInputs(t) {
 		m.input(name, "")

@@ -15,6 +15,7 @@ import (
 	"github.com/cvgate/cvgate/internal/analysis"
 	"github.com/cvgate/cvgate/internal/baseline"
 	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/internal/confine"
 	"github.com/cvgate/cvgate/internal/dataset"
 	"github.com/cvgate/cvgate/internal/failures"
 	"github.com/cvgate/cvgate/internal/onnx"
@@ -42,6 +43,10 @@ type session struct {
 	baselinePaths map[string]string
 	// repoRoot bounds external data paths.
 	repoRoot string
+	// ws confines every input path (nil with --allow-outside-workspace); data reads datasets
+	// through it under the runtime limits. Both are set up on first use (see reader).
+	ws   *confine.Root
+	data *dataset.Reader
 	// keepEnvs keeps each target's Env in envs for evalOptions.inspect.
 	keepEnvs bool
 	envs     []*checks.Env
@@ -82,6 +87,10 @@ type evalOptions struct {
 func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOptions) (*report.Report, error) {
 	wallStart := time.Now()
 	startedAt := a.Now().UTC()
+	// The whole run has a deadline; when it passes, or a signal arrives, every forward pass stops
+	// (onnx.Run terminates the session) and the report says what did not finish.
+	ctx, cancel := context.WithTimeoutCause(ctx, cfg.Runtime.Timeout, &RunTimeoutError{Limit: cfg.Runtime.Timeout})
+	defer cancel()
 	s := &session{app: a, cfg: cfg, stats: &onnx.Stats{}, prog: progress.New(a.Stderr, a.StderrTerminal, nil), repoRoot: a.path("."),
 		remote: opts.remote, baselinePaths: opts.baselinePaths, keepEnvs: opts.inspect != nil}
 	if root, err := filepath.Abs(s.repoRoot); err == nil {
@@ -89,6 +98,9 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 	}
 	if s.remote.Root == "" {
 		s.remote.Root = s.repoRoot
+	}
+	if _, err := s.reader(); err != nil {
+		return nil, err
 	}
 
 	models, err := a.expandModels(cfg.Models)
@@ -98,7 +110,7 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 	if cfg.Data == "" {
 		return nil, errors.New("no data: pass --data DIR|MANIFEST (a class-per-folder directory or a CSV/JSONL manifest) or set data in .cvgate.yml")
 	}
-	if _, err := os.Stat(a.path(cfg.Data)); err != nil {
+	if _, err := s.ws.Stat(a.path(cfg.Data)); err != nil {
 		return nil, fmt.Errorf("open data %q: %w", cfg.Data, err)
 	}
 	include := cfg.Checks
@@ -142,10 +154,10 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 
 	ds, err := s.loadData(ctx, cands)
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
 	if err := s.loadTrain(ctx, selected); err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
 
 	digest, err := ds.Digest()
@@ -185,15 +197,22 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 
 	checksStart := time.Now()
 	for _, c := range cands {
+		if ctx.Err() != nil {
+			r.Targets = append(r.Targets, *notRun(c.path, selected, "interrupted before this model ran: "+causeOf(ctx)))
+			continue
+		}
 		t, err := s.evaluateTarget(ctx, c, ds, selected)
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			return nil, err
+		}
+		if t == nil {
+			t = notRun(c.path, selected, "interrupted: "+causeOf(ctx))
 		}
 		r.Targets = append(r.Targets, *t)
 	}
-	if opts.inspect != nil {
+	if opts.inspect != nil && ctx.Err() == nil {
 		if err := opts.inspect(ctx, r, s.envs); err != nil {
-			return nil, err
+			return nil, interrupted(ctx, err)
 		}
 	}
 	s.counters.ChecksSeconds = time.Since(checksStart).Seconds()
@@ -214,8 +233,127 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 	r.Run.Counters = *c
 	r.Normalize(checks.IDs(checks.All()))
 	report.ApplyGate(r, cfg.FailOn)
+	if ctx.Err() != nil {
+		// Checks that did not finish are errors, so the gate cannot pass on a partial report.
+		r.Run.Notes = append(r.Run.Notes, fmt.Sprintf("INTERRUPTED after %.1f s (%s): this report is partial; checks marked \"interrupted\" did not finish",
+			time.Since(wallStart).Seconds(), causeOf(ctx)))
+		return r, &InterruptedError{Cause: context.Cause(ctx)}
+	}
 	return r, nil
 }
+
+// InterruptedError says that the run stopped before it finished, because of a signal or
+// runtime.timeout; the report that comes with it is partial.
+type InterruptedError struct {
+	Cause error
+}
+
+func (e *InterruptedError) Error() string {
+	return fmt.Sprintf("interrupted (%v): the run stopped before every check finished", e.Cause)
+}
+
+func (e *InterruptedError) Unwrap() error { return e.Cause }
+
+// RunTimeoutError is the cause of a run stopped by runtime.timeout.
+type RunTimeoutError struct {
+	Limit time.Duration
+}
+
+func (e *RunTimeoutError) Error() string {
+	return fmt.Sprintf("the run took longer than runtime.timeout (%s)", e.Limit)
+}
+
+// interrupted turns an error that a stopped run caused into an *InterruptedError; other errors
+// pass through.
+func interrupted(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	return &InterruptedError{Cause: context.Cause(ctx)}
+}
+
+func causeOf(ctx context.Context) string {
+	if err := context.Cause(ctx); err != nil {
+		return err.Error()
+	}
+	return "not stopped"
+}
+
+// notRun is a target none of whose checks ran, each marked as an error with the reason.
+func notRun(name string, selected []checks.Check, reason string) *report.Target {
+	t := &report.Target{Name: name, Model: report.Model{Path: name}}
+	for _, ch := range selected {
+		t.Results = append(t.Results, report.Result{ID: ch.ID(), Title: ch.Title(), Status: report.StatusError, Summary: "not run: " + reason, Error: reason})
+	}
+	return t
+}
+
+// runChecks runs the selected checks one at a time, so that a run stopped midway (signal or
+// runtime.timeout) keeps the results that finished and marks the rest "interrupted" rather than
+// letting them read as the checks' own errors.
+func runChecks(ctx context.Context, env *checks.Env, selected []checks.Check, timeout time.Duration) []report.Result {
+	out := make([]report.Result, 0, len(selected))
+	for _, ch := range selected {
+		if ctx.Err() != nil {
+			out = append(out, report.Result{ID: ch.ID(), Title: ch.Title(), Status: report.StatusError,
+				Summary: "not run: interrupted", Error: "interrupted before this check started: " + causeOf(ctx)})
+			continue
+		}
+		res := checks.Run(ctx, env, []checks.Check{ch}, timeout)[0]
+		if ctx.Err() != nil && res.Status == report.StatusError {
+			res.Summary = "interrupted: " + causeOf(ctx)
+			res.Error = "interrupted while running: " + causeOf(ctx) + " (" + res.Error + ")"
+		}
+		out = append(out, res)
+	}
+	return out
+}
+
+// reader is the session's dataset reader: confined to the workspace, under the runtime limits.
+func (s *session) reader() (*dataset.Reader, error) {
+	if s.data != nil {
+		return s.data, nil
+	}
+	ws, err := s.app.workspace()
+	if err != nil {
+		return nil, err
+	}
+	rc := s.cfg.Runtime
+	s.ws = ws
+	s.data = &dataset.Reader{Root: ws, Limits: dataset.Limits{
+		MaxFileBytes: rc.MaxFileMB << 20, MaxPixels: rc.MaxPixels, MaxAspect: rc.MaxAspect, MaxStoreBytes: rc.MemoryMB << 20,
+	}}
+	return s.data, nil
+}
+
+// list lists a dataset (a folder or manifest path as configured) through the session's reader.
+func (s *session) list(path string) (*dataset.Listing, error) {
+	r, err := s.reader()
+	if err != nil {
+		return nil, err
+	}
+	return r.List(s.app.path(path))
+}
+
+// readLabels reads a labels file through the session's reader.
+func (s *session) readLabels(path string) (*dataset.Classes, error) {
+	r, err := s.reader()
+	if err != nil {
+		return nil, err
+	}
+	return r.ReadLabels(s.app.path(path))
+}
+
+// modelOptions are the session options of every model the run opens.
+func (s *session) modelOptions() onnx.Options {
+	rc, pc := s.cfg.Runtime, s.cfg.Preprocess
+	return onnx.Options{Threads: rc.Threads, BatchSize: rc.BatchSize, Provider: string(rc.ExecutionProvider), Input: pc.Input, Output: pc.Output,
+		PassTimeout: rc.PassTimeout, Budget: s.budget(), AllOutputs: s.decodedTask()}
+}
+
+// budget bounds the models' batch buffers: a quarter of runtime.memory_mb (the rest is the
+// decoded images').
+func (s *session) budget() onnx.Budget { return onnx.Budget{Bytes: s.cfg.Runtime.MemoryMB << 20 / 4} }
 
 func round3(x float64) float64 { return float64(int64(x*1000+0.5)) / 1000 }
 
@@ -258,10 +396,23 @@ func (a *App) expandModels(patterns []string) ([]string, error) {
 	return out, nil
 }
 
+// open opens a model named by the user (a candidate, or a baseline PATH): it must be a regular
+// file inside the workspace.
 func (s *session) open(path string) opened {
-	o := opened{path: path}
 	full := s.app.path(path)
-	o.file = full
+	if _, err := s.reader(); err != nil {
+		return opened{path: path, file: full, err: err}
+	}
+	if _, err := s.ws.Check(full); err != nil {
+		return opened{path: path, file: full, err: fmt.Errorf("open model %q: %w", path, err)}
+	}
+	return s.openFile(path, full)
+}
+
+// openFile opens a model file: the header is read and its external data checked without ONNX
+// Runtime first, then ONNX Runtime loads it.
+func (s *session) openFile(path, full string) opened {
+	o := opened{path: path, file: full}
 	if _, err := os.Stat(full); err != nil {
 		o.err = fmt.Errorf("open model %q: %w", path, err)
 		return o
@@ -274,10 +425,13 @@ func (s *session) open(path string) opened {
 		return o
 	}
 	o.proto = proto
-	rc := s.cfg.Runtime
-	pc := s.cfg.Preprocess
-	m, err := onnx.Open(s.rt, full, onnx.Options{Threads: rc.Threads, BatchSize: rc.BatchSize, Provider: string(rc.ExecutionProvider),
-		Input: pc.Input, Output: pc.Output, AllOutputs: s.decodedTask()}, s.stats)
+	// External data may only come from the model's own folder, checked before ONNX Runtime
+	// opens anything the model names (a location of ../../../etc/shadow, or a symlink out).
+	if err := proto.CheckExternalData(full, filepath.Dir(full)); err != nil {
+		o.err = err
+		return o
+	}
+	m, err := onnx.Open(s.rt, full, s.modelOptions(), s.stats)
 	if err != nil {
 		if !s.decodedTask() {
 			err = taskHint(err)
@@ -296,7 +450,7 @@ func (s *session) loadData(ctx context.Context, cands []opened) (*dataset.Datase
 		return s.loadTaskData(ctx)
 	}
 	cfg := s.cfg
-	listing, err := dataset.List(s.app.path(cfg.Data))
+	listing, err := s.list(cfg.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +464,7 @@ func (s *session) loadData(ctx context.Context, cands []opened) (*dataset.Datase
 	var classes *dataset.Classes
 	switch {
 	case cfg.Labels != "":
-		if classes, err = dataset.ReadLabelsFile(s.app.path(cfg.Labels)); err != nil {
+		if classes, err = s.readLabels(cfg.Labels); err != nil {
 			return nil, err
 		}
 	case listing.FolderClasses != nil:
@@ -400,14 +554,14 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 		Out:       s.cfg.Out,
 		Progress:  s.prog,
 		Export: &failures.Exporter{Root: s.app.path(s.cfg.Out), MaxPerCheck: s.cfg.Thresholds.Failures.MaxPerCheck,
-			Columns: s.cfg.Thresholds.Failures.SheetColumns},
+			Columns: s.cfg.Thresholds.Failures.SheetColumns, Workspace: s.ws},
 		Facts:      s.facts,
 		Train:      s.train,
 		TrainFacts: s.trainFacts,
 	}
 	base, note, err := s.baseline(ctx, c.path, ds)
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, err)
 	}
 	if base != nil {
 		env.Baseline = base
@@ -419,10 +573,23 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 
 	// The clean pass first, as its own phase: every check reuses it, and a model that cannot be
 	// fed the data is a setup problem to report before any check runs.
+	// It runs under runtime.check_timeout like any check: a model whose forward pass never ends
+	// (a Loop of 10^15 iterations) is a failing target, not a hung run.
 	s.prog.Start("predict "+c.path, len(ds.Items)*len(env.Subjects()))
-	_, _, err = env.Clean(ctx)
+	cleanCtx, cancel := context.WithTimeout(ctx, s.cfg.Runtime.CheckTimeout)
+	_, _, err = env.Clean(cleanCtx)
+	cancel()
 	s.prog.Done()
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil, interrupted(ctx, err)
+	case err != nil && errors.Is(err, context.DeadlineExceeded):
+		reason := fmt.Sprintf("the clean pass of %q on %q did not finish within runtime.check_timeout (%s): %v", c.path, s.cfg.Data, s.cfg.Runtime.CheckTimeout, err)
+		s.app.logf("%s", reason)
+		nt := notRun(c.path, selected, reason)
+		nt.Model = t.Model
+		return nt, nil
+	case err != nil:
 		return nil, fmt.Errorf("run %q on %q: %w", c.path, s.cfg.Data, err)
 	}
 	for _, sub := range env.Subjects() {
@@ -430,7 +597,7 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 			sub.Info.Output = sub.Decoder.Describe() // resolved on the clean pass's first batch
 		}
 	}
-	t.Results = checks.Run(ctx, env, selected, s.cfg.Runtime.CheckTimeout)
+	t.Results = runChecks(ctx, env, selected, s.cfg.Runtime.CheckTimeout)
 	t.Model = *cand.Info
 	if s.keepEnvs {
 		s.envs = append(s.envs, env)
@@ -446,6 +613,11 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 func (s *session) subject(role string, c opened, ds *dataset.Dataset) (*checks.Subject, error) {
 	spec, err := preprocess.Resolve(s.cfg.Preprocess, c.model.Input)
 	if err != nil {
+		return nil, fmt.Errorf("prepare %s %q: %w", role, c.path, err)
+	}
+	// Dynamic spatial dimensions are only decided now (preprocess.size): check them as Open
+	// checked the fixed ones.
+	if err := onnx.CheckDims(c.model, spec.Dims, s.budget()); err != nil {
 		return nil, fmt.Errorf("prepare %s %q: %w", role, c.path, err)
 	}
 	counts := ds.ChannelCounts()
@@ -491,6 +663,11 @@ func (s *session) baseline(ctx context.Context, candidate string, ds *dataset.Da
 	}
 	if spec.Kind == "path" {
 		spec.Path = s.app.path(spec.Path)
+		if _, err := s.ws.Check(spec.Path); err != nil {
+			note := fmt.Sprintf("baseline %s cannot be read: %v", spec.Path, err)
+			s.app.logf("%s", note)
+			return nil, note, nil
+		}
 	}
 	if spec.Kind == "git" {
 		spec.Path = s.baselinePaths[candidate]
@@ -504,7 +681,8 @@ func (s *session) baseline(ctx context.Context, candidate string, ds *dataset.Da
 	if err != nil {
 		return nil, "", err
 	}
-	o := s.open(res.File)
+	// res.File is the user's path (checked above) or cvgate's own copy of a git or release blob.
+	o := s.openFile(res.File, res.File)
 	if o.err != nil {
 		note := fmt.Sprintf("baseline %s does not load: %v", res.Source, o.err)
 		s.app.logf("%s", note)

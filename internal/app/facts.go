@@ -41,7 +41,7 @@ func (s *session) loadTrain(ctx context.Context, selected []checks.Check) error 
 	if train == "" || !slices.ContainsFunc(selected, func(c checks.Check) bool { return c.ID() == checks.IDDataLeakage }) {
 		return nil
 	}
-	l, err := dataset.List(s.app.path(train))
+	l, err := s.list(train)
 	if err != nil {
 		return fmt.Errorf("thresholds.data.leakage.train: %w", err)
 	}

@@ -3,10 +3,9 @@ package app
 import (
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/internal/confine"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -36,15 +35,23 @@ func outputs(run *runOutputs) []output {
 // crash never leaves a half report for a later step to publish.
 func (a *App) writeOutputs(r *report.Report, cfg *config.Loaded, toStdout bool) error {
 	dir := a.path(cfg.Out)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create output folder %q: %w", cfg.Out, err)
+	ws, err := a.workspace()
+	if err != nil {
+		return err
 	}
+	// The output folder may sit in a checkout a fork chose: nothing is written through a
+	// symlink in it (a planted report.json.tmp -> elsewhere), and it must lie in the workspace.
+	out, err := confine.OpenOut(dir, ws)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
 	run, err := a.prepareOutputs(r, cfg, dir)
 	if err != nil {
 		return err
 	}
 	for _, o := range outputs(run) {
-		if err := writeFile(filepath.Join(dir, o.file), r, o.writer); err != nil {
+		if err := writeFile(out, o.file, r, o.writer); err != nil {
 			return err
 		}
 	}
@@ -56,17 +63,10 @@ func (a *App) writeOutputs(r *report.Report, cfg *config.Loaded, toStdout bool) 
 	return nil
 }
 
-func writeFile(path string, r *report.Report, w report.Writer) error {
+func writeFile(out *confine.Out, name string, r *report.Report, w report.Writer) error {
 	var buf bytes.Buffer
 	if err := w.Write(&buf, r); err != nil {
-		return fmt.Errorf("render %s: %w", filepath.Base(path), err)
+		return fmt.Errorf("render %s: %w", name, err)
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %q: %w", path, err)
-	}
-	return nil
+	return out.WriteFile(name, buf.Bytes())
 }

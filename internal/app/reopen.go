@@ -10,8 +10,6 @@ func (s *session) reopener(file string) func() (*onnx.Model, error) {
 		return nil
 	}
 	return func() (*onnx.Model, error) {
-		rc, pc := s.cfg.Runtime, s.cfg.Preprocess
-		return onnx.Open(s.rt, file, onnx.Options{Threads: rc.Threads, BatchSize: rc.BatchSize, Provider: string(rc.ExecutionProvider),
-			Input: pc.Input, Output: pc.Output}, nil)
+		return onnx.Open(s.rt, file, s.modelOptions(), nil)
 	}
 }

@@ -59,7 +59,19 @@ type Runtime struct {
 	BatchSize         int           `yaml:"batch_size"` // images per forward pass when the model allows batching; 0: automatic
 	ExecutionProvider Provider      `yaml:"execution_provider"`
 	ORTLib            string        `yaml:"ort_lib"`
-	CheckTimeout      time.Duration `yaml:"check_timeout"` // per check
+	CheckTimeout      time.Duration `yaml:"check_timeout"` // per check (the clean pass counts as one)
+	// Timeout bounds the whole run; past it the run stops with a report marked interrupted.
+	Timeout time.Duration `yaml:"timeout"`
+	// PassTimeout bounds one forward pass (one batch through one model).
+	PassTimeout time.Duration `yaml:"pass_timeout"`
+	// MaxPixels and MaxAspect bound one image, read from its header before decoding.
+	MaxPixels int64   `yaml:"max_pixels"`
+	MaxAspect float64 `yaml:"max_aspect"`
+	// MaxFileMB caps the bytes read of one image, manifest or labels file.
+	MaxFileMB int64 `yaml:"max_file_mb"`
+	// MemoryMB bounds the decoded images of a dataset; a quarter of it bounds the models' batch
+	// buffers (which also bounds the input shapes a model may declare).
+	MemoryMB int64 `yaml:"memory_mb"`
 }
 
 // Preprocess says how decoded images become the model's input tensor. Unset fields are inferred

@@ -19,6 +19,14 @@ func Defaults() Config {
 			BatchSize:         0,
 			ExecutionProvider: ProviderCPU,
 			CheckTimeout:      10 * time.Minute,
+			// Bounds for input a pull request controls (issue #11). The run's hour is twelve
+			// times the 5-minute PR budget; a full-profile nightly run may need more.
+			Timeout:     time.Hour,
+			PassTimeout: 5 * time.Minute,
+			MaxPixels:   50_000_000,
+			MaxAspect:   100,
+			MaxFileMB:   256,
+			MemoryMB:    4096,
 		},
 		Preprocess: Preprocess{Layout: "auto", Outputs: "auto"},
 		Publish:    Publish{Comment: "update"},

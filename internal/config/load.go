@@ -7,14 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cvgate/cvgate/internal/confine"
 )
 
 // DefaultFile is the config file read when none is named and it exists.
@@ -31,7 +33,14 @@ type Sources struct {
 	// Inputs and Flags are applied after the file, in this order.
 	Inputs []Setting
 	Flags  []Setting
+	// Workspace confines the config file (it may be a symlink a fork committed); nil reads it
+	// anywhere. Either way it must be a regular file of at most MaxFileBytes.
+	Workspace *confine.Root
 }
+
+// MaxFileBytes caps the config file: it is read before any limit from it applies, and a real one
+// is a few kilobytes.
+const MaxFileBytes = 1 << 20
 
 // Loaded is the effective configuration plus where it came from.
 type Loaded struct {
@@ -72,7 +81,7 @@ func Load(src Sources) (*Loaded, error) {
 		full = src.Dir + "/" + path
 	}
 	var fileProfiles map[string]yaml.Node
-	raw, err := os.ReadFile(full)
+	raw, err := src.Workspace.ReadFile(full, MaxFileBytes)
 	switch {
 	case err == nil:
 		sum := sha256.Sum256(raw)
@@ -99,8 +108,8 @@ func Load(src Sources) (*Loaded, error) {
 		builtin, isBuiltin := builtinProfiles[profile]
 		node, inFile := fileProfiles[profile]
 		if !isBuiltin && !inFile {
-			return nil, &ValidationError{Problems: []string{fmt.Sprintf("profile: unknown profile %q (built in: %s; defined in %s: %s)",
-				profile, strings.Join(BuiltinProfiles(), ", "), orNone(out.File), orNone(strings.Join(sortedKeys(fileProfiles), ", ")))}}
+			return nil, newValidationError([]string{fmt.Sprintf("profile: unknown profile %q (built in: %s; defined in %s: %s)",
+				profile, strings.Join(BuiltinProfiles(), ", "), orNone(out.File), orNone(strings.Join(sortedKeys(fileProfiles), ", ")))})
 		}
 		if isBuiltin {
 			if cfg, err = decodeOnto(cfg, []byte(builtin), "built-in profile "+profile, ""); err != nil {
@@ -120,10 +129,10 @@ func Load(src Sources) (*Loaded, error) {
 	}
 
 	if err := apply(&cfg, src.Inputs); err != nil {
-		return nil, &ValidationError{Problems: splitJoined(err)}
+		return nil, newValidationError(splitJoined(err))
 	}
 	if err := apply(&cfg, src.Flags); err != nil {
-		return nil, &ValidationError{Problems: splitJoined(err)}
+		return nil, newValidationError(splitJoined(err))
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -135,17 +144,18 @@ func Load(src Sources) (*Loaded, error) {
 func decodeFile(path string, raw []byte, base Config) (*fileShape, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, &ValidationError{Problems: []string{fmt.Sprintf("%s: not valid YAML: %v", path, err)}}
+		return nil, newValidationError([]string{fmt.Sprintf("%s: not valid YAML: %v", path, err)})
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, &ValidationError{Problems: []string{fmt.Sprintf("%s: the file is empty; it needs at least \"version: 1\"", path)}}
+		return nil, newValidationError([]string{fmt.Sprintf("%s: the file is empty; it needs at least \"version: 1\"", path)})
 	}
 	doc := root.Content[0]
 	if doc.Kind != yaml.MappingNode {
-		return nil, &ValidationError{Problems: []string{fmt.Sprintf("%s: the top level must be a mapping of keys to values", path)}}
+		return nil, newValidationError([]string{fmt.Sprintf("%s: the top level must be a mapping of keys to values", path)})
 	}
 	var problems []string
-	problems = append(problems, unknownKeys(doc, reflect.TypeOf(fileShape{}), "", path)...)
+	seen := map[walked]bool{}
+	problems = append(problems, unknownKeys(doc, reflect.TypeOf(fileShape{}), "", path, seen)...)
 	version := findKey(doc, "version")
 	if version == nil {
 		problems = append(problems, fmt.Sprintf("%s: version: missing; add \"version: %d\" as the first line", path, Version))
@@ -155,17 +165,17 @@ func decodeFile(path string, raw []byte, base Config) (*fileShape, error) {
 	if profiles := findKey(doc, "profiles"); profiles != nil && profiles.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(profiles.Content); i += 2 {
 			name := profiles.Content[i].Value
-			problems = append(problems, unknownKeys(profiles.Content[i+1], reflect.TypeOf(Config{}), "profiles."+name, path)...)
+			problems = append(problems, unknownKeys(profiles.Content[i+1], reflect.TypeOf(Config{}), "profiles."+name, path, seen)...)
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &ValidationError{Problems: problems}
+		return nil, newValidationError(problems)
 	}
 	fc := fileShape{Config: base}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&fc); err != nil {
-		return nil, &ValidationError{Problems: keyedYAMLErrors(path, doc, err)}
+		return nil, newValidationError(keyedYAMLErrors(path, doc, err))
 	}
 	return &fc, nil
 }
@@ -176,27 +186,67 @@ func decodeOnto(base Config, raw []byte, path, prefix string) (Config, error) {
 		return base, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(root.Content) > 0 {
-		if problems := unknownKeys(root.Content[0], reflect.TypeOf(Config{}), prefix, path); len(problems) > 0 {
-			return base, &ValidationError{Problems: problems}
+		if problems := unknownKeys(root.Content[0], reflect.TypeOf(Config{}), prefix, path, map[walked]bool{}); len(problems) > 0 {
+			return base, newValidationError(problems)
 		}
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
 	dec.KnownFields(true)
 	if err := dec.Decode(&base); err != nil {
-		return base, &ValidationError{Problems: []string{fmt.Sprintf("%s (%s): %s", path, prefix, cleanYAMLError(err))}}
+		return base, newValidationError([]string{fmt.Sprintf("%s (%s): %s", path, prefix, cleanYAMLError(err))})
 	}
 	return base, nil
 }
 
+// maxProblems is how many problems one message lists: a file of thousands of bad keys needs its
+// first ones fixed, not a megabyte of error.
+const maxProblems = 50
+
+// newValidationError lists problems, at most maxProblems of them, each on one line: a key or a
+// value from the file may hold a newline or a carriage return, which must not start a new line
+// in a log (where it could pose as a workflow command).
+func newValidationError(ps []string) *ValidationError {
+	out := make([]string, 0, min(len(ps), maxProblems+1))
+	for i, p := range ps {
+		if i == maxProblems {
+			out = append(out, fmt.Sprintf("... and %d more problems", len(ps)-maxProblems))
+			break
+		}
+		out = append(out, oneLine(p))
+	}
+	return &ValidationError{Problems: out}
+}
+
+// oneLine escapes control characters as Go does in quoted strings.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// walked is a node checked against a type: with aliases a node is reachable many times, and a
+// "billion laughs" file (each level aliasing the one below ten times) makes a tree walk
+// exponential; each node is checked once per type instead.
+type walked struct {
+	node *yaml.Node
+	typ  reflect.Type
+}
+
 // unknownKeys walks a YAML mapping against the yaml tags of t and reports every key that t does
 // not have, with its full key path, its line and the closest valid key.
-func unknownKeys(n *yaml.Node, t reflect.Type, prefix, file string) []string {
+func unknownKeys(n *yaml.Node, t reflect.Type, prefix, file string, seen map[walked]bool) []string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
+	if seen[walked{n, t}] {
+		return nil
+	}
+	seen[walked{n, t}] = true
 	switch t.Kind() {
 	case reflect.Struct:
 		if t.String() == "yaml.Node" {
@@ -208,7 +258,7 @@ func unknownKeys(n *yaml.Node, t reflect.Type, prefix, file string) []string {
 		}
 		var out []string
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			out = append(out, unknownKeys(n.Content[i+1], t.Elem(), join(prefix, n.Content[i].Value), file)...)
+			out = append(out, unknownKeys(n.Content[i+1], t.Elem(), join(prefix, n.Content[i].Value), file, seen)...)
 		}
 		return out
 	default:
@@ -233,7 +283,7 @@ func unknownKeys(n *yaml.Node, t reflect.Type, prefix, file string) []string {
 			out = append(out, msg)
 			continue
 		}
-		out = append(out, unknownKeys(n.Content[i+1], ft, join(prefix, k.Value), file)...)
+		out = append(out, unknownKeys(n.Content[i+1], ft, join(prefix, k.Value), file, seen)...)
 	}
 	return out
 }

@@ -5,8 +5,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cvgate/cvgate/internal/perturb"
+)
+
+// Ceilings of the runtime limits.
+const (
+	maxRunTimeout    = 24 * time.Hour
+	maxPixelsCeiling = 1_000_000_000
 )
 
 // Validate reports every problem in c at once, each naming its key path.
@@ -47,6 +54,14 @@ func (c *Config) Validate() error {
 	v.check(r.BatchSize >= 0 && r.BatchSize <= 4096, "runtime.batch_size", "must be between 0 (automatic) and 4096, got %d", r.BatchSize)
 	v.oneOf("runtime.execution_provider", string(r.ExecutionProvider), "cpu", "cuda")
 	v.check(r.CheckTimeout > 0, "runtime.check_timeout", "must be positive, got %s", r.CheckTimeout)
+	// The limits below bound what input can cost. The config file may come from a fork, so each
+	// has a hard ceiling too: raising a limit can never make a run unbounded.
+	v.check(r.Timeout > 0 && r.Timeout <= maxRunTimeout, "runtime.timeout", "must be positive and at most %s, got %s", maxRunTimeout, r.Timeout)
+	v.check(r.PassTimeout > 0 && r.PassTimeout <= maxRunTimeout, "runtime.pass_timeout", "must be positive and at most %s, got %s", maxRunTimeout, r.PassTimeout)
+	v.check(r.MaxPixels >= 1 && r.MaxPixels <= maxPixelsCeiling, "runtime.max_pixels", "must be between 1 and %d, got %d", int64(maxPixelsCeiling), r.MaxPixels)
+	v.check(r.MaxAspect >= 1 && r.MaxAspect <= 1e6, "runtime.max_aspect", "must be between 1 and 1000000, got %g", r.MaxAspect)
+	v.check(r.MaxFileMB >= 1 && r.MaxFileMB <= 16384, "runtime.max_file_mb", "must be between 1 and 16384, got %d", r.MaxFileMB)
+	v.check(r.MemoryMB >= 64 && r.MemoryMB <= 1<<18, "runtime.memory_mb", "must be between 64 and 262144, got %d", r.MemoryMB)
 
 	p := c.Preprocess
 	v.oneOf("preprocess.preset", p.Preset, "", "imagenet", "inception", "unit", "raw", "yolo")
@@ -169,7 +184,7 @@ func (c *Config) Validate() error {
 	v.check(t.Failures.SheetColumns >= 1 && t.Failures.SheetColumns <= 64, "thresholds.failures.sheet_columns", "must be between 1 and 64, got %d", t.Failures.SheetColumns)
 
 	if len(v.problems) > 0 {
-		return &ValidationError{Problems: v.problems}
+		return newValidationError(v.problems)
 	}
 	return nil
 }

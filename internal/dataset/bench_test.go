@@ -56,3 +56,37 @@ func BenchmarkFromStd(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHeaderCheck is what reading the header first (the pixel and aspect budget) adds to
+// decoding: compare "checked" (Decode) with "unchecked" (the decoder alone) in one run.
+func BenchmarkHeaderCheck(b *testing.B) {
+	for _, bi := range benchImages(b) {
+		b.Run(bi.name+"/checked", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := Decode(bi.raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(bi.name+"/unchecked", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := decodeChecked(bi.raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkHeaderOnly is the header check alone.
+func BenchmarkHeaderOnly(b *testing.B) {
+	for _, bi := range benchImages(b) {
+		b.Run(bi.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, _, err := (Limits{}).checkHeader(bi.raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -2,8 +2,8 @@ package dataset
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,16 +19,19 @@ type Classes struct {
 	numericIndex bool
 }
 
-// ReadLabelsFile reads one class name per line, in model output order. Blank lines at the end are
+// ReadLabelsFile reads a labels file with a Reader that confines nothing. See Reader.ReadLabels.
+func ReadLabelsFile(path string) (*Classes, error) { return (&Reader{}).ReadLabels(path) }
+
+// ReadLabels reads one class name per line, in model output order. Blank lines at the end are
 // ignored; blank or duplicate names inside are errors.
-func ReadLabelsFile(path string) (*Classes, error) {
-	f, err := os.Open(path)
+func (r *Reader) ReadLabels(path string) (*Classes, error) {
+	raw, err := r.Root.ReadFile(path, r.Limits.fileBytes())
 	if err != nil {
 		return nil, fmt.Errorf("open labels file %q: %w", path, err)
 	}
-	defer f.Close()
 	var names []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(bytes.NewReader(raw))
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
 		names = append(names, strings.TrimSpace(strings.TrimPrefix(sc.Text(), "\ufeff")))
 	}
@@ -116,7 +119,7 @@ func (c *Classes) Resolve(l *Listing) ([]int, error) {
 		}
 		idx, ok := c.Index(e.LabelName)
 		if !ok {
-			return nil, fmt.Errorf("label %q of %q (in %s) is not one of the %d classes from %s: %s",
+			return nil, fmt.Errorf("label %q of %q (in %q) is not one of the %d classes from %s: %s",
 				e.LabelName, e.Path, l.Source, len(c.Names), c.Source, preview(c.Names, 12))
 		}
 		out[i] = idx
@@ -125,8 +128,21 @@ func (c *Classes) Resolve(l *Listing) ([]int, error) {
 }
 
 func preview(names []string, n int) string {
-	if len(names) <= n {
-		return strings.Join(names, ", ")
+	shown := make([]string, 0, min(len(names), n))
+	for _, name := range names[:min(len(names), n)] {
+		shown = append(shown, quoteOdd(name))
 	}
-	return strings.Join(names[:n], ", ") + fmt.Sprintf(", ... (%d more)", len(names)-n)
+	if len(names) <= n {
+		return strings.Join(shown, ", ")
+	}
+	return strings.Join(shown, ", ") + fmt.Sprintf(", ... (%d more)", len(names)-n)
+}
+
+// quoteOdd quotes a name that holds control characters (a folder may be named "a\nb"), so that an
+// error message stays one line; plain names are shown as they are.
+func quoteOdd(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
 }

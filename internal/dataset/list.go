@@ -5,6 +5,7 @@ package dataset
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cvgate/cvgate/internal/confine"
 )
 
 // Extensions are the image file types cvgate reads.
@@ -45,37 +48,77 @@ type Listing struct {
 	Attributes []string // manifest attribute columns, in file order
 	// FolderClasses are the class folder names, for class-per-folder datasets.
 	FolderClasses []string
+	// reader is the Reader that listed it; Load reads the images through it.
+	reader *Reader
 }
+
+// Reader lists and reads datasets: every file it opens is a regular file (never a device or a
+// FIFO), inside Root after resolving symlinks, and read under Limits. Data, manifests and labels
+// come from whoever opened the pull request, so a symlink in a class folder, a manifest row
+// naming /etc/passwd or ../../secret, or /dev/zero must be refused before anything is read.
+type Reader struct {
+	// Root confines every file to the workspace; nil reads anywhere (--allow-outside-workspace).
+	Root *confine.Root
+	// Limits bound bytes, pixels and the decoded store; zero fields are DefaultLimits'.
+	Limits Limits
+}
+
+// List finds the images of a dataset with a Reader that confines nothing (devices and FIFOs are
+// still refused, and DefaultLimits apply). See Reader.List.
+func List(source string) (*Listing, error) { return (&Reader{}).List(source) }
 
 // List finds the images of a dataset: a directory with one sub-folder per class, a directory of
 // unlabelled images, or a manifest (.csv or .jsonl) with a path column, an optional label column
 // and any attribute columns.
-func List(source string) (*Listing, error) {
-	st, err := os.Stat(source)
+func (r *Reader) List(source string) (*Listing, error) {
+	st, err := r.Root.Stat(source)
 	if err != nil {
 		return nil, fmt.Errorf("open data %q: %w", source, err)
 	}
-	if st.IsDir() {
-		return listDir(source)
+	var l *Listing
+	switch {
+	case st.IsDir():
+		l, err = r.listDir(source)
+	case !st.Mode().IsRegular():
+		return nil, fmt.Errorf("open data %q: %w", source, &confine.NotRegularError{Path: source, Mode: st.Mode()})
+	default:
+		l, err = r.listManifest(source)
 	}
+	if err != nil {
+		return nil, err
+	}
+	l.reader = r
+	return l, nil
+}
+
+func (r *Reader) listManifest(source string) (*Listing, error) {
+	parse := parseCSV
 	switch strings.ToLower(filepath.Ext(source)) {
 	case ".csv":
-		return listCSV(source)
 	case ".jsonl", ".ndjson":
-		return listJSONL(source)
+		parse = parseJSONL
+	default:
+		return nil, fmt.Errorf("open data %q: not a directory or a .csv/.jsonl manifest", source)
 	}
-	return nil, fmt.Errorf("open data %q: not a directory or a .csv/.jsonl manifest", source)
+	raw, err := r.Root.ReadFile(source, r.Limits.fileBytes())
+	if err != nil {
+		return nil, fmt.Errorf("open manifest %q: %w", source, err)
+	}
+	dir := filepath.Dir(source)
+	return parse(source, bytes.NewReader(raw), func(line int, p string) (Entry, error) {
+		return r.manifestEntry(source, dir, line, p)
+	})
 }
 
 // ManifestNames are the manifest files a data folder may hold at its top level; when one is
 // there, it describes the folder (labels and attributes) instead of the folder layout.
 var manifestNames = []string{"manifest.csv", "manifest.jsonl"}
 
-func listDir(root string) (*Listing, error) {
+func (r *Reader) listDir(root string) (*Listing, error) {
 	for _, name := range manifestNames {
 		p := filepath.Join(root, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return List(p)
+		if st, err := os.Lstat(p); err == nil && !st.IsDir() {
+			return r.List(p)
 		}
 	}
 	l := &Listing{Source: root}
@@ -101,6 +144,9 @@ func listDir(root string) (*Listing, error) {
 				}
 				// Hidden files too: macOS leaves "._x.png" resource forks beside every image.
 				if !de.IsDir() && !strings.HasPrefix(de.Name(), ".") && IsImage(de.Name()) {
+					if err := r.checkListed(p, de.Type()); err != nil {
+						return err
+					}
 					files = append(files, p)
 				}
 				return nil
@@ -122,7 +168,11 @@ func listDir(root string) (*Listing, error) {
 			continue
 		}
 		if IsImage(name) {
-			topImages = append(topImages, filepath.Join(root, name))
+			p := filepath.Join(root, name)
+			if err := r.checkListed(p, d.Type()); err != nil {
+				return nil, fmt.Errorf("read data folder %q: %w", root, err)
+			}
+			topImages = append(topImages, p)
 		}
 	}
 	if classImages == 0 {
@@ -131,7 +181,7 @@ func listDir(root string) (*Listing, error) {
 	switch {
 	case len(l.FolderClasses) > 0 && len(topImages) > 0:
 		return nil, fmt.Errorf("read data folder %q: it has both class folders and %d images at the top level (e.g. %s); move them into class folders, or use a manifest",
-			root, len(topImages), filepath.Base(topImages[0]))
+			root, len(topImages), quoteOdd(filepath.Base(topImages[0])))
 	case len(l.FolderClasses) > 0:
 		l.Kind = "folders"
 	case len(topImages) > 0:
@@ -144,6 +194,27 @@ func listDir(root string) (*Listing, error) {
 		return nil, fmt.Errorf("read data folder %q: no images found (looked for %s in class sub-folders or at the top level)", root, extList())
 	}
 	return l, nil
+}
+
+// checkListed refuses a listed file that is a symlink leading out of the workspace, or a device,
+// FIFO or socket, before anything reads it. A plain file in a listed folder needs no check (the
+// folder was checked); a dangling symlink is left for decoding to report as unreadable.
+func (r *Reader) checkListed(p string, typ fs.FileMode) error {
+	switch {
+	case typ.IsRegular():
+		return nil
+	case typ&fs.ModeSymlink != 0:
+		st, err := r.Root.Stat(p)
+		var outside *confine.OutsideError
+		if errors.As(err, &outside) {
+			return err
+		}
+		if err == nil && !st.Mode().IsRegular() {
+			return &confine.NotRegularError{Path: p, Mode: st.Mode()}
+		}
+		return nil
+	}
+	return &confine.NotRegularError{Path: p, Mode: typ}
 }
 
 func extList() string {
@@ -179,13 +250,11 @@ func findColumn(header []string, names []string) int {
 	return -1
 }
 
-func listCSV(manifest string) (*Listing, error) {
-	f, err := os.Open(manifest)
-	if err != nil {
-		return nil, fmt.Errorf("open manifest %q: %w", manifest, err)
-	}
-	defer f.Close()
-	r := csv.NewReader(bufio.NewReader(f))
+// entryFunc turns a manifest row's path into an Entry (resolving and checking the file).
+type entryFunc func(line int, path string) (Entry, error)
+
+func parseCSV(manifest string, src io.Reader, entry entryFunc) (*Listing, error) {
+	r := csv.NewReader(bufio.NewReader(src))
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err != nil {
@@ -209,7 +278,6 @@ func listCSV(manifest string) (*Listing, error) {
 			l.Attributes = append(l.Attributes, strings.TrimSpace(h))
 		}
 	}
-	dir := filepath.Dir(manifest)
 	var lines []int
 	for {
 		rec, err := r.Read()
@@ -227,7 +295,7 @@ func listCSV(manifest string) (*Listing, error) {
 		if len(rec) != len(header) {
 			return nil, fmt.Errorf("read manifest %q line %d: %d fields, the header has %d", manifest, line, len(rec), len(header))
 		}
-		e, err := manifestEntry(manifest, dir, line, strings.TrimSpace(rec[pc]))
+		e, err := entry(line, strings.TrimSpace(rec[pc]))
 		if err != nil {
 			return nil, err
 		}
@@ -252,14 +320,8 @@ func listCSV(manifest string) (*Listing, error) {
 	return l, nil
 }
 
-func listJSONL(manifest string) (*Listing, error) {
-	f, err := os.Open(manifest)
-	if err != nil {
-		return nil, fmt.Errorf("open manifest %q: %w", manifest, err)
-	}
-	defer f.Close()
+func parseJSONL(manifest string, src io.Reader, entry entryFunc) (*Listing, error) {
 	l := &Listing{Source: manifest, Kind: "manifest"}
-	dir := filepath.Dir(manifest)
 	attrIndex := map[string]int{}
 	type row struct {
 		e     Entry
@@ -267,7 +329,7 @@ func listJSONL(manifest string) (*Listing, error) {
 		line  int
 	}
 	var rows []row
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(src)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for line := 1; sc.Scan(); line++ {
 		text := strings.TrimSpace(sc.Text())
@@ -290,7 +352,7 @@ func listJSONL(manifest string) (*Listing, error) {
 		if !ok {
 			return nil, fmt.Errorf("read manifest %q line %d: %q must be a string", manifest, line, keys[pk])
 		}
-		e, err := manifestEntry(manifest, dir, line, p)
+		e, err := entry(line, p)
 		if err != nil {
 			return nil, err
 		}
@@ -354,17 +416,27 @@ func scalarString(v any) string {
 	return string(b)
 }
 
-func manifestEntry(manifest, dir string, line int, p string) (Entry, error) {
+// manifestEntry resolves a manifest row's path (relative to the manifest's folder, or absolute)
+// and checks the file: it must exist, be a regular file, and lie inside the workspace after
+// resolving symlinks, so that a row cannot name /etc/passwd, ../../secret.png or /dev/zero.
+func (r *Reader) manifestEntry(manifest, dir string, line int, p string) (Entry, error) {
 	if p == "" {
 		return Entry{}, fmt.Errorf("read manifest %q line %d: empty path", manifest, line)
+	}
+	if strings.ContainsRune(p, 0) {
+		return Entry{}, fmt.Errorf("read manifest %q line %d: the path contains a NUL byte", manifest, line)
 	}
 	file := p
 	if !filepath.IsAbs(p) {
 		file = filepath.Join(dir, filepath.FromSlash(p))
 	}
-	st, err := os.Stat(file)
+	st, err := r.Root.Stat(file)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		var outside *confine.OutsideError
+		switch {
+		case errors.As(err, &outside):
+			return Entry{}, fmt.Errorf("read manifest %q line %d: image %q: %w", manifest, line, p, err)
+		case errors.Is(err, fs.ErrNotExist):
 			return Entry{}, fmt.Errorf("read manifest %q line %d: image %q not found (paths are relative to the manifest's folder)", manifest, line, p)
 		}
 		return Entry{}, fmt.Errorf("read manifest %q line %d: %w", manifest, line, err)
@@ -372,8 +444,16 @@ func manifestEntry(manifest, dir string, line int, p string) (Entry, error) {
 	if st.IsDir() {
 		return Entry{}, fmt.Errorf("read manifest %q line %d: %q is a directory, not an image", manifest, line, p)
 	}
-	// The shown path is clean and relative to the manifest's folder, so that reports and the
-	// dataset digest are the same on every machine even when the manifest lists absolute paths.
+	if !st.Mode().IsRegular() {
+		return Entry{}, fmt.Errorf("read manifest %q line %d: %w", manifest, line, &confine.NotRegularError{Path: p, Mode: st.Mode()})
+	}
+	return Entry{Path: shownPath(dir, p), File: file}, nil
+}
+
+// shownPath is a manifest row's path as reports show it: clean, slash-separated and relative to
+// the manifest's folder, so that reports and the dataset digest are the same on every machine
+// even when the manifest lists absolute paths.
+func shownPath(dir, p string) string {
 	shown := filepath.Clean(filepath.FromSlash(p))
 	if filepath.IsAbs(shown) {
 		if absDir, err := filepath.Abs(dir); err == nil {
@@ -382,7 +462,7 @@ func manifestEntry(manifest, dir string, line int, p string) (Entry, error) {
 			}
 		}
 	}
-	return Entry{Path: filepath.ToSlash(shown), File: file}, nil
+	return filepath.ToSlash(shown)
 }
 
 // checkDuplicates refuses a manifest that lists the same image twice: it would count twice in

@@ -12,7 +12,6 @@ import (
 	_ "image/jpeg"
 	_ "image/png"
 	"io"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -98,6 +97,14 @@ func Load(ctx context.Context, l *Listing, opts Options) (*Dataset, error) {
 			return nil, err
 		}
 	}
+	r := l.reader
+	if r == nil {
+		r = &Reader{}
+	}
+	var store *storeBudget
+	if !opts.DropPixels {
+		store = &storeBudget{limit: r.Limits.storeBytes()}
+	}
 	items := make([]Item, len(l.Entries))
 	errs := make([]error, len(l.Entries))
 	workers := opts.Workers
@@ -112,11 +119,11 @@ func Load(ctx context.Context, l *Listing, opts Options) (*Dataset, error) {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(items) || ctx.Err() != nil {
+				if i >= len(items) || ctx.Err() != nil || store.isFull() {
 					return
 				}
 				items[i] = Item{Entry: l.Entries[i], Label: labels[i]}
-				errs[i] = decodeFile(&items[i])
+				errs[i] = r.decodeFile(&items[i], store)
 				if errs[i] == nil && opts.Decoded != nil {
 					opts.Decoded(i, &items[i])
 				}
@@ -133,6 +140,9 @@ func Load(ctx context.Context, l *Listing, opts Options) (*Dataset, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if store.isFull() {
+		return nil, fmt.Errorf("decode data %q: %w", l.Source, &StoreFullError{Limit: store.limit})
+	}
 	for i := range items {
 		if errs[i] != nil {
 			ds.Unreadable = append(ds.Unreadable, Problem{Path: items[i].Path, Reason: errs[i].Error()})
@@ -144,7 +154,7 @@ func Load(ctx context.Context, l *Listing, opts Options) (*Dataset, error) {
 		}
 	}
 	if len(ds.Items) == 0 {
-		return nil, fmt.Errorf("decode data %q: none of the %d images could be read (first: %s: %s)", l.Source, len(items), ds.Unreadable[0].Path, ds.Unreadable[0].Reason)
+		return nil, fmt.Errorf("decode data %q: none of the %d images could be read (first: %s: %s)", l.Source, len(items), quoteOdd(ds.Unreadable[0].Path), ds.Unreadable[0].Reason)
 	}
 	if share := float64(len(ds.Unreadable)) / float64(len(items)); share > opts.MaxUnreadable {
 		return nil, fmt.Errorf("decode data %q: %d of %d images are unreadable (%.1f%%, over max_unreadable %.1f%%); first: %s",
@@ -180,46 +190,116 @@ func problemPreview(ps []Problem, n int) string {
 			parts = append(parts, fmt.Sprintf("and %d more", len(ps)-n))
 			break
 		}
-		parts = append(parts, p.Path+": "+p.Reason)
+		parts = append(parts, quoteOdd(p.Path)+": "+p.Reason)
 	}
 	return strings.Join(parts, "; ")
 }
 
-func decodeFile(it *Item) error {
-	raw, err := os.ReadFile(it.File)
+// decodeFile reads and decodes one image through r, reserving its pixels in the store first.
+func (r *Reader) decodeFile(it *Item, store *storeBudget) error {
+	raw, err := r.Root.ReadFile(it.File, r.Limits.fileBytes())
 	if err != nil {
 		return fmt.Errorf("read: %w", err)
 	}
 	it.Size = int64(len(raw))
 	it.SHA256 = sha256.Sum256(raw)
-	img, err := Decode(raw)
+	if len(raw) == 0 {
+		return errors.New("empty file")
+	}
+	cfg, _, err := r.Limits.checkHeader(raw)
 	if err != nil {
 		return err
 	}
+	// Reserve as RGB (the most an image can take in the store), then return what gray saves.
+	want := int64(cfg.Width) * int64(cfg.Height) * 3
+	if err := store.reserve(want); err != nil {
+		return err
+	}
+	img, err := decodeChecked(raw)
+	if err != nil {
+		store.release(want)
+		return err
+	}
+	store.release(want - int64(len(img.Pix)))
 	it.Image = img
 	return nil
 }
 
-// Decode decodes an image file's bytes into the compact store format.
-func Decode(raw []byte) (*imaging.Image, error) {
+// Decode decodes an image file's bytes into the compact store format, under DefaultLimits' pixel
+// and aspect bounds.
+func Decode(raw []byte) (*imaging.Image, error) { return DecodeWithin(raw, Limits{}) }
+
+// DecodeWithin decodes an image file's bytes under lim's pixel and aspect bounds: the header is
+// read first, and an image beyond them is refused before its pixels are allocated.
+func DecodeWithin(raw []byte, lim Limits) (*imaging.Image, error) {
 	if len(raw) == 0 {
 		return nil, errors.New("empty file")
 	}
+	if _, _, err := lim.checkHeader(raw); err != nil {
+		return nil, err
+	}
+	return decodeChecked(raw)
+}
+
+// decodeChecked decodes bytes whose header passed checkHeader.
+func decodeChecked(raw []byte) (*imaging.Image, error) {
 	src, format, err := image.Decode(bytes.NewReader(raw))
 	if err != nil {
-		switch {
-		case errors.Is(err, image.ErrFormat):
-			return nil, errors.New("not an image in a format cvgate reads (PNG, JPEG, GIF, BMP, WebP, TIFF)")
-		case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || lacksEndMarker(format, raw):
-			return nil, errors.New("truncated file (unexpected end of data)")
-		}
-		return nil, fmt.Errorf("corrupt %s: %v", format, err)
+		return nil, describeDecodeError(format, raw, err)
 	}
 	b := src.Bounds()
 	if b.Dx() <= 0 || b.Dy() <= 0 {
 		return nil, fmt.Errorf("%s has no pixels (%dx%d)", format, b.Dx(), b.Dy())
 	}
 	return imaging.FromStd(src), nil
+}
+
+// describeDecodeError says what is wrong with a file the decoders refused, in the user's words.
+func describeDecodeError(format string, raw []byte, err error) error {
+	switch {
+	case errors.Is(err, image.ErrFormat):
+		return errors.New("not an image in a format cvgate reads (PNG, JPEG, GIF, BMP, WebP, TIFF)")
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || lacksEndMarker(format, raw):
+		return errors.New("truncated file (unexpected end of data)")
+	}
+	return fmt.Errorf("corrupt %s: %v", format, err)
+}
+
+// storeBudget is the decoded store's remaining room, shared by the decoding goroutines. A nil
+// budget (pixels are dropped after hashing) reserves nothing.
+type storeBudget struct {
+	limit int64
+	used  atomic.Int64
+	full  atomic.Bool
+}
+
+func (s *storeBudget) reserve(n int64) error {
+	if s == nil {
+		return nil
+	}
+	if used := s.used.Add(n); used > s.limit {
+		s.used.Add(-n)
+		s.full.Store(true)
+		return &StoreFullError{Limit: s.limit}
+	}
+	return nil
+}
+
+func (s *storeBudget) isFull() bool { return s != nil && s.full.Load() }
+
+func (s *storeBudget) release(n int64) {
+	if s != nil {
+		s.used.Add(-n)
+	}
+}
+
+// StoreFullError says that the decoded images would not fit the store's budget.
+type StoreFullError struct {
+	Limit int64
+}
+
+func (e *StoreFullError) Error() string {
+	return fmt.Sprintf("the decoded images would take more than %d MiB (runtime.memory_mb); sample the data or raise the limit", e.Limit>>20)
 }
 
 // endMarkers are the bytes a complete file of each format ends with. Decoders report a cut file

@@ -10,7 +10,6 @@ import (
 	"image/color"
 	"image/draw"
 	"image/png"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/cvgate/cvgate/internal/confine"
 	"github.com/cvgate/cvgate/internal/imaging"
 	"github.com/cvgate/cvgate/report"
 )
@@ -39,11 +39,13 @@ type Case struct {
 	Note         string
 }
 
-// Exporter writes cases below Root/failures/<check>/.
+// Exporter writes cases below Root/failures/<check>/, never through a symlink (see confine.Out).
 type Exporter struct {
 	Root        string // the output folder
 	MaxPerCheck int
 	Columns     int
+	// Workspace, when set, is the folder Root must lie in (it is opened through it).
+	Workspace *confine.Root
 }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -68,15 +70,22 @@ func (x *Exporter) Export(check string, cases []Case, total int) (*report.Failur
 		sorted = sorted[:x.MaxPerCheck]
 	}
 	relDir := filepath.ToSlash(filepath.Join("failures", unsafeName.ReplaceAllString(check, "_")))
-	dir := filepath.Join(x.Root, filepath.FromSlash(relDir))
-	// A re-run must not leave stale cases of an earlier run beside the new ones.
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, fmt.Errorf("clear failure folder %q: %w", dir, err)
+	out, err := confine.OpenOut(x.Root, x.Workspace)
+	if err != nil {
+		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create failure folder %q: %w", dir, err)
+	defer out.Close()
+	dir := filepath.FromSlash(relDir)
+	// A re-run must not leave stale cases of an earlier run beside the new ones. The output folder
+	// may come from a checkout: out.RemoveAll refuses a symlinked failures/ instead of emptying
+	// the folder it points to.
+	if err := out.RemoveAll(dir); err != nil {
+		return nil, err
 	}
-	idx, err := os.Create(filepath.Join(dir, "index.csv"))
+	if err := out.MkdirAll(dir); err != nil {
+		return nil, err
+	}
+	idx, err := out.Create(filepath.Join(dir, "index.csv"))
 	if err != nil {
 		return nil, fmt.Errorf("create failure index: %w", err)
 	}
@@ -89,7 +98,7 @@ func (x *Exporter) Export(check string, cases []Case, total int) (*report.Failur
 		if c.Original != nil {
 			img = sideBySide(c.Original, c.Image)
 		}
-		if err := writePNG(filepath.Join(dir, name), img.Std()); err != nil {
+		if err := writePNG(out, filepath.Join(dir, name), img.Std()); err != nil {
 			idx.Close()
 			return nil, err
 		}
@@ -106,7 +115,7 @@ func (x *Exporter) Export(check string, cases []Case, total int) (*report.Failur
 		return nil, fmt.Errorf("write failure index: %w", err)
 	}
 	sheet := contactSheet(tiles, max(x.Columns, 1))
-	if err := writePNG(filepath.Join(dir, "contact_sheet.png"), sheet); err != nil {
+	if err := writePNG(out, filepath.Join(dir, "contact_sheet.png"), sheet); err != nil {
 		return nil, err
 	}
 	return &report.Failures{
@@ -126,10 +135,10 @@ func short(s string) string {
 	return s
 }
 
-func writePNG(path string, img image.Image) error {
-	f, err := os.Create(path)
+func writePNG(out *confine.Out, path string, img image.Image) error {
+	f, err := out.Create(path)
 	if err != nil {
-		return fmt.Errorf("create %q: %w", path, err)
+		return err
 	}
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
 	if err := enc.Encode(f, img); err != nil {
@@ -170,10 +179,18 @@ type tile struct {
 	caption   string
 }
 
-// contactSheet lays tiles out in a grid, each scaled up to at least 96 px tall (nearest neighbour,
-// so that small images stay sharp) with a caption "label>predicted confidence".
+// Tile bounds of the contact sheet: a tile is scaled up (nearest neighbour, so that small images
+// stay sharp) to about minTile pixels tall, and scaled down to fit maxTile x maxTile, whatever
+// the image's size or shape. A 10000x1 strip would otherwise become a 960000-pixel-wide tile.
+const (
+	minTile = 96
+	maxTile = 256
+)
+
+// contactSheet lays tiles out in a grid of bounded cells, each with a caption
+// "label>predicted confidence". Its size is at most columns x rows cells of maxTile pixels.
 func contactSheet(tiles []tile, cols int) image.Image {
-	const minSide, capH, pad = 96, 14, 4
+	const capH, pad = 14, 4
 	cellW, cellH := 0, 0
 	scaled := make([]image.Image, len(tiles))
 	for i, t := range tiles {
@@ -181,11 +198,8 @@ func contactSheet(tiles []tile, cols int) image.Image {
 		if t.orig != nil {
 			img = sideBySide(t.orig, t.img)
 		}
-		k := max(1, (minSide+img.Height-1)/img.Height)
-		if img.Height > 256 {
-			k = 1
-		}
-		s := scale(img.ToRGB(), k)
+		w, h := tileSize(img.Width, img.Height)
+		s := resize(img.ToRGB(), w, h)
 		scaled[i] = s
 		cellW = max(cellW, s.Bounds().Dx(), 7*len(t.caption)+2)
 		cellH = max(cellH, s.Bounds().Dy())
@@ -208,11 +222,24 @@ func contactSheet(tiles []tile, cols int) image.Image {
 	return sheet
 }
 
-func scale(m *imaging.Image, k int) image.Image {
-	out := image.NewRGBA(image.Rect(0, 0, m.Width*k, m.Height*k))
-	for y := 0; y < m.Height*k; y++ {
-		for x := 0; x < m.Width*k; x++ {
-			o := ((y/k)*m.Width + x/k) * 3
+// tileSize is the size a w x h image is shown at: enlarged by a whole factor to about minTile
+// pixels tall while it fits maxTile x maxTile, or reduced to fit maxTile x maxTile.
+func tileSize(w, h int) (int, int) {
+	if w > maxTile || h > maxTile {
+		s := min(float64(maxTile)/float64(w), float64(maxTile)/float64(h))
+		return max(1, int(float64(w)*s+0.5)), max(1, int(float64(h)*s+0.5))
+	}
+	k := max(1, min((minTile+h-1)/h, maxTile/w, maxTile/h))
+	return w * k, h * k
+}
+
+// resize scales an RGB image to w x h by nearest neighbour.
+func resize(m *imaging.Image, w, h int) image.Image {
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		sy := y * m.Height / h
+		for x := 0; x < w; x++ {
+			o := (sy*m.Width + x*m.Width/w) * 3
 			p := out.PixOffset(x, y)
 			out.Pix[p], out.Pix[p+1], out.Pix[p+2], out.Pix[p+3] = m.Pix[o], m.Pix[o+1], m.Pix[o+2], 255
 		}

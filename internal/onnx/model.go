@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -62,6 +63,10 @@ type Options struct {
 	// AllOutputs fetches every tensor output (detection and segmentation models) instead of the
 	// one class-score output; Output then only names the output shown first.
 	AllOutputs bool
+	// PassTimeout bounds one forward pass (one batch); 0: only the caller's context does.
+	PassTimeout time.Duration
+	// Budget bounds the input tensors; the zero value is DefaultBudget.
+	Budget Budget
 }
 
 // Model is an open ONNX Runtime session with its signature and usage counters. Run is safe for
@@ -81,6 +86,10 @@ type Model struct {
 	// FixedBatch reports whether the model's batch dimension is fixed (often to 1).
 	FixedBatch   bool
 	LoadDuration time.Duration
+
+	// PassTimeout and Budget are Options'.
+	PassTimeout time.Duration
+	Budget      Budget
 
 	// fetch are the outputs each Run returns, in order: Output alone for classifiers, every
 	// tensor output with Options.AllOutputs.
@@ -141,7 +150,7 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open model %q: not a model ONNX Runtime can load: %s", path, oneLine(err))
 	}
-	m := &Model{Path: path, SHA256: sum, SizeBytes: size, stats: stats}
+	m := &Model{Path: path, SHA256: sum, SizeBytes: size, PassTimeout: opts.PassTimeout, Budget: opts.Budget, stats: stats}
 	for _, in := range ins {
 		m.Inputs = append(m.Inputs, info(in))
 	}
@@ -185,6 +194,9 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	}
 	if len(m.Input.Shape) == 0 {
 		return nil, fmt.Errorf("open model %q: input %q is a scalar, not an image batch", path, m.Input.Name)
+	}
+	if err := ValidateInput(m.Input, opts.Budget); err != nil {
+		return nil, fmt.Errorf("open model %q: %w", path, err)
 	}
 	switch d := m.Input.Shape[0]; {
 	case d > 0:
@@ -411,7 +423,8 @@ func readMetadata(md *ort.ModelMetadata) Metadata {
 }
 
 func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+	// Non-blocking, so that a FIFO named like a model is refused instead of waiting for a writer.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", 0, err
 	}
@@ -422,6 +435,9 @@ func hashFile(path string) (string, int64, error) {
 	}
 	if st.IsDir() {
 		return "", 0, errors.New("is a directory, not a model file")
+	}
+	if !st.Mode().IsRegular() {
+		return "", 0, fmt.Errorf("is not a regular file (mode %s): devices and FIFOs are refused", st.Mode())
 	}
 	h := sha256.New()
 	n, err := io.Copy(h, f)
@@ -473,6 +489,12 @@ func Run[T float32 | uint8](ctx context.Context, m *Model, data []T, n int, dims
 			return nil, 0, fmt.Errorf("run model %q on a batch of %d: %w", m.Path, rows, err)
 		}
 		if width == 0 {
+			// The output is kept for every sample: a model whose output is huge per sample (ONNX
+			// Runtime computed one batch of it already) must not multiply that by the data.
+			if limit := m.Budget.bytes(); int64(n)*int64(w)*4 > limit {
+				return nil, 0, fmt.Errorf("run model %q: output %q has %d values per sample; for %d samples that is %s, over the %s budget",
+					m.Path, m.Output.Name, w, n, size(int64(n)*int64(w)*4), size(limit))
+			}
 			width = w
 			out = make([]float32, 0, n*w)
 		}
@@ -494,7 +516,7 @@ func runBatch[T float32 | uint8](ctx context.Context, m *Model, batch []T, shape
 	m.stats.calls.Add(1)
 	m.stats.samples.Add(shape[0])
 	defer func() {
-		for _, o := range outputs[1:] {
+		for _, o := range outputs {
 			if o != nil {
 				o.Destroy()
 			}
@@ -503,7 +525,6 @@ func runBatch[T float32 | uint8](ctx context.Context, m *Model, batch []T, shape
 	if err != nil {
 		return nil, 0, err
 	}
-	defer outputs[0].Destroy()
 	oshape := outputs[0].GetShape()
 	if len(oshape) == 0 || oshape[0] != shape[0] {
 		return nil, 0, fmt.Errorf("output %q has shape %v, want a first dimension of %d", m.Output.Name, oshape, shape[0])
@@ -532,7 +553,17 @@ func (m *Model) runSession(ctx context.Context, in, out []ort.Value) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := m.session.Run(in, out); err != nil {
+	err := runUnder(ctx, m.PassTimeout, func(ro *ort.RunOptions) error {
+		return m.session.RunWithOptions(in, out, ro)
+	})
+	if err != nil {
+		if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		var pt *PassTimeoutError
+		if errors.As(err, &pt) {
+			return err
+		}
 		return errors.New(oneLine(err))
 	}
 	return nil

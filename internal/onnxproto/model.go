@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"syscall"
 )
 
 // Model is what cvgate needs to know about a model file.
@@ -109,7 +110,8 @@ type ExternalData struct {
 
 // Read reads the model file at path. Tensor payloads are skipped, not loaded.
 func Read(path string) (*Model, error) {
-	f, err := os.Open(path)
+	// Non-blocking: a FIFO named like a model must be refused below, not wait for a writer here.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("read model %q: %w", path, err)
 	}
@@ -119,7 +121,7 @@ func Read(path string) (*Model, error) {
 		return nil, fmt.Errorf("read model %q: %w", path, err)
 	}
 	if !info.Mode().IsRegular() {
-		return nil, fmt.Errorf("read model %q: not a regular file", path)
+		return nil, fmt.Errorf("read model %q: not a regular file (mode %s): devices and FIFOs are refused", path, info.Mode())
 	}
 	m, err := Decode(f, info.Size())
 	if err != nil {

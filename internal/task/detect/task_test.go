@@ -32,7 +32,7 @@ func TestMove(t *testing.T) {
 		{"shift:0.1,0", []box.Box{{X1: 20, Y1: 20, X2: 40, Y2: 40}}},
 		{"shift:-0.25,0", nil}, // 25 px left: only 5 of 20 px stay inside
 		{"scale:1.5", []box.Box{{X1: 0, Y1: 15, X2: 20, Y2: 45}}}, // about (50,30): x 10 -> -10, clipped; 2/3 stays
-		{"scale:2", nil},                                        // x -30..10: a quarter stays
+		{"scale:2", nil}, // x -30..10: a quarter stays
 		{"brightness:0.2", []box.Box{{X1: 10, Y1: 20, X2: 30, Y2: 40}}},
 	}
 	for _, tc := range tests {
