@@ -169,7 +169,7 @@ const ConfigHelp = "declare the convention in .cvgate.yml under detection: outpu
 	"yolov5 | yolov8 | yolov8-transposed | boxes-scores-labels | padded6 | padded7 | flat7 | ssd), " +
 	"boxes_output / scores_output / labels_output (output names), box_encoding (xyxy | xywh | cxcywh | yxyx), " +
 	"box_units (pixels | normalized), background_class (first | none), class_before_score (true for YOLOv7's " +
-	"end-to-end rows), scores_are_logits and num_classes"
+	"end-to-end rows), scores_are_logits, label_offset, label_ids and num_classes"
 
 func joinConv() string {
 	var s []string
