@@ -28,31 +28,32 @@ const (
 
 // Set is a detection dataset's ground truth.
 type Set struct {
-	Format Format
+	Format Format `json:"format"`
 	// Source is the annotation file (COCO) or folder (YOLO, VOC) that was read.
-	Source string
+	Source string `json:"source"`
 	// Classes are the class names by contiguous class index.
-	Classes []string
+	Classes []string `json:"classes"`
 	// ClassSource says where the names came from, for the report (e.g. "categories of
 	// instances_val.json", "data.yaml", "object names in the XML files (sorted)").
-	ClassSource string
+	ClassSource string `json:"class_source"`
 	// CategoryIDs maps a class index to its COCO category id (nil for YOLO and VOC), so that
 	// results files can be written and read with the original ids.
-	CategoryIDs []int64
-	Images      []Image
+	CategoryIDs []int64 `json:"category_ids,omitempty"`
+	Images      []Image `json:"images"`
 	// Notes are facts a report should state, e.g. how many images had no label file and were
 	// therefore taken as negatives.
-	Notes []string
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Image is one image and its objects. An image without objects is a valid negative.
 type Image struct {
 	// File is the image's slash-separated path relative to the data folder.
-	File string
+	File string `json:"file"`
 	// ID is the COCO image id; for YOLO and VOC the image's 1-based position in the Set.
-	ID            int64
-	Width, Height int
-	Objects       []box.Object
+	ID      int64        `json:"id"`
+	Width   int          `json:"width"`
+	Height  int          `json:"height"`
+	Objects []box.Object `json:"objects"`
 }
 
 // Limits bound what a reader accepts from untrusted input.
@@ -163,6 +164,20 @@ func siblingPath(file string, from []string, to, ext string) (string, bool) {
 
 func swapExt(file, ext string) string {
 	return strings.TrimSuffix(file, path.Ext(file)) + ext
+}
+
+// finish gives negatives an empty object list rather than nil, so that a Set serializes with
+// [] for them.
+func (s *Set) finish() *Set {
+	for i := range s.Images {
+		if s.Images[i].Objects == nil {
+			s.Images[i].Objects = []box.Object{}
+		}
+	}
+	if s.Images == nil {
+		s.Images = []Image{}
+	}
+	return s
 }
 
 // checkUnique reports duplicate entries of the image list.

@@ -136,7 +136,7 @@ func ReadCOCO(file string, opt Options) (*Set, error) {
 	if err := duplicateAnnotationIDs(cf.Annotations); err != nil {
 		return fail(err)
 	}
-	return set, nil
+	return set.finish(), nil
 }
 
 func cocoCategories(cats []cocoCat, set *Set) (map[int64]int, error) {
@@ -236,7 +236,7 @@ func cocoImages(list []cocoImage, opt Options, set *Set) (map[int64]*Image, erro
 		probs.add("%d file_name entries match more than one image (%s): give file_name as the path relative to the data folder",
 			len(ambiguous), preview(ambiguous))
 	}
-	if present != nil && probs.count == 0 {
+	if present != nil {
 		if unlisted := unlistedImages(opt.Images, used); len(unlisted) > 0 {
 			probs.add("%d images in the data folder are not in images[] (%s): add them (with no annotations if they are negatives) or move them out of the folder",
 				len(unlisted), preview(unlisted))
@@ -254,8 +254,11 @@ func cocoImages(list []cocoImage, opt Options, set *Set) (map[int64]*Image, erro
 }
 
 // unlistedImages are present images the file does not list, among the folders it does use (a
-// folder of another split beside them is not this file's business).
+// folder of another split beside them is not this file's business); all of them when it uses none.
 func unlistedImages(images []string, used map[string]bool) []string {
+	if len(used) == 0 {
+		return images
+	}
 	dirs := make(map[string]bool)
 	for f := range used {
 		dirs[path.Dir(f)] = true

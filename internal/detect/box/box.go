@@ -12,26 +12,29 @@ import "math"
 
 // Box is an axis-aligned rectangle from (X1,Y1) (top-left) to (X2,Y2) (bottom-right).
 type Box struct {
-	X1, Y1, X2, Y2 float64
+	X1 float64 `json:"x1"`
+	Y1 float64 `json:"y1"`
+	X2 float64 `json:"x2"`
+	Y2 float64 `json:"y2"`
 }
 
 // Object is one ground-truth object.
 type Object struct {
 	Box
 	// Class is the contiguous class index (0..len(names)-1).
-	Class int
+	Class int `json:"class"`
 	// Crowd marks a COCO crowd region (iscrowd=1): evaluation ignores it, and a detection's
 	// overlap with it is the intersection over the detection's own area.
-	Crowd bool
+	Crowd bool `json:"crowd,omitempty"`
 	// Difficult marks a Pascal VOC difficult object: evaluation ignores it, as VOC does.
-	Difficult bool
+	Difficult bool `json:"difficult,omitempty"`
 	// Area decides the COCO size range (small < 32², medium < 96², large). COCO files carry it
 	// (the segment's area, not the box's); the YOLO and VOC readers set the box area. Evaluation
 	// uses it verbatim, as pycocotools does, so whoever builds an Object must set it.
-	Area float64
+	Area float64 `json:"area"`
 	// ID is the annotation's id in its source (COCO annotation id, or the 1-based line or object
 	// number in a YOLO/VOC file), for error messages and failure exports.
-	ID int64
+	ID int64 `json:"id"`
 }
 
 // Ignored reports whether evaluation ignores the object (crowd or difficult).
@@ -40,8 +43,8 @@ func (o Object) Ignored() bool { return o.Crowd || o.Difficult }
 // Detection is one predicted object.
 type Detection struct {
 	Box
-	Class int
-	Score float64
+	Class int     `json:"class"`
+	Score float64 `json:"score"`
 }
 
 // FromXYWH builds a box from a top-left corner and a size, as COCO's bbox [x,y,w,h]. X2 is

@@ -3,6 +3,8 @@ package cocoeval
 import (
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -154,5 +156,25 @@ func TestEvaluateRejectsBadInput(t *testing.T) {
 		if _, err := Evaluate(nil, p); err == nil {
 			t.Errorf("params %+v accepted", p)
 		}
+	}
+}
+
+// TestWorkersDoNotChangeResults evaluates with one worker and with several: the records, and so
+// every number, must be identical (chunks are concatenated in image order).
+func TestWorkersDoNotChangeResults(t *testing.T) {
+	images := synth(11, synthSpec{images: 400, classes: 5, maxGT: 6, detsPerImage: 15, crowdRate: 0.05, w: 320, h: 240})
+	prev := runtime.GOMAXPROCS(1)
+	one, err := Evaluate(images, DefaultParams(5))
+	runtime.GOMAXPROCS(4)
+	four, err2 := Evaluate(images, DefaultParams(5))
+	runtime.GOMAXPROCS(prev)
+	if err != nil || err2 != nil {
+		t.Fatal(err, err2)
+	}
+	if !reflect.DeepEqual(one.lists, four.lists) || !reflect.DeepEqual(one.gts, four.gts) {
+		t.Fatal("records differ between 1 and 4 workers")
+	}
+	if one.Summary().Stats != four.Summary().Stats {
+		t.Errorf("summaries differ: %v vs %v", one.Summary().Stats, four.Summary().Stats)
 	}
 }

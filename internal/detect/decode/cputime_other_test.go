@@ -1,0 +1,8 @@
+//go:build !unix
+
+package decode
+
+import "time"
+
+// cpuTime is unavailable here; benchmarks then report a CPU time of zero.
+func cpuTime() time.Duration { return 0 }
