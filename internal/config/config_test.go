@@ -276,3 +276,17 @@ func TestYAMLRoundTrip(t *testing.T) {
 		t.Errorf("config YAML does not round-trip:\n%s\n---\n%s", out, again)
 	}
 }
+
+// TestORTLibNotFromFile: a config file (which a fork's pull request controls) cannot choose the
+// ONNX Runtime library cvgate loads; the flag still can.
+func TestORTLibNotFromFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, ".cvgate.yml")
+	if err := os.WriteFile(file, []byte("version: 1\nruntime:\n  ort_lib: ./evil.so\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(Sources{File: file, FileRequired: true})
+	if err == nil || !strings.Contains(err.Error(), "runtime.ort_lib cannot be set in a config file") {
+		t.Fatalf("want a refusal of runtime.ort_lib from the file, got %v", err)
+	}
+}

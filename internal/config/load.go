@@ -128,6 +128,11 @@ func Load(src Sources) (*Loaded, error) {
 		cfg.Profile = profile
 	}
 
+	// The runtime library is code cvgate loads and runs: a config file, which a pull request
+	// from a fork controls, must not choose it. Only the caller's flag or ORT_LIB may.
+	if cfg.Runtime.ORTLib != "" {
+		return nil, newValidationError([]string{fmt.Sprintf("%s: runtime.ort_lib cannot be set in a config file (a pull request could point it at a library it adds, which cvgate would load and run): pass --ort-lib PATH or set ORT_LIB", orNone(out.File))})
+	}
 	if err := apply(&cfg, src.Inputs); err != nil {
 		return nil, newValidationError(splitJoined(err))
 	}

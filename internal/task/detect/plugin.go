@@ -1,7 +1,7 @@
 package detect
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
 	"image"
 	"io"
@@ -46,23 +46,24 @@ func (Plugin) Find(data, annotations string, cfg *config.Config) (task.Reader, e
 		}
 		return nil, fmt.Errorf("data %q is a file: detection reads a folder of images with its annotations", cfg.Data)
 	}
-	file := annotations
-	if file == "" {
-		if file, err = findCOCO(data); err != nil || file == "" {
-			return nil, err
+	if annotations != "" {
+		if st, err := os.Stat(annotations); err != nil || st.IsDir() || strings.ToLower(filepath.Ext(annotations)) != ".json" {
+			return nil, nil // a folder of masks or another format: not detection's
 		}
-	} else if strings.ToLower(filepath.Ext(file)) != ".json" {
-		return nil, nil
 	}
 	images, err := listImages(data)
 	if err != nil {
 		return nil, err
 	}
-	set, err := annot.ReadCOCO(file, annot.Options{Images: images, Size: sizeFunc(data)})
+	set, err := annot.Read(data, annotations, annot.Options{Images: images, Size: sizeFunc(data)})
+	if errors.Is(err, annot.ErrNoAnnotations) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &reader{set: set, root: data, describe: "COCO annotations " + rel(data, file)}, nil
+	desc := string(set.Format) + " annotations " + rel(data, set.Source)
+	return &reader{set: set, root: data, describe: desc}, nil
 }
 
 // Open implements registry.Plugin.
@@ -78,49 +79,6 @@ func (Plugin) Open(r task.Reader, cfg *config.Config) (task.Task, error) {
 		return nil, fmt.Errorf("detection.category_ids is set but %s has no category ids (only COCO files do)", r.Describe())
 	}
 	return t, nil
-}
-
-// findCOCO looks for one COCO instances file at the top of the data folder or in its
-// annotations/ folder. Several candidates are an error: the user must say which.
-func findCOCO(root string) (string, error) {
-	var found []string
-	for _, dir := range []string{root, filepath.Join(root, "annotations")} {
-		ents, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range ents {
-			if e.IsDir() || strings.ToLower(filepath.Ext(e.Name())) != ".json" || strings.HasPrefix(e.Name(), ".") {
-				continue
-			}
-			p := filepath.Join(dir, e.Name())
-			if looksCOCO(p) {
-				found = append(found, p)
-			}
-		}
-	}
-	switch len(found) {
-	case 0:
-		return "", nil
-	case 1:
-		return found[0], nil
-	}
-	var names []string
-	for _, f := range found {
-		names = append(names, rel(root, f))
-	}
-	return "", fmt.Errorf("the data folder holds %d COCO annotation files (%s): pass --annotations FILE to choose one", len(found), strings.Join(names, ", "))
-}
-
-// looksCOCO sniffs the start of a JSON file for COCO's top-level lists.
-func looksCOCO(p string) bool {
-	f, err := os.Open(p)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	head, _ := io.ReadAll(io.LimitReader(f, 1<<20))
-	return bytes.Contains(head, []byte(`"images"`)) && (bytes.Contains(head, []byte(`"categories"`)) || bytes.Contains(head, []byte(`"annotations"`)))
 }
 
 // listImages lists the image files below root (hidden files and folders skipped), as
