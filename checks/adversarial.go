@@ -91,6 +91,9 @@ func (a *advAttack) robustAccuracy() float64 {
 
 // Run implements Check.
 func (RobustAdversarial) Run(ctx context.Context, env *Env) (*report.Result, error) {
+	if env.decoded() {
+		return taskAdversarial(ctx, env)
+	}
 	if err := env.labelled(); err != nil {
 		return nil, err
 	}

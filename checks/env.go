@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/cvgate/cvgate/internal/analysis"
 	"github.com/cvgate/cvgate/internal/config"
@@ -80,6 +81,9 @@ type Env struct {
 	memo   map[string]*memoEntry
 	// evals holds the task evaluation of memoized passes (*Predictions -> task.Evaluation).
 	evals sync.Map
+	// cleanPerImage is the clean pass's wall time per image (every subject), for checks that size
+	// their sample to a time budget.
+	cleanPerImage time.Duration
 
 	// Batch buffers are recycled between prediction passes: a batch of 64 224x224 RGB images is
 	// 38 MB of float32, too much to allocate and zero for every batch.
@@ -228,7 +232,11 @@ func (e *Env) Predict(ctx context.Context, v Variant) (cand, base *Predictions, 
 			return nil, nil, ctx.Err()
 		}
 	}
+	started := time.Now()
 	preds, err := e.run(ctx, v)
+	if err == nil && v.Key == CleanKey && len(e.Data.Items) > 0 {
+		e.cleanPerImage = time.Since(started) / time.Duration(len(e.Data.Items))
+	}
 	if err != nil {
 		ent.err = err
 		if ctx.Err() != nil {
@@ -454,4 +462,22 @@ func (e *Env) ForwardTensor(ctx context.Context, s *Subject, data []float32, n i
 		return nil, 0, err
 	}
 	return onnx.ToProbabilities(raw, width, s.kind), width, nil
+}
+
+// CleanPerImage is the clean pass's measured wall time per image, through every subject (0 before
+// the clean pass).
+func (e *Env) CleanPerImage() time.Duration { return e.cleanPerImage }
+
+// budgetSample caps a sample of n images so that passes passes over it (each image through every
+// subject) fit in budget, at the clean pass's measured speed; at least min(n, floor) images.
+func (e *Env) budgetSample(n, passes int, budget time.Duration, floor int) (int, bool) {
+	per := e.cleanPerImage
+	if budget <= 0 || per <= 0 || passes <= 0 {
+		return n, false
+	}
+	fit := int(budget / (per * time.Duration(passes)))
+	if fit >= n {
+		return n, false
+	}
+	return max(fit, min(n, floor)), true
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/failures"
@@ -72,6 +73,11 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 	n := len(order)
 	if cfg.Sample > 0 {
 		n = min(cfg.Sample, n)
+	}
+	budgetNote := ""
+	if fit, cut := env.budgetSample(n, len(transforms), time.Duration(cfg.BudgetSeconds*float64(time.Second)), 20); cut {
+		budgetNote = fmt.Sprintf("The time budget (budget_seconds %g) kept %d of %d images per transform.", cfg.BudgetSeconds, fit, n)
+		n = fit
 	}
 	sample := order[:n]
 	nLabelled := 0
@@ -233,7 +239,7 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 	}
 	res.Details = append(res.Details, report.Section{
 		Title: "Consistency per transform",
-		Text:  fmt.Sprintf("Consistency is the share of %d images (stratified by class where labelled) whose top-1 class is the clean one after the transform.", n),
+		Text:  strings.TrimSpace(fmt.Sprintf("Consistency is the share of %d images (stratified by class where labelled) whose top-1 class is the clean one after the transform. %s", n, budgetNote)),
 		Table: tb,
 	})
 

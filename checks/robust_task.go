@@ -445,6 +445,11 @@ func taskInvariance(ctx context.Context, env *Env) (*report.Result, error) {
 	subjects := env.Subjects()
 	cleanPasses := []*Predictions{cand, base}[:len(subjects)]
 	sample := env.taskSample(cfg.Sample)
+	var budgetNote string
+	if n, cut := env.budgetSample(len(sample), len(cfg.Transforms), time.Duration(cfg.BudgetSeconds*float64(time.Second)), 20); cut {
+		budgetNote = fmt.Sprintf(" The time budget (budget_seconds %g) kept %d of %d images per transform.", cfg.BudgetSeconds, n, len(sample))
+		sample = sample[:n]
+	}
 	res := &report.Result{Status: report.StatusPass, Metrics: map[string]float64{"images": float64(len(sample))}}
 	var h task.Metric
 	tb := tableOf("transform", "score kept", "agreement", "baseline agreement")
@@ -510,7 +515,7 @@ func taskInvariance(ctx context.Context, env *Env) (*report.Result, error) {
 	}
 	res.Details = append(res.Details, report.Section{Title: "Per transform", Table: tb,
 		Text: fmt.Sprintf("Geometric transforms move the ground truth with the image, so 'score kept' is %s on the transformed images over %s on the clean ones; agreement compares each prediction with the clean prediction moved by the same transform (%s).",
-			h.Name, h.Name, agreementWord(env.Task.Kind()))})
+			h.Name, h.Name, agreementWord(env.Task.Kind())) + budgetNote})
 	return res, nil
 }
 

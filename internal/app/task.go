@@ -16,11 +16,26 @@ import (
 // chooseTask decides the run's task (config, or inferred from the data's ground truth) before any
 // model is opened: detectors and segmenters are opened with all their outputs.
 func (s *session) chooseTask() error {
-	ann := ""
-	if s.cfg.Annotations != "" {
-		ann = s.app.path(s.cfg.Annotations)
+	in := task.Input{Data: s.app.path(s.cfg.Data), List: s.list}
+	if s.ws != nil {
+		in.Within = s.ws.Dir()
+		if err := s.ws.CheckDir(in.Data); err != nil {
+			if _, ferr := s.ws.Check(in.Data); ferr != nil {
+				return fmt.Errorf("open data %q: %w", s.cfg.Data, err)
+			}
+		}
 	}
-	c, err := registry.Choose(&s.cfg.Config, s.app.path(s.cfg.Data), ann)
+	if s.cfg.Annotations != "" {
+		in.Annotations = s.app.path(s.cfg.Annotations)
+		if s.ws != nil {
+			if err := s.ws.CheckDir(in.Annotations); err != nil {
+				if _, ferr := s.ws.Check(in.Annotations); ferr != nil {
+					return fmt.Errorf("open annotations %q: %w", s.cfg.Annotations, ferr)
+				}
+			}
+		}
+	}
+	c, err := registry.Choose(&s.cfg.Config, in)
 	if err != nil {
 		return err
 	}
@@ -38,6 +53,11 @@ func (s *session) loadTaskData(ctx context.Context) (*dataset.Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
+	dr, err := s.reader()
+	if err != nil {
+		return nil, err
+	}
+	dr.Adopt(listing)
 	s.prog.Start("decode images", len(listing.Entries))
 	ds, facts, err := s.loadAnalysed(ctx, listing, dataset.Options{
 		MaxUnreadable: s.cfg.MaxUnreadable,

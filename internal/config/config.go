@@ -308,6 +308,9 @@ type RobustInvariance struct {
 	Transforms     []string `yaml:"transforms"`
 	MinConsistency float64  `yaml:"min_consistency"`
 	Sample         int      `yaml:"sample"`
+	// BudgetSeconds caps the images per transform so that the check's forward passes, at the
+	// clean pass's measured speed, fit in this time; 0: no cap. The report says what it left out.
+	BudgetSeconds float64 `yaml:"budget_seconds"`
 }
 
 // RobustAdversarial configures robust.adversarial.

@@ -56,6 +56,7 @@ func Defaults() Config {
 				Transforms:     []string{"shift:0.05,0", "shift:0,0.05", "rotate:8", "rotate:-8", "brightness:0.1", "contrast:0.8"},
 				MinConsistency: 0.9,
 				Sample:         200,
+				BudgetSeconds:  60,
 			},
 			RobustAdversarial: RobustAdversarial{
 				Attacks:    []string{"square"},
@@ -98,7 +99,7 @@ var builtinProfiles = map[string]string{
 	"full": `
 thresholds:
   robust.corruptions: {severities: [1, 2, 3, 4, 5], sample: 0, budget_seconds: 0}
-  robust.invariance: {sample: 0}
+  robust.invariance: {sample: 0, budget_seconds: 0}
   robust.adversarial: {sample: 200, max_queries: 1000, attacks: [square, hopskipjump]}
   perf.metrics: {bootstrap: 10000}
   perf.baseline: {bootstrap: 10000}

@@ -477,3 +477,7 @@ func checkDuplicates(l *Listing, lines []int) error {
 	}
 	return nil
 }
+
+// Adopt makes r read the images of a listing built elsewhere (a detection or segmentation task's
+// ground-truth reader), so that they are decoded under r's workspace confinement and limits.
+func (r *Reader) Adopt(l *Listing) { l.reader = r }

@@ -165,3 +165,14 @@ type Audit struct {
 	Sections        []report.Section
 	Metrics         map[string]float64
 }
+
+// Input is where a task's ground truth is looked for.
+type Input struct {
+	// Data and Annotations are paths on disk; Annotations may be empty.
+	Data, Annotations string
+	// Within is the folder every ground-truth file must resolve into (the workspace); empty
+	// when the caller lifted the confinement.
+	Within string
+	// List lists a manifest through the caller's confined dataset reader.
+	List func(path string) (*dataset.Listing, error)
+}

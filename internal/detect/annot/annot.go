@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"github.com/cvgate/cvgate/internal/detect/box"
@@ -64,6 +65,9 @@ type Limits struct {
 	MaxFileBytes int64
 	// MaxObjectsPerImage caps the objects of one image.
 	MaxObjectsPerImage int
+	// Within, when set, is the folder every file read must resolve into (after symbolic links):
+	// a pull request's symlink to a file outside it is refused, as are devices and FIFOs.
+	Within string
 }
 
 // DefaultLimits are generous for real datasets (COCO train's instances file is 450 MiB; its
@@ -129,8 +133,12 @@ func (p *problems) err() error {
 	return errors.Join(errs...)
 }
 
-// readCapped reads a whole file, refusing one larger than max bytes.
-func readCapped(file string, max int64) ([]byte, error) {
+// readCapped reads a whole file, refusing one larger than max bytes, one that is not a regular
+// file, and (with within set) one that resolves outside within.
+func readCapped(file string, max int64, within string) ([]byte, error) {
+	if err := checkWithin(file, within); err != nil {
+		return nil, err
+	}
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
@@ -188,6 +196,34 @@ func checkUnique(images []string) error {
 			return fmt.Errorf("image %q is listed twice: list each image once", f)
 		}
 		seen[f] = true
+	}
+	return nil
+}
+
+// checkWithin refuses a path that is not a regular file or, with within set, that resolves
+// (through symbolic links) outside within.
+func checkWithin(file, within string) error {
+	real, err := filepath.EvalSymlinks(file)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(real)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%q is not a regular file (%s)", file, st.Mode().Type())
+	}
+	if within == "" {
+		return nil
+	}
+	root, err := filepath.EvalSymlinks(within)
+	if err != nil {
+		return err
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return fmt.Errorf("%q leads outside %q (through a symbolic link?): annotation files must stay inside the data folder", file, within)
 	}
 	return nil
 }

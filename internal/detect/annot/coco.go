@@ -68,7 +68,7 @@ func ReadCOCO(file string, opt Options) (*Set, error) {
 	fail := func(err error) (*Set, error) {
 		return nil, fmt.Errorf("read COCO annotations %q: %w", file, err)
 	}
-	data, err := readCapped(file, lim.MaxJSONBytes)
+	data, err := readCapped(file, lim.MaxJSONBytes, lim.Within)
 	if err != nil {
 		return fail(err)
 	}

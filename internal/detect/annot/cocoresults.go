@@ -25,7 +25,7 @@ func ReadCOCOResults(file string, set *Set, lim Limits) ([][]box.Detection, erro
 	fail := func(err error) ([][]box.Detection, error) {
 		return nil, fmt.Errorf("read COCO results %q: %w", file, err)
 	}
-	data, err := readCapped(file, lim.MaxJSONBytes)
+	data, err := readCapped(file, lim.MaxJSONBytes, lim.Within)
 	if err != nil {
 		return fail(err)
 	}

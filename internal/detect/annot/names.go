@@ -50,7 +50,7 @@ func fileExists(p string) bool {
 // name (the two forms Ultralytics writes), checked against `nc:` when present.
 func readYAMLNames(file string, lim Limits) ([]string, error) {
 	fail := func(err error) ([]string, error) { return nil, fmt.Errorf("read class names %q: %w", file, err) }
-	data, err := readCapped(file, lim.MaxFileBytes)
+	data, err := readCapped(file, lim.MaxFileBytes, lim.Within)
 	if err != nil {
 		return fail(err)
 	}
@@ -100,7 +100,7 @@ func readYAMLNames(file string, lim Limits) ([]string, error) {
 // readNamesFile reads one class name per line (classes.txt, obj.names); trailing blank lines are
 // ignored, a blank line between names is an error (it would shift every later index).
 func readNamesFile(file string, lim Limits) ([]string, error) {
-	data, err := readCapped(file, lim.MaxFileBytes)
+	data, err := readCapped(file, lim.MaxFileBytes, lim.Within)
 	if err != nil {
 		return nil, fmt.Errorf("read class names %q: %w", file, err)
 	}

@@ -148,7 +148,7 @@ func ReadVOC(root string, opt Options) (*Set, error) {
 }
 
 func readVOCFile(file, rel string, lim Limits) (objs []box.Object, names []string, w, h int, err error) {
-	data, err := readCapped(file, lim.MaxFileBytes)
+	data, err := readCapped(file, lim.MaxFileBytes, lim.Within)
 	if err != nil {
 		return nil, nil, 0, 0, fmt.Errorf("%s: %w", rel, err)
 	}

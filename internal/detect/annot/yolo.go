@@ -87,7 +87,7 @@ func ReadYOLO(root string, opt Options) (*Set, error) {
 
 // readYOLOFile parses one label file; rel names it in errors.
 func readYOLOFile(file, rel string, w, h, classes int, namesSource string, lim Limits) ([]box.Object, error) {
-	data, err := readCapped(file, lim.MaxFileBytes)
+	data, err := readCapped(file, lim.MaxFileBytes, lim.Within)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", rel, err)
 	}

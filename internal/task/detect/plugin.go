@@ -33,7 +33,8 @@ func (Plugin) Looks() string {
 const maxListed = 1_000_000
 
 // Find implements registry.Plugin.
-func (Plugin) Find(data, annotations string, cfg *config.Config) (task.Reader, error) {
+func (Plugin) Find(in task.Input, cfg *config.Config) (task.Reader, error) {
+	data, annotations := in.Data, in.Annotations
 	st, err := os.Stat(data)
 	if err != nil || !st.IsDir() {
 		// A manifest or a missing folder: detection reads folders; the caller reports a missing
@@ -55,7 +56,9 @@ func (Plugin) Find(data, annotations string, cfg *config.Config) (task.Reader, e
 	if err != nil {
 		return nil, err
 	}
-	set, err := annot.Read(data, annotations, annot.Options{Images: images, Size: sizeFunc(data)})
+	lim := annot.DefaultLimits()
+	lim.Within = in.Within
+	set, err := annot.Read(data, annotations, annot.Options{Images: images, Size: sizeFunc(data), Limits: lim})
 	if errors.Is(err, annot.ErrNoAnnotations) {
 		return nil, nil
 	}

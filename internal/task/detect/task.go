@@ -173,3 +173,49 @@ func (t *Task) Phantoms(p task.Prediction, confidence float64) (float64, bool) {
 	}
 	return float64(n), n > 0
 }
+
+// Targets implements checks.Attackable: the objects evaluation does not ignore.
+func (t *Task) Targets(tr task.Truth) int {
+	n := 0
+	for _, o := range objectsOf(tr) {
+		if !o.Ignored() {
+			n++
+		}
+	}
+	return n
+}
+
+// AttackLoss is what a vanishing attack lowers: for every object, the best score of a detection
+// of its class overlapping it at IoU >= 0.5, summed.
+func (t *Task) AttackLoss(p task.Prediction, tr task.Truth) float64 {
+	dets := detectionsOf(p)
+	sum := 0.0
+	for _, o := range objectsOf(tr) {
+		if o.Ignored() {
+			continue
+		}
+		best := 0.0
+		for _, d := range dets {
+			if d.Class == o.Class && d.Score > best && box.IoU(d.Box, o.Box) >= 0.5 {
+				best = d.Score
+			}
+		}
+		sum += best
+	}
+	return sum
+}
+
+// Fooled reports whether no object is found any more at the operating score.
+func (t *Task) Fooled(p task.Prediction, tr task.Truth) bool {
+	for _, o := range objectsOf(tr) {
+		if o.Ignored() {
+			continue
+		}
+		for _, d := range detectionsOf(p) {
+			if d.Class == o.Class && d.Score >= t.cfg.OperatingScore && box.IoU(d.Box, o.Box) >= 0.5 {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/detect/box"
 	"github.com/cvgate/cvgate/internal/perturb"
+	"github.com/cvgate/cvgate/internal/task"
 )
 
 func testTask() *Task {
@@ -114,7 +115,7 @@ func TestFindCOCO(t *testing.T) {
 	}
 	cfg := config.Defaults()
 	cfg.Data = dir
-	r, err := Plugin{}.Find(dir, "", &cfg)
+	r, err := Plugin{}.Find(task.Input{Data: dir}, &cfg)
 	if err != nil || r == nil {
 		t.Fatalf("Find: %v, %v", r, err)
 	}
@@ -136,7 +137,7 @@ func TestFindCOCO(t *testing.T) {
 	// A folder without annotations is not a detection set.
 	empty := t.TempDir()
 	writePNG(t, filepath.Join(empty, "x.png"), 8, 8)
-	if r, err := (Plugin{}).Find(empty, "", &cfg); r != nil || err != nil {
+	if r, err := (Plugin{}).Find(task.Input{Data: empty}, &cfg); r != nil || err != nil {
 		t.Errorf("no annotations: %v, %v", r, err)
 	}
 }

@@ -19,7 +19,7 @@ type Plugin interface {
 	// Find looks for this task's ground truth: in annotations when it is given, else in the data
 	// folder. It returns nil and no error when there is none; an error means ground truth of this
 	// task was found but cannot be read.
-	Find(data, annotations string, cfg *config.Config) (task.Reader, error)
+	Find(in task.Input, cfg *config.Config) (task.Reader, error)
 	// Open builds the task for the ground truth's classes.
 	Open(r task.Reader, cfg *config.Config) (task.Task, error)
 	// Looks says what ground truth of this task looks like, for errors.
@@ -42,9 +42,9 @@ type Choice struct {
 }
 
 // Choose decides the task: the configured one, or the first plugin whose ground truth the data
-// holds; classification when none does. data and annotations are paths on disk (annotations may
-// be empty).
-func Choose(cfg *config.Config, data, annotations string) (Choice, error) {
+// holds; classification when none does.
+func Choose(cfg *config.Config, in task.Input) (Choice, error) {
+	annotations := in.Annotations
 	want := task.Kind(cfg.Task)
 	if want == task.Classification {
 		if annotations != "" {
@@ -58,7 +58,7 @@ func Choose(cfg *config.Config, data, annotations string) (Choice, error) {
 			continue
 		}
 		looks = append(looks, p.Looks())
-		r, err := p.Find(data, annotations, cfg)
+		r, err := p.Find(in, cfg)
 		if err != nil {
 			return Choice{}, err
 		}

@@ -34,7 +34,8 @@ const maxListed = 1_000_000
 var classFiles = []string{"classes.txt", "labels.txt", "class_dict.csv", "classes.csv"}
 
 // Find implements registry.Plugin.
-func (Plugin) Find(data, annotations string, cfg *config.Config) (task.Reader, error) {
+func (Plugin) Find(in task.Input, cfg *config.Config) (task.Reader, error) {
+	data, annotations := in.Data, in.Annotations
 	st, err := os.Stat(data)
 	if err != nil {
 		return nil, nil // the caller reports a missing data path
@@ -49,7 +50,7 @@ func (Plugin) Find(data, annotations string, cfg *config.Config) (task.Reader, e
 	}
 	r := &reader{cfg: sc, maxValue: -1}
 	if !st.IsDir() {
-		return r.fromManifest(data, cfg)
+		return r.fromManifest(data, in, cfg)
 	}
 	r.root = data
 	if r.loc, err = mask.NewLocator(data); err != nil {
@@ -103,8 +104,12 @@ func (Plugin) Find(data, annotations string, cfg *config.Config) (task.Reader, e
 }
 
 // fromManifest reads a CSV/JSONL manifest whose "mask" column names each image's mask.
-func (r *reader) fromManifest(manifest string, cfg *config.Config) (task.Reader, error) {
-	l, err := dataset.List(manifest)
+func (r *reader) fromManifest(manifest string, in task.Input, cfg *config.Config) (task.Reader, error) {
+	list := in.List
+	if list == nil {
+		list = dataset.List
+	}
+	l, err := list(manifest)
 	if err != nil {
 		return nil, err
 	}
