@@ -371,6 +371,7 @@ reordered or lacks the record, naming the first bad line; 2 cvgate could not run
 
 // runAudit is `cvgate audit append|verify`.
 func (a *App) runAudit(ctx context.Context, args []string) int {
+	defer a.guardStreams()()
 	if len(args) == 0 {
 		fmt.Fprint(a.Stderr, auditUsage)
 		return ExitCannotRun

@@ -58,11 +58,11 @@ func (a *App) publish(ctx context.Context, p *publication, r *report.Report) {
 
 	summary, err := summaryBody(r)
 	if err != nil {
-		a.logf("render step summary: %v", err)
+		a.logInput("render step summary: %v", err)
 	} else if truncated, err := p.rt.AppendSummary(summary); err != nil {
-		a.logf("write step summary: %v", err)
+		a.logInput("write step summary: %v", err)
 	} else if truncated {
-		a.logf("the step summary was cut to GitHub's %d-byte limit", github.MaxStepSummaryBytes)
+		a.logInput("the step summary was cut to GitHub's %d-byte limit", github.MaxStepSummaryBytes)
 	}
 
 	g := r.Gate
@@ -84,7 +84,7 @@ func (a *App) publish(ctx context.Context, p *publication, r *report.Report) {
 		}
 	}
 	if err := p.rt.Flush(); err != nil {
-		a.logf("write annotations: %v", err)
+		a.logInput("write annotations: %v", err)
 	}
 }
 
@@ -96,7 +96,7 @@ func (p *publication) setOutputs(a *App, values map[string]string) {
 			continue
 		}
 		if err := p.rt.SetOutput(name, v); err != nil {
-			a.logf("set output: %v", err)
+			a.logInput("set output: %v", err)
 		}
 	}
 }
@@ -107,10 +107,10 @@ func (a *App) comment(ctx context.Context, p *publication, r *report.Report) str
 	case p.mode == github.CommentOff:
 		return ""
 	case p.number == 0:
-		a.logf("not a pull request: no comment (the report is in the job summary)")
+		a.logInput("not a pull request: no comment (the report is in the job summary)")
 		return ""
 	case p.gh.repo == nil:
-		a.logf("no repository (GITHUB_REPOSITORY is unset): no comment")
+		a.logInput("no repository (GITHUB_REPOSITORY is unset): no comment")
 		return ""
 	}
 	if len(r.Targets) == 0 {
@@ -120,7 +120,7 @@ func (a *App) comment(ctx context.Context, p *publication, r *report.Report) str
 	}
 	body, err := commentBody(r, p.marker)
 	if err != nil {
-		a.logf("render comment: %v", err)
+		a.logInput("render comment: %v", err)
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, githubTimeout)
@@ -130,7 +130,7 @@ func (a *App) comment(ctx context.Context, p *publication, r *report.Report) str
 		a.commentFailed(p, err)
 		return ""
 	}
-	a.logf("comment %s on #%d: %s", res.Action, p.number, res.URL)
+	a.logInput("comment %s on #%d: %s", res.Action, p.number, res.URL)
 	return res.URL
 }
 
@@ -151,7 +151,7 @@ func (a *App) updateOnly(ctx context.Context, p *publication, body string) strin
 		found = found || strings.Contains(c.Body, p.marker)
 	}
 	if !found {
-		a.logf("no earlier cvgate comment on #%d to update; none created", p.number)
+		a.logInput("no earlier cvgate comment on #%d to update; none created", p.number)
 		return ""
 	}
 	res, err := github.UpsertComment(ctx, p.gh.repo, p.number, p.marker, body, github.CommentUpdate)
@@ -159,14 +159,14 @@ func (a *App) updateOnly(ctx context.Context, p *publication, body string) strin
 		a.commentFailed(p, err)
 		return ""
 	}
-	a.logf("comment %s on #%d: %s", res.Action, p.number, res.URL)
+	a.logInput("comment %s on #%d: %s", res.Action, p.number, res.URL)
 	return res.URL
 }
 
 // commentFailed explains why there is no comment; the run goes on.
 func (a *App) commentFailed(p *publication, err error) {
 	if _, ok := errorsAs[*github.PermissionError](err); ok {
-		a.logf("%v", err)
+		a.logInput("%v", err)
 		_ = p.rt.WarnOnce("read-only-token", "cvgate could not comment on the pull request: the token is read-only (as for pull requests from forks) "+
 			"or lacks pull-requests: write. The result is in this job's summary and outputs. To comment on fork pull requests, "+
 			"upload the output folder as an artifact and publish it from a workflow_run job with `cvgate publish` (see "+readmeForkSection+").")
@@ -176,7 +176,7 @@ func (a *App) commentFailed(p *publication, err error) {
 	if _, ok := errorsAs[*github.NotFoundError](err); ok {
 		msg += fmt.Sprintf(" (is the pull request in %s, and may the token see it?)", p.gh.repo.FullName())
 	}
-	a.logf("%s", msg)
+	a.logInput("%s", msg)
 	_ = p.rt.WarnOnce("comment-failed", msg+". The result is in this job's summary and outputs; the gate is not affected.")
 }
 
@@ -251,6 +251,7 @@ func (p *publication) runLink() string {
 // workflow_run job that downloaded the artifact of an untrusted pull request run). It never runs
 // a model.
 func (a *App) runPublish(ctx context.Context, args []string) int {
+	defer a.guardStreams()()
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	reportPath := fs.String("report", "", "report.json written by cvgate check or the action (required)")
@@ -281,6 +282,7 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
+	defer a.stopCommands(rt)()
 	if gh.ev.Workspace != "" && a.Dir == "" {
 		a.Dir = gh.ev.Workspace
 	}
@@ -320,7 +322,7 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 			*f = ""
 		}
 	}
-	a.logf("publishing %s (%s) to #%d", *reportPath, r.Gate.Headline(), p.number)
+	a.logInput("publishing %s (%s) to #%d", *reportPath, r.Gate.Headline(), p.number)
 	a.publish(ctx, p, r)
 	return ExitPass
 }
