@@ -31,6 +31,9 @@ type Markdown struct {
 	FullReportURL string
 	// AllDetails also shows the details of passing checks (for report.md on disk).
 	AllDetails bool
+	// Origin is a line of the caller's own markdown, shown under the headline, saying where the
+	// results come from (cvgate publish: the run that produced the report). Never from a report.
+	Origin string
 }
 
 var _ Writer = Markdown{}
@@ -57,7 +60,7 @@ func (m Markdown) Write(w io.Writer, r *Report) error {
 		}
 		return b.String(), nil
 	}
-	head, err := exec("head", markdownData{R: r, Marker: m.Marker})
+	head, err := exec("head", markdownData{R: r, Marker: m.Marker, Origin: m.Origin})
 	if err != nil {
 		return err
 	}
@@ -294,6 +297,7 @@ func hasDetails(res Result) bool {
 type markdownData struct {
 	R      *Report
 	Marker string
+	Origin string
 }
 
 var markdownFuncs = template.FuncMap{

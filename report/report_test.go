@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -264,6 +265,12 @@ func TestReadJSONErrors(t *testing.T) {
 	tests := []struct{ name, body, want string }{
 		{"not json", "{", "decode report"},
 		{"wrong schema", `{"schema_version": 99}`, "schema_version 99"},
+		{"unknown field", `{"schema_version": 1, "kind": "check", "verdict_override": "pass"}`, "unknown field"},
+		{"unknown kind", `{"schema_version": 1, "kind": "weird"}`, `kind "weird"`},
+		{"unknown status", `{"schema_version": 1, "kind": "check", "targets": [{"name": "m", "results": [{"id": "x", "status": "PASS"}]}]}`, `targets[0].results[0].status "PASS"`},
+		{"bad policy", `{"schema_version": 1, "kind": "check", "gate": {"fail_on": "sometimes"}}`, "fail-on"},
+		{"ragged matrix", `{"schema_version": 1, "kind": "check", "targets": [{"name": "m", "results": [{"id": "x", "status": "pass", "details": [{"matrix": {"rows": ["a", "b"], "cols": ["a"], "values": [[1]]}}]}]}]}`, "1 rows of values for 2 row labels"},
+		{"trailing data", `{"schema_version": 1, "kind": "check"} {}`, "more data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,5 +286,22 @@ func TestReadJSONErrors(t *testing.T) {
 	}
 	if _, err := report.ReadJSON(dir + "/missing.json"); err == nil {
 		t.Error("missing file: no error")
+	}
+	// Not a regular file (an artifact could hold a directory, a FIFO, a device through a link).
+	if _, err := report.ReadJSON(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a directory: err = %v", err)
+	}
+	// Over the size limit: refused before reading (a sparse file costs no disk).
+	big := dir + "/big.json"
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(report.MaxReportBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := report.ReadJSON(big); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("an oversized report: err = %v", err)
 	}
 }

@@ -164,7 +164,7 @@ func (a *App) actionCannotRun(ctx context.Context, p *publication, err error) in
 	}
 	msg := err.Error()
 	_ = p.rt.Annotate(github.Annotation{Level: github.LevelError, Title: "cvgate could not run", Message: msg})
-	body := fmt.Sprintf("## %s cvgate could not run\n\n```\n%s\n```\n\nNo model was gated; see the job log%s.\n", report.StatusIcon(report.StatusError), fence(msg), p.runLink())
+	body := fmt.Sprintf("## %s cvgate could not run\n\n%s\n\nNo model was gated; see the job log%s.\n", report.StatusIcon(report.StatusError), report.MarkdownCodeBlock(msg), p.runLink())
 	if _, serr := p.rt.AppendSummary(body); serr != nil {
 		a.logInput("write step summary: %v", serr)
 	}
@@ -175,9 +175,6 @@ func (a *App) actionCannotRun(ctx context.Context, p *publication, err error) in
 	_ = p.rt.Flush()
 	return code
 }
-
-// fence keeps an error message from closing its code block.
-func fence(s string) string { return strings.ReplaceAll(s, "```", "'''") }
 
 // guardStreams puts the App's stdout and stderr behind wfcmd.Writers, so that no line printed
 // from here on (a model path, a label, an error quoting either) can run a workflow command; the

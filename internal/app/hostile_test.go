@@ -1,10 +1,17 @@
 package app
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/cvgate/cvgate/internal/github"
 	"github.com/cvgate/cvgate/internal/github/githubtest"
+	"github.com/cvgate/cvgate/report"
 )
 
 // ranCommands is what the runner would run from a step's stdout and stderr, leaving out what
@@ -70,5 +77,144 @@ func TestActionHostileModelName(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "models/a%0A::set-output") {
 		t.Errorf("the log should name the model, escaped:\n%s", stderr)
+	}
+}
+
+// workflowRunPayload is the real workflow_run payload for the workspace's head commit, with the
+// name GitHub gives the checking run (the example leaves it empty).
+func workflowRunPayload(t *testing.T, ws *workspace, name string) string {
+	t.Helper()
+	var payload map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, ws.payload(t, githubtest.EventWorkflowRunCompleted))), &payload); err != nil {
+		t.Fatal(err)
+	}
+	payload["workflow_run"].(map[string]any)["name"] = name
+	p := filepath.Join(t.TempDir(), "workflow_run.json")
+	data, _ := json.Marshal(payload)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// craftedReport is what an attacker's run could upload: a PASS headline over failing results,
+// a marker of another workflow's comment, pings, a tracking image, and target names that carry
+// workflow commands, for more targets than GitHub shows annotations for.
+func craftedReport(t *testing.T, head string) *report.Report {
+	t.Helper()
+	r := &report.Report{
+		SchemaVersion: report.SchemaVersion, Kind: "check",
+		Tool: report.Tool{Name: "@org/admins", Version: `<img src="https://tracker.example/p.png">`},
+		Run:  report.Run{CI: map[string]string{"pr": "2", "head_sha": head, "workflow": "release", "comment_id": "default"}},
+		Gate: report.Gate{FailOn: report.FailOnFail, Verdict: report.StatusPass, Passed: 99},
+	}
+	for i := range 12 {
+		r.Targets = append(r.Targets, report.Target{
+			Name:    fmt.Sprintf("models/m%d.onnx\n::set-output name=verdict::pass\r::add-mask::cvgate", i),
+			Model:   report.Model{Path: fmt.Sprintf("models/m%d.onnx\n::notice::forged", i)},
+			Verdict: report.StatusPass,
+			Results: []report.Result{{ID: "perf.metrics", Status: report.StatusFail,
+				Summary: `accuracy 0.1 @org/team <img src="https://tracker.example/q.png"> ## not a heading`}},
+		})
+	}
+	r.Normalize(nil)
+	return r
+}
+
+// cvgate publish runs in a trusted job on an untrusted artifact. The verdict, the counts, the
+// outputs and the comment are derived from the results, not the report's claims; the marker is
+// the job's own, so another cvgate comment cannot be overwritten; every string is neutralized;
+// and no line of the log can run a workflow command.
+func TestPublishCraftedReport(t *testing.T) {
+	srv := newGitHub(t)
+	ws := newWorkspace(t, "mnist_cnn.onnx", "mnist_cnn.onnx")
+	releaseMarker := github.Marker(defaultCommentID, "release")
+	other := srv.AddComment(payloadPR, githubtest.BotLogin, true, releaseMarker+"\nthe release gate's own comment")
+	srv.SetPull(payloadPR, githubtest.Pull{HeadSHA: ws.head})
+
+	saved := filepath.Join(ws.dir, "artifact", "report.json")
+	if err := os.MkdirAll(filepath.Dir(saved), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := (report.JSON{}).Write(&buf, craftedReport(t, ws.head)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(saved, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	s := newStep(t, srv, ws, "workflow_run", workflowRunPayload(t, ws, testWorkflow))
+	s.env["GITHUB_WORKFLOW"] = "publish cvgate"
+	code, stdout, stderr := s.run("publish", "--report", "artifact/report.json")
+	if code != ExitPass {
+		t.Fatalf("publish exit %d\n%s", code, stderr)
+	}
+	for _, c := range srv.Comments(payloadPR) {
+		if c.ID == other && c.Body != releaseMarker+"\nthe release gate's own comment" {
+			t.Errorf("the release gate's comment was overwritten:\n%.300s", c.Body)
+		}
+	}
+	cs := srv.Comments(payloadPR)
+	if len(cs) != 2 {
+		t.Fatalf("%d comments, want the release gate's and a new one", len(cs))
+	}
+	body := cs[1].Body
+	if !strings.HasPrefix(body, github.Marker(defaultCommentID, testWorkflow)+"\n") {
+		t.Errorf("marker not the job's own:\n%.200s", body)
+	}
+	if !strings.Contains(body, "cvgate: FAIL") || !strings.Contains(body, "**0 passed, 12 failed**") || strings.Contains(body, "99 passed") {
+		t.Errorf("headline not derived from the results:\n%.600s", body)
+	}
+	if strings.Contains(body, "<img") || strings.Contains(body, "@org") || strings.Contains(body, "\n## not") {
+		t.Errorf("input reached the comment as markup:\n%s", body)
+	}
+	if !strings.Contains(body, "> Results of [workflow run ") {
+		t.Errorf("no line saying where the results come from:\n%.800s", body)
+	}
+	out := s.outputs()
+	if out["verdict"] != "fail" || out["failed"] != "12" || out["passed"] != "0" {
+		t.Errorf("outputs %v: want the derived verdict and counts", out)
+	}
+	if !strings.Contains(s.summary(), "cvgate: FAIL") {
+		t.Errorf("step summary not derived from the results")
+	}
+	cmds := ranCommands(t, stdout, stderr)
+	onlyAnnotations(t, cmds)
+	if len(cmds) != github.MaxShownErrors {
+		t.Errorf("%d annotations, want GitHub's %d", len(cmds), github.MaxShownErrors)
+	}
+}
+
+// A report that does not match the schema is refused before anything is posted.
+func TestPublishRefusesMalformedReport(t *testing.T) {
+	ws := newWorkspace(t, "mnist_cnn.onnx", "mnist_cnn.onnx")
+	var buf bytes.Buffer
+	if err := (report.JSON{}).Write(&buf, craftedReport(t, ws.head)); err != nil {
+		t.Fatal(err)
+	}
+	valid := buf.String()
+	tests := []struct{ name, body, want string }{
+		{"unknown field", strings.Replace(valid, `"kind": "check"`, `"kind": "check", "comment_marker": "<!-- cvgate:x -->"`, 1), "unknown field"},
+		{"unknown status", strings.Replace(valid, `"status": "fail"`, `"status": "PASS"`, 1), `status "PASS"`},
+		{"trailing data", valid + `{"schema_version": 1}`, "more data"},
+		{"no schema version", `{"kind": "check"}`, "schema_version none"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newGitHub(t)
+			saved := filepath.Join(t.TempDir(), "report.json")
+			if err := os.WriteFile(saved, []byte(tt.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			s := newStep(t, srv, ws, "workflow_run", workflowRunPayload(t, ws, testWorkflow))
+			code, _, stderr := s.run("publish", "--report", saved)
+			if code != ExitCannotRun || !strings.Contains(stderr, tt.want) || !strings.Contains(stderr, saved) {
+				t.Errorf("exit %d, stderr %q; want %d naming the file and %q", code, stderr, ExitCannotRun, tt.want)
+			}
+			if n := len(srv.Comments(payloadPR)); n != 0 {
+				t.Errorf("%d comments posted from a refused report", n)
+			}
+		})
 	}
 }

@@ -22,6 +22,9 @@ type publication struct {
 	marker string // identifies our sticky comment; "" until known
 	mode   github.CommentMode
 	files  files
+	// origin, when set, is a line of our own markdown under the comment's headline saying
+	// where the results come from (cvgate publish).
+	origin string
 }
 
 func (g *ghContext) publication(rt *github.Runtime) *publication {
@@ -118,7 +121,7 @@ func (a *App) comment(ctx context.Context, p *publication, r *report.Report) str
 		// that never had one.
 		return a.updateOnly(ctx, p, noModelsBody(r))
 	}
-	body, err := commentBody(r, p.marker)
+	body, err := commentBody(r, p.marker, runURL(p.gh.ev), p.origin)
 	if err != nil {
 		a.logInput("render comment: %v", err)
 		return ""
@@ -180,10 +183,11 @@ func (a *App) commentFailed(p *publication, err error) {
 	_ = p.rt.WarnOnce("comment-failed", msg+". The result is in this job's summary and outputs; the gate is not affected.")
 }
 
-// commentBody renders the PR comment: the tables always, details as the budget allows.
-func commentBody(r *report.Report, marker string) (string, error) {
+// commentBody renders the PR comment: the tables always, details as the budget allows, and a
+// link to the run whose job summary and artifact hold the full report.
+func commentBody(r *report.Report, marker, runLink, origin string) (string, error) {
 	var b strings.Builder
-	err := report.Markdown{Marker: marker, MaxBytes: github.MaxCommentBody, FullReport: fullReportWhere}.Write(&b, r)
+	err := report.Markdown{Marker: marker, MaxBytes: github.MaxCommentBody, FullReport: fullReportWhere, FullReportURL: runLink, Origin: origin}.Write(&b, r)
 	return b.String(), err
 }
 
@@ -203,7 +207,8 @@ func noModelsBody(r *report.Report) string {
 	if len(r.Run.Notes) > 0 {
 		why = r.Run.Notes[0]
 	}
-	return fmt.Sprintf("## %s cvgate: nothing to gate\n\n%s.\n\n<sub>%s %s</sub>\n", report.StatusIcon(report.StatusSkip), why, r.Tool.Name, r.Tool.Version)
+	return fmt.Sprintf("## %s cvgate: nothing to gate\n\n%s.\n\n<sub>%s</sub>\n", report.StatusIcon(report.StatusSkip),
+		report.MarkdownText(why), report.MarkdownText(r.Tool.Name+" "+r.Tool.Version))
 }
 
 // targetAnnotation marks a model file that failed (error) or warned (warning), listing the checks.
@@ -256,7 +261,7 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 	fs.SetOutput(a.Stderr)
 	reportPath := fs.String("report", "", "report.json written by cvgate check or the action (required)")
 	pr := fs.Int("pr", 0, "pull request to comment on (default: the report's run.ci.pr, else the workflow_run event's)")
-	commentID := fs.String("comment-id", "", "keeps several cvgate comments apart (default: the report's)")
+	commentID := fs.String("comment-id", "", "keeps several cvgate comments apart: the comment-id the checking run used (default \"default\"); never taken from the report")
 	mode := github.CommentUpdate
 	fs.Var(&mode, "comment", "update one sticky comment, post a new one, or off (update|new|off)")
 	fs.Usage = func() {
@@ -286,12 +291,21 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 	if gh.ev.Workspace != "" && a.Dir == "" {
 		a.Dir = gh.ev.Workspace
 	}
+	// The report comes from another run, which a pull request (a fork's too) controls: read it
+	// strictly, and take nothing from it that steers this trusted job. The verdict and counts
+	// are derived again from the results; the marker comes from this job's flags and event.
 	r, err := report.ReadJSON(a.path(*reportPath))
 	if err != nil {
 		return a.fail(err)
 	}
+	policy := r.Gate.FailOn
+	if policy == "" {
+		policy = report.FailOnFail
+	}
+	report.ApplyGate(r, policy)
 	p := gh.publication(rt)
 	p.mode = mode
+	p.origin = publishOrigin(gh.ev)
 	number, fromReport, err := publishTarget(*pr, r, gh.ev)
 	if err != nil {
 		return a.fail(err)
@@ -309,11 +323,7 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 			return ExitPass
 		}
 	}
-	workflow := orDefault(r.Run.CI["workflow"], gh.ev.Workflow)
-	if gh.ev.WorkflowRun != nil && r.Run.CI["workflow"] == "" {
-		workflow = orDefault(gh.ev.WorkflowRun.Name, workflow)
-	}
-	p.marker = github.Marker(orDefault(orDefault(*commentID, r.Run.CI["comment_id"]), defaultCommentID), workflow)
+	p.marker = github.Marker(orDefault(*commentID, defaultCommentID), publishWorkflow(gh.ev))
 	dir := filepath.Dir(*reportPath)
 	p.files = outputFiles(dir)
 	p.files.reportJSON = *reportPath
@@ -325,6 +335,34 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 	a.logInput("publishing %s (%s) to #%d", *reportPath, r.Gate.Headline(), p.number)
 	a.publish(ctx, p, r)
 	return ExitPass
+}
+
+// publishWorkflow is the workflow name in the marker: the name of the run that made the report,
+// as the workflow_run event (GitHub, not the artifact) gives it, so that the comment is the one
+// that run's own job would update; else this job's workflow.
+func publishWorkflow(ev github.Event) string {
+	if wr := ev.WorkflowRun; wr != nil && wr.Name != "" {
+		return wr.Name
+	}
+	return ev.Workflow
+}
+
+// publishOrigin is the comment's line on where its results come from, built from the event
+// only: the checking run, and that a fork controls a fork's run.
+func publishOrigin(ev github.Event) string {
+	wr := ev.WorkflowRun
+	if wr == nil || wr.ID == 0 {
+		return ""
+	}
+	run := fmt.Sprintf("workflow run %d", wr.ID)
+	if ev.ServerURL != "" && ev.Owner != "" && ev.Repo != "" {
+		run = fmt.Sprintf("[%s](%s/%s/%s/actions/runs/%d)", run, strings.TrimSuffix(ev.ServerURL, "/"), ev.Owner, ev.Repo, wr.ID)
+	}
+	s := "Results of " + run + ", posted by `cvgate publish`, which derived the verdict again from them."
+	if wr.Fork {
+		s += " The pull request comes from a fork, and a fork's pull request controls its own run: these are that run's results, not an independent check."
+	}
+	return s
 }
 
 // publishTarget picks the pull request for a saved report: --pr, else the report's own number,
