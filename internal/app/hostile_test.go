@@ -218,3 +218,33 @@ func TestPublishRefusesMalformedReport(t *testing.T) {
 		})
 	}
 }
+
+// Someone posts a comment that carries our marker (a person, or another app's bot): the action
+// must not adopt it (editing it would put cvgate's result under their name, or theirs under
+// ours); it writes its own comment.
+func TestActionIgnoresForgedComment(t *testing.T) {
+	srv := newGitHub(t)
+	srv.SetPullFiles(payloadPR, prFiles())
+	ws := newWorkspace(t, "mnist_weak.onnx", "mnist_cnn.onnx")
+	marker := github.Marker(defaultCommentID, testWorkflow)
+	forged := map[int64]string{
+		srv.AddComment(payloadPR, "mallory", false, marker+"\n## ✅ cvgate: PASS"):  marker + "\n## ✅ cvgate: PASS",
+		srv.AddComment(payloadPR, "evil[bot]", true, marker+"\n## ✅ cvgate: PASS"): marker + "\n## ✅ cvgate: PASS",
+	}
+	s := newStep(t, srv, ws, "pull_request", ws.payload(t, githubtest.EventPullRequestOpened))
+	if code, _, stderr := s.run(); code == ExitCannotRun {
+		t.Fatalf("exit %d\n%s", code, stderr)
+	}
+	cs := srv.Comments(payloadPR)
+	if len(cs) != 3 || srv.Calls(githubtest.OpUpdateComment) != 0 {
+		t.Fatalf("%d comments, %d updates; want the two forged ones untouched and a new one", len(cs), srv.Calls(githubtest.OpUpdateComment))
+	}
+	for _, c := range cs {
+		if body, ok := forged[c.ID]; ok && c.Body != body {
+			t.Errorf("%s's comment was edited", c.Login)
+		}
+	}
+	if c := cs[2]; c.Login != githubtest.BotLogin || !strings.HasPrefix(c.Body, marker) {
+		t.Errorf("new comment by %s: %.100s", c.Login, c.Body)
+	}
+}

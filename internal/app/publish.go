@@ -144,22 +144,13 @@ func (a *App) updateOnly(ctx context.Context, p *publication, body string) strin
 	}
 	ctx, cancel := context.WithTimeout(ctx, githubTimeout)
 	defer cancel()
-	comments, err := p.gh.repo.ListComments(ctx, p.number)
+	res, err := github.UpdateOwnComment(ctx, p.gh.repo, p.number, p.marker, body)
 	if err != nil {
 		a.commentFailed(p, err)
 		return ""
 	}
-	found := false
-	for _, c := range comments {
-		found = found || strings.Contains(c.Body, p.marker)
-	}
-	if !found {
+	if res.Action == github.ActionNone {
 		a.logInput("no earlier cvgate comment on #%d to update; none created", p.number)
-		return ""
-	}
-	res, err := github.UpsertComment(ctx, p.gh.repo, p.number, p.marker, body, github.CommentUpdate)
-	if err != nil {
-		a.commentFailed(p, err)
 		return ""
 	}
 	a.logInput("comment %s on #%d: %s", res.Action, p.number, res.URL)
