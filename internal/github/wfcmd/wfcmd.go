@@ -107,6 +107,9 @@ func mustName(s string) {
 // first "#" of every "##[". Invalid UTF-8 becomes U+FFFD and text past MaxText runes is cut with
 // a note. The escaping is reversible by percent-decoding, so nothing is hidden from a reader.
 func Text(s string) string {
+	if plainText(s) {
+		return s
+	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	cut := 0
 	if n := utf8.RuneCountInString(s); n > MaxText {
@@ -142,6 +145,20 @@ func Text(s string) string {
 		fmt.Fprintf(&b, "…(%d more bytes)", cut)
 	}
 	return b.String()
+}
+
+// plainText: short printable ASCII with nothing to escape (no "%", no "#", no ":" and no
+// leading blank), the common case for paths and labels.
+func plainText(s string) bool {
+	if len(s) > MaxText || len(s) > 0 && s[0] == ' ' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '%' || c == '#' || c == ':' {
+			return false
+		}
+	}
+	return true
 }
 
 // mustEscapeRune: line breaks and other controls (tab excepted), and the characters that change

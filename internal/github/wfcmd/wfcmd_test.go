@@ -2,6 +2,7 @@ package wfcmd_test
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -244,3 +245,32 @@ func TestSprintf(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// BenchmarkText escapes a typical log argument (a dataset path).
+func BenchmarkText(b *testing.B) {
+	s := "eval/images/cat/IMG_20240102_123456_0001.png"
+	b.SetBytes(int64(len(s)))
+	for b.Loop() {
+		_ = wfcmd.Text(s)
+	}
+}
+
+// BenchmarkWriter passes progress-style log lines through the filter, against writing them
+// straight (BenchmarkWriterBare), so the ratio is the filter's cost.
+func BenchmarkWriter(b *testing.B) {
+	line := []byte("cvgate: robust.corruptions 1234/5000 images, gaussian_noise severity 3\n")
+	w := wfcmd.NewWriter(io.Discard)
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		_, _ = w.Write(line)
+	}
+}
+
+func BenchmarkWriterBare(b *testing.B) {
+	line := []byte("cvgate: robust.corruptions 1234/5000 images, gaussian_noise severity 3\n")
+	var w io.Writer = io.Discard
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		_, _ = w.Write(line)
+	}
+}

@@ -1,6 +1,7 @@
 package wfcmd
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"strings"
@@ -89,6 +90,17 @@ func (w *Writer) Write(p []byte) (int, error) {
 	}
 	i := 0
 	for i < len(data) {
+		if !w.lineStart {
+			// Mid-line, only a line break or "##[" matters: copy the run before the next.
+			j := bytes.IndexAny(data[i:], "\n\r#")
+			if j < 0 {
+				out = append(out, data[i:]...)
+				i = len(data)
+				break
+			}
+			out = append(out, data[i:i+j]...)
+			i += j
+		}
 		c := data[i]
 		if c == '\n' || c == '\r' {
 			out = append(out, c)
