@@ -46,6 +46,8 @@ var badgeColors = map[Status][2]string{
 // badgeOf reads the gate: the message counts the checks that passed among those that ran (skips
 // are not counted), the colour is the verdict's.
 func badgeOf(r *Report, label string) badge {
+	// The label comes from config, which a pull request may change.
+	label = cleanText(label, maxLabelRunes, true)
 	if label == "" {
 		label = DefaultBadgeLabel
 	}

@@ -41,7 +41,7 @@ func TestComparisonMarkdown(t *testing.T) {
 		{"a.onnx", "×1.50 [1.40, 1.60]"},
 		{"a.onnx", "—"},
 		{"b.onnx", "-8.0 pp [-10.0, -6.0]"}, // b relative to a: the interval flips too
-		{"b.onnx", "<0.001 *"},
+		{"b.onnx", "&lt;0.001 *"},           // escaped like every cell; GitHub shows "<0.001 *"
 		{"c.onnx", "no: did not load"},
 		{"c.onnx", "n/a"},
 	}

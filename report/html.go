@@ -43,8 +43,10 @@ func (h HTML) Write(w io.Writer, r *Report) error {
 	if err != nil {
 		return fmt.Errorf("parse html template: %w", err)
 	}
+	// html/template escapes markup by context; sanitized removes what it does not: control
+	// characters, direction overrides, unbounded strings from input.
 	var buf bytes.Buffer
-	if err := tmpl.Execute(&buf, h.view(r)); err != nil {
+	if err := tmpl.Execute(&buf, h.view(sanitized(r))); err != nil {
 		return fmt.Errorf("render html: %w", err)
 	}
 	_, err = w.Write(buf.Bytes())
@@ -121,7 +123,7 @@ var htmlFuncs = template.FuncMap{
 }
 
 func (h HTML) view(r *Report) htmlView {
-	v := htmlView{R: r, Title: "cvgate: " + strings.ToUpper(string(r.Gate.Verdict)), Footer: footer(r)}
+	v := htmlView{R: r, Title: "cvgate: " + strings.ToUpper(string(r.Gate.Verdict)), Footer: footerText(r)}
 	if len(r.Targets) == 1 {
 		v.Title += " · " + r.Targets[0].Name
 	}

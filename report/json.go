@@ -174,20 +174,63 @@ func indent(out *bytes.Buffer, depth int) {
 	}
 }
 
-// ReadJSON loads a report.json written by JSON, e.g. for `cvgate publish`.
+// MaxReportBytes bounds the report.json ReadJSON reads: a report of thousands of images is a
+// few MB; an artifact from an untrusted run must not make the trusted job read without end.
+const MaxReportBytes = 64 << 20
+
+// ReadJSON loads a report.json written by JSON, e.g. for `cvgate publish`, whose report comes
+// from another (possibly untrusted) run. It reads strictly: a regular file of at most
+// MaxReportBytes holding exactly one JSON object of this schema version, with no unknown
+// fields, then Validate. It does not trust the report's gate: callers re-derive it (ApplyGate).
 func ReadJSON(path string) (*Report, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open report %q: %w", path, err)
 	}
 	defer f.Close()
-	dec := json.NewDecoder(f)
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("open report %q: %w", path, err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read report %q: not a regular file (%s)", path, st.Mode().Type())
+	}
+	if st.Size() > MaxReportBytes {
+		return nil, fmt.Errorf("read report %q: %d bytes, over the %d-byte limit for a report", path, st.Size(), MaxReportBytes)
+	}
+	// The size can change under us (a file still being written): read one byte more than the
+	// limit to notice.
+	data, err := io.ReadAll(io.LimitReader(f, MaxReportBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read report %q: %w", path, err)
+	}
+	if len(data) > MaxReportBytes {
+		return nil, fmt.Errorf("read report %q: over the %d-byte limit for a report", path, MaxReportBytes)
+	}
+	var head struct {
+		SchemaVersion *int `json:"schema_version"`
+	}
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(&head); err != nil {
+		return nil, fmt.Errorf("decode report %q: %w", path, err)
+	}
+	if head.SchemaVersion == nil || *head.SchemaVersion != SchemaVersion {
+		v := "none"
+		if head.SchemaVersion != nil {
+			v = fmt.Sprint(*head.SchemaVersion)
+		}
+		return nil, fmt.Errorf("decode report %q: schema_version %s, this cvgate reads %d", path, v, SchemaVersion)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
 	var r Report
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("decode report %q: %w", path, err)
 	}
-	if r.SchemaVersion != SchemaVersion {
-		return nil, fmt.Errorf("decode report %q: schema_version %d, this cvgate reads %d", path, r.SchemaVersion, SchemaVersion)
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("decode report %q: more data after the report object", path)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("validate report %q: %w", path, err)
 	}
 	return &r, nil
 }

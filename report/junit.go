@@ -52,6 +52,9 @@ type junitMessage struct {
 
 // Write implements Writer.
 func (JUnit) Write(w io.Writer, r *Report) error {
+	// encoding/xml escapes markup; sanitized removes control characters (which XML 1.0 cannot
+	// carry), direction overrides and unbounded strings from input.
+	r = sanitized(r)
 	out := junitSuites{Name: "cvgate", Time: seconds(r.Run.Counters.TotalSeconds)}
 	for _, t := range r.Targets {
 		s := junitSuite{Name: t.Name}

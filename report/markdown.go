@@ -1,107 +1,288 @@
 package report
 
 import (
-	"bytes"
 	_ "embed"
 	"fmt"
 	"io"
+	"net/url"
+	"sort"
 	"strings"
 	"text/template"
-
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"unicode/utf8"
 )
 
 //go:embed templates/markdown.tmpl
 var markdownTemplate string
 
 // Markdown renders the report as GitHub-flavoured markdown: a verdict line, one results table per
-// target, then a collapsible block per check that did not pass.
+// target, then a collapsible block per check that did not pass. Every string from the report is
+// neutralized (escape.go): nothing from input can add HTML, links, images, headings, pings or
+// references, or break out of a table, a code span or a code block.
 type Markdown struct {
 	// Marker is a hidden HTML comment placed first, so that a sticky PR comment can be found again.
 	Marker string
-	// MaxBytes caps the output (0: no cap). Over the cap, detail blocks are dropped from the least
-	// severe status up, never the tables, and a note says what was dropped and where to find it.
+	// MaxBytes caps the output (0: no cap); see Write for how it is kept.
 	MaxBytes int
 	// FullReport says where the untrimmed report lives (e.g. "the cvgate-report artifact").
 	FullReport string
+	// FullReportURL, when set, links FullReport (e.g. the workflow run's page, where the job
+	// summary and the artifact are). It comes from the caller, never from the report; anything
+	// but an http(s) URL is shown as text.
+	FullReportURL string
 	// AllDetails also shows the details of passing checks (for report.md on disk).
 	AllDetails bool
+	// Origin is a line of the caller's own markdown, shown under the headline, saying where the
+	// results come from (cvgate publish: the run that produced the report). Never from a report.
+	Origin string
 }
 
 var _ Writer = Markdown{}
 
-// Write implements Writer.
+// noteRoom is what the budget keeps free for the note that says what was left out.
+const noteRoom = 600
+
+// Write implements Writer. Each piece (head, each target's table, each detail block, the
+// comparison, the footer) is rendered once; then, under MaxBytes, the pieces are chosen in one
+// pass: the head, the footer and every target's results table first, then detail blocks from
+// the most severe status down (error, fail, warn, skip, pass; in report order within a
+// status) while they fit, and a note says how many were left out and where they are. When even
+// the tables do not fit (hundreds of targets), a compact table with one verdict row per target
+// takes their place, failing targets first when not all rows fit, with a link to the full report.
 func (m Markdown) Write(w io.Writer, r *Report) error {
 	tmpl, err := template.New("markdown").Funcs(markdownFuncs).Parse(markdownTemplate)
 	if err != nil {
 		return fmt.Errorf("parse markdown template: %w", err)
 	}
-	// Candidate detail levels, from everything down to tables only: drop detail blocks of the
-	// least severe statuses first.
-	dropOrder := []Status{StatusPass, StatusSkip, StatusWarn, StatusFail, StatusError}
-	var out []byte
-	for level := 0; level <= len(dropOrder); level++ {
-		dropped := map[Status]bool{}
-		for _, s := range dropOrder[:level] {
-			dropped[s] = true
+	exec := func(name string, data any) (string, error) {
+		var b strings.Builder
+		if err := tmpl.ExecuteTemplate(&b, name, data); err != nil {
+			return "", fmt.Errorf("render markdown %s: %w", name, err)
 		}
-		data := markdownData{R: r, Marker: m.Marker}
-		data.show = func(res Result) bool {
-			if dropped[res.Status] {
-				return false
-			}
-			if res.Status == StatusPass && !m.AllDetails {
-				return false
-			}
-			return hasDetails(res)
-		}
-		if n := countDropped(r, dropped, m.AllDetails); n > 0 {
-			where := m.FullReport
-			if where == "" {
-				where = "report.json and report.md in the output folder"
-			}
-			data.Trimmed = append(data.Trimmed, fmt.Sprintf("Details of %d check(s) were left out to stay under the %d-character limit; the full report is in %s.", n, m.MaxBytes, where))
-		}
-		var buf bytes.Buffer
-		if err := tmpl.Execute(&buf, data); err != nil {
-			return fmt.Errorf("render markdown: %w", err)
-		}
-		out = buf.Bytes()
-		if m.MaxBytes <= 0 || len(out) <= m.MaxBytes {
-			break
+		return b.String(), nil
+	}
+	head, err := exec("head", markdownData{R: r, Marker: m.Marker, Origin: m.Origin})
+	if err != nil {
+		return err
+	}
+	footer, err := exec("footer", r)
+	if err != nil {
+		return err
+	}
+	comparison := ""
+	if r.Comparison != nil {
+		if comparison, err = exec("comparison", r.Comparison); err != nil {
+			return err
 		}
 	}
-	if m.MaxBytes > 0 && len(out) > m.MaxBytes {
-		// Even the tables alone are too long (hundreds of targets): cut at a line boundary.
-		note := fmt.Sprintf("\n\n> The report was cut to stay under the %d-character limit; the full report is in %s.\n", m.MaxBytes, m.FullReport)
-		cut := m.MaxBytes - len(note)
-		if cut < 0 {
-			cut = 0
+	tables := make([]string, len(r.Targets))
+	var details []detailPiece
+	tablesLen := len(comparison)
+	for ti := range r.Targets {
+		t := &r.Targets[ti]
+		if tables[ti], err = exec("target", struct{ T *Target }{t}); err != nil {
+			return err
 		}
-		if i := bytes.LastIndexByte(out[:cut], '\n'); i > 0 {
-			cut = i
+		tablesLen += len(tables[ti])
+		for ri := range t.Results {
+			res := &t.Results[ri]
+			if !hasDetails(*res) || (res.Status == StatusPass && !m.AllDetails) {
+				continue
+			}
+			text, err := exec("detail", res)
+			if err != nil {
+				return err
+			}
+			details = append(details, detailPiece{target: ti, result: ri, status: res.Status, text: text})
 		}
-		out = append(out[:cut:cut], note...)
 	}
-	_, err = w.Write(out)
+	detailsLen := 0
+	for _, d := range details {
+		detailsLen += len(d.text)
+	}
+
+	var out strings.Builder
+	fixed := len(head) + len(footer)
+	switch {
+	case m.MaxBytes <= 0 || fixed+tablesLen+detailsLen <= m.MaxBytes:
+		m.assemble(&out, head, tables, comparison, details, nil, footer, exec)
+	case fixed+tablesLen+noteRoom <= m.MaxBytes:
+		kept, dropped := chooseDetails(details, m.MaxBytes-fixed-tablesLen-noteRoom)
+		note := ""
+		if dropped > 0 {
+			note = fmt.Sprintf("Details of %d check(s) were left out to stay under the %d-character limit; the full report is in %s.", dropped, m.MaxBytes, m.where())
+		}
+		m.assemble(&out, head, tables, comparison, kept, []string{note}, footer, exec)
+	default:
+		compact, note := m.compact(r, m.MaxBytes-fixed-noteRoom)
+		out.WriteString(head)
+		if s, err := exec("compact", compact); err == nil {
+			out.WriteString(s)
+		}
+		if s, err := exec("note", note); err == nil {
+			out.WriteString(s)
+		}
+		out.WriteString(footer)
+	}
+	body := out.String()
+	if m.MaxBytes > 0 && len(body) > m.MaxBytes {
+		// A budget smaller than the head and footer themselves: cut at a line boundary.
+		body = hardCut(body, m.MaxBytes, m.where())
+	}
+	_, err = io.WriteString(w, body)
 	return err
 }
 
-func countDropped(r *Report, dropped map[Status]bool, allDetails bool) int {
-	n := 0
-	for _, t := range r.Targets {
-		for _, res := range t.Results {
-			if !dropped[res.Status] || (res.Status == StatusPass && !allDetails) {
-				continue
-			}
-			if hasDetails(res) {
-				n++
-			}
+// detailPiece is one rendered <details> block and where it belongs.
+type detailPiece struct {
+	target, result int
+	status         Status
+	text           string
+}
+
+// chooseDetails keeps the detail blocks that fit in room, most severe status first (report
+// order within a status), and returns them in report order with the number dropped.
+func chooseDetails(details []detailPiece, room int) (kept []detailPiece, dropped int) {
+	order := make([]int, len(details))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return details[order[a]].status.Severity() > details[order[b]].status.Severity()
+	})
+	keep := make([]bool, len(details))
+	for _, i := range order {
+		if n := len(details[i].text); n <= room {
+			keep[i] = true
+			room -= n
+		} else {
+			dropped++
 		}
 	}
-	return n
+	for i, d := range details {
+		if keep[i] {
+			kept = append(kept, d)
+		}
+	}
+	return kept, dropped
+}
+
+// assemble writes the pieces in document order: each target's table followed by its details.
+func (m Markdown) assemble(out *strings.Builder, head string, tables []string, comparison string, details []detailPiece, notes []string, footer string, exec func(string, any) (string, error)) {
+	out.WriteString(head)
+	d := 0
+	for ti, table := range tables {
+		out.WriteString(table)
+		for ; d < len(details) && details[d].target == ti; d++ {
+			out.WriteString(details[d].text)
+		}
+	}
+	out.WriteString(comparison)
+	for _, n := range notes {
+		if n == "" {
+			continue
+		}
+		if s, err := exec("note", n); err == nil {
+			out.WriteString(s)
+		}
+	}
+	out.WriteString(footer)
+}
+
+// compact renders one verdict row per target within room bytes: all of them when they fit,
+// else the most severe verdicts first (report order within a verdict), shown in report order,
+// with a last row counting the rest. It returns the table and the note that explains it.
+func (m Markdown) compact(r *Report, room int) (table, note string) {
+	header := "| Model | Verdict | Checks |\n|:--|:--|:--|\n"
+	rows := make([]string, len(r.Targets))
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		rows[i] = "| " + mdCell("`"+t.Name+"`") + " | " + StatusIcon(t.Verdict) + " " + string(t.Verdict) + " | " + mdCell(targetCounts(t)) + " |\n"
+	}
+	order := make([]int, len(rows))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool {
+		return r.Targets[order[a]].Verdict.Severity() > r.Targets[order[b]].Verdict.Severity()
+	})
+	const moreRow = 120 // room for the row counting the targets left out
+	room -= len(header) + moreRow
+	keep := make([]bool, len(rows))
+	left, leftFailing := 0, 0
+	for _, i := range order {
+		if len(rows[i]) <= room {
+			keep[i] = true
+			room -= len(rows[i])
+			continue
+		}
+		left++
+		if r.Targets[i].Verdict.Severity() >= StatusFail.Severity() {
+			leftFailing++
+		}
+	}
+	var b strings.Builder
+	b.WriteString(header)
+	for i, row := range rows {
+		if keep[i] {
+			b.WriteString(row)
+		}
+	}
+	if left > 0 {
+		fmt.Fprintf(&b, "| … %d more model(s), %d of them failing | | |\n", left, leftFailing)
+	}
+	note = fmt.Sprintf("The results tables of the %d models do not fit in the %d-character limit, so this comment shows each model's verdict only; the full report is in %s.", len(r.Targets), m.MaxBytes, m.where())
+	return strings.TrimRight(b.String(), "\n"), note
+}
+
+// targetCounts is a target's results in one phrase, e.g. "5 passed, 1 failed".
+func targetCounts(t *Target) string {
+	var n [5]int
+	for _, res := range t.Results {
+		n[res.Status.Severity()]++
+	}
+	var parts []string
+	for i, name := range []string{"passed", "skipped", "warned", "failed", "could not run"} {
+		if n[i] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[i], name))
+		}
+	}
+	if len(parts) == 0 {
+		return "no checks"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// where is FullReport, linked when FullReportURL is a plain http(s) URL.
+func (m Markdown) where() string {
+	where := m.FullReport
+	if where == "" {
+		where = "report.json and report.md in the output folder"
+	}
+	if u, err := url.Parse(m.FullReportURL); err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" &&
+		!strings.ContainsAny(m.FullReportURL, " \t\r\n()<>\"'`[]|\\") {
+		return "[" + mdText(where) + "](" + m.FullReportURL + ")"
+	}
+	return mdText(where)
+}
+
+// hardCut fits body into max bytes at a line boundary (and a rune boundary), with a note.
+func hardCut(body string, max int, where string) string {
+	note := fmt.Sprintf("\n\n> The report was cut to stay under the %d-character limit; the full report is in %s.\n", max, where)
+	cut := max - len(note)
+	if cut < 0 {
+		cut = 0
+	}
+	if i := strings.LastIndexByte(body[:cut], '\n'); i > 0 {
+		cut = i
+	}
+	for cut > 0 && !utf8.RuneStart(body[cut]) {
+		cut--
+	}
+	out := body[:cut] + note
+	if len(out) > max {
+		return out[:max]
+	}
+	return out
 }
 
 // hasDetails reports whether a result has anything to show below the table. A skip's reason is
@@ -114,29 +295,27 @@ func hasDetails(res Result) bool {
 }
 
 type markdownData struct {
-	R       *Report
-	Marker  string
-	Trimmed []string
-	show    func(Result) bool
+	R      *Report
+	Marker string
+	Origin string
 }
 
 var markdownFuncs = template.FuncMap{
-	"icon":   StatusIcon,
-	"upper":  func(s Status) string { return strings.ToUpper(string(s)) },
-	"escape": escapeCell,
+	"icon":  StatusIcon,
+	"upper": func(s Status) string { return strings.ToUpper(string(s)) },
 	"counts": func(g Gate) string {
 		h := g.Headline()
 		return h[strings.Index(h, ": ")+2:]
 	},
+	"code":            mdCode,
+	"text":            mdText,
+	"html":            mdHTML,
+	"codeBlock":       mdCodeBlock,
 	"resultsTable":    resultsTable,
 	"section":         markdownSection,
-	"footer":          footer,
+	"footer":          func(r *Report) string { return mdText(footerText(r)) },
 	"comparisonTable": comparisonTable,
 }
-
-// ShowDetails is called by the template: text/template functions are fixed at parse time, so the
-// per-render filter (which statuses were trimmed) travels with the data.
-func (d markdownData) ShowDetails(res Result) bool { return d.show(res) }
 
 func resultsTable(t Target) string {
 	hasThreshold, hasBaseline := false, false
@@ -165,84 +344,121 @@ func resultsTable(t Target) string {
 	return markdownTable(header, rows)
 }
 
-// markdownTable renders a pipe table with tablewriter. Cells are escaped so that a pipe or a line
-// break inside a value cannot break the table.
+// Bounds on what one markdown table shows; the numbers stay complete in report.json.
+const (
+	maxTableRows    = 1000
+	maxMatrixLabels = 100
+	maxPadWidth     = 100 // columns wider than this are not padded (padding costs comment budget)
+)
+
+// markdownTable renders a GFM pipe table. Every cell goes through mdCell, so a pipe, a line
+// break, HTML or a ping inside a value cannot break the table or the page. Columns are padded
+// for people reading the raw file, unless wide.
 func markdownTable(header []string, rows [][]string) string {
-	var buf bytes.Buffer
-	tb := tablewriter.NewTable(&buf,
-		tablewriter.WithRenderer(renderer.NewMarkdown()),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-	)
-	h := make([]any, len(header))
-	for i, c := range header {
-		h[i] = escapeCell(c)
+	if len(header) == 0 {
+		return ""
 	}
-	tb.Header(h...)
+	more := 0
+	if len(rows) > maxTableRows {
+		rows, more = rows[:maxTableRows], len(rows)-maxTableRows
+	}
+	cells := make([][]string, 0, len(rows)+1)
+	h := make([]string, len(header))
+	for i, c := range header {
+		h[i] = mdCell(c)
+	}
+	cells = append(cells, h)
 	for _, row := range rows {
-		cells := make([]any, len(header))
+		c := make([]string, len(header))
 		for i := range header {
 			v := ""
 			if i < len(row) {
 				v = row[i]
 			}
-			cells[i] = escapeCell(v)
+			c[i] = mdCell(v)
 		}
-		if err := tb.Append(cells...); err != nil {
-			return fmt.Sprintf("(table could not be rendered: %v)", err)
+		cells = append(cells, c)
+	}
+	width := make([]int, len(header))
+	for _, row := range cells {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
 		}
 	}
-	if err := tb.Render(); err != nil {
-		return fmt.Sprintf("(table could not be rendered: %v)", err)
+	var b strings.Builder
+	line := func(row []string) {
+		b.WriteByte('|')
+		for i, c := range row {
+			b.WriteByte(' ')
+			b.WriteString(c)
+			if width[i] <= maxPadWidth {
+				b.WriteString(strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)))
+			}
+			b.WriteString(" |")
+		}
+		b.WriteByte('\n')
 	}
-	return strings.TrimRight(buf.String(), "\n")
-}
-
-func escapeCell(s string) string {
-	s = strings.ReplaceAll(s, "|", `\|`)
-	s = strings.ReplaceAll(s, "\r", "")
-	s = strings.ReplaceAll(s, "\n", " ")
-	if s == "" {
-		return " "
+	line(cells[0])
+	b.WriteByte('|')
+	for i := range header {
+		w := 3
+		if width[i] <= maxPadWidth {
+			w = max(3, width[i]+1)
+		}
+		b.WriteString(":" + strings.Repeat("-", w) + "|")
 	}
-	return s
+	b.WriteByte('\n')
+	for _, row := range cells[1:] {
+		line(row)
+	}
+	if more > 0 {
+		fmt.Fprintf(&b, "\n_%d more rows are in report.json._\n", more)
+	}
+	return strings.TrimRight(b.String(), "\n")
 }
 
 func markdownSection(s Section) string {
 	var b strings.Builder
 	if s.Title != "" {
-		fmt.Fprintf(&b, "**%s**\n\n", s.Title)
+		fmt.Fprintf(&b, "**%s**\n\n", mdTitle(s.Title))
 	}
-	if s.Text != "" {
-		b.WriteString(s.Text)
+	if p := mdParagraphs(s.Text); p != "" {
+		b.WriteString(p)
 		b.WriteString("\n\n")
 	}
 	if s.Table != nil && len(s.Table.Columns) > 0 {
 		b.WriteString(markdownTable(s.Table.Columns, s.Table.Rows))
 		b.WriteString("\n\n")
 	}
-	if s.Matrix != nil {
-		header := append([]string{s.Matrix.RowLabel + " \\ " + s.Matrix.ColLabel}, s.Matrix.Cols...)
-		var rows [][]string
-		for i, label := range s.Matrix.Rows {
-			row := []string{label}
-			for _, v := range s.Matrix.Values[i] {
-				row = append(row, formatNumber(v))
+	if mx := s.Matrix; mx != nil {
+		if len(mx.Rows) > maxMatrixLabels || len(mx.Cols) > maxMatrixLabels {
+			fmt.Fprintf(&b, "_A %d x %d matrix is too large to show here; its values are in report.json._\n\n", len(mx.Rows), len(mx.Cols))
+		} else {
+			header := append([]string{mx.RowLabel + " \\ " + mx.ColLabel}, mx.Cols...)
+			var rows [][]string
+			for i, label := range mx.Rows {
+				row := []string{label}
+				if i < len(mx.Values) {
+					for _, v := range mx.Values[i] {
+						row = append(row, formatNumber(v))
+					}
+				}
+				rows = append(rows, row)
 			}
-			rows = append(rows, row)
+			b.WriteString(markdownTable(header, rows))
+			b.WriteString("\n\n")
 		}
-		b.WriteString(markdownTable(header, rows))
-		b.WriteString("\n\n")
 	}
 	if s.Chart != nil {
 		b.WriteString(mermaidChart(*s.Chart))
 		b.WriteString("\n")
 	}
-	for _, img := range s.Images {
-		fmt.Fprintf(&b, "- `%s`\n", img)
+	for i, img := range s.Images {
+		if i == maxTableRows {
+			fmt.Fprintf(&b, "- _%d more images are listed in report.json._\n", len(s.Images)-i)
+			break
+		}
+		fmt.Fprintf(&b, "- %s\n", mdCode(img))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -253,26 +469,36 @@ func mermaidChart(c Chart) string {
 	var b strings.Builder
 	b.WriteString("```mermaid\nxychart-beta\n")
 	if c.Title != "" {
-		fmt.Fprintf(&b, "    title %q\n", c.Title)
+		fmt.Fprintf(&b, "    title \"%s\"\n", mermaidLabel(c.Title))
 	}
-	xs := make([]string, len(c.X))
+	xs := make([]string, 0, len(c.X))
 	for i, x := range c.X {
-		xs[i] = fmt.Sprintf("%q", x)
+		if i == maxTableRows {
+			break
+		}
+		xs = append(xs, "\""+mermaidLabel(x)+"\"")
 	}
-	fmt.Fprintf(&b, "    x-axis %q [%s]\n", c.XLabel, strings.Join(xs, ", "))
-	fmt.Fprintf(&b, "    y-axis %q %s --> %s\n", c.YLabel, formatNumber(c.YMin), formatNumber(c.YMax))
-	for _, s := range c.Series {
-		vs := make([]string, len(s.Values))
+	fmt.Fprintf(&b, "    x-axis \"%s\" [%s]\n", mermaidLabel(c.XLabel), strings.Join(xs, ", "))
+	fmt.Fprintf(&b, "    y-axis \"%s\" %s --> %s\n", mermaidLabel(c.YLabel), formatNumber(c.YMin), formatNumber(c.YMax))
+	series := c.Series
+	if len(series) > len(palette) {
+		series = series[:len(palette)]
+	}
+	for _, s := range series {
+		vs := make([]string, 0, len(xs))
 		for i, v := range s.Values {
-			vs[i] = formatNumber(v)
+			if i == len(xs) {
+				break
+			}
+			vs = append(vs, formatNumber(v))
 		}
 		fmt.Fprintf(&b, "    line [%s]\n", strings.Join(vs, ", "))
 	}
 	b.WriteString("```\n")
-	if len(c.Series) > 0 {
+	if len(series) > 0 {
 		var names []string
-		for i, s := range c.Series {
-			names = append(names, fmt.Sprintf("line %d: %s", i+1, s.Name))
+		for i, s := range series {
+			names = append(names, fmt.Sprintf("line %d: %s", i+1, mdTitle(s.Name)))
 		}
 		b.WriteString("<sub>" + strings.Join(names, " · ") + "</sub>\n")
 	}
@@ -332,12 +558,12 @@ func comparisonTable(c *Comparison) string {
 		}
 		rows = append(rows, []string{fmt.Sprint(r.Rank), "`" + r.Model + "`", acc, f1, p50, ratio, diff, p, eligible})
 	}
-	out := fmt.Sprintf("Objective: %s\n\n%s", c.Objective, markdownTable(header, rows))
+	out := fmt.Sprintf("Objective: %s\n\n%s", mdText(c.Objective), markdownTable(header, rows))
 	if c.Best != "" {
-		out += fmt.Sprintf("\n\n**Best: `%s`**", c.Best)
+		out += fmt.Sprintf("\n\n**Best: %s**", mdCode(c.Best))
 	}
-	if c.Note != "" {
-		out += "\n\n" + c.Note
+	if note := mdParagraphs(c.Note); note != "" {
+		out += "\n\n" + note
 	}
 	if len(c.Pairs) > 0 {
 		out += "\n\n<sub>Δ: paired bootstrap interval on the same images; p: McNemar's exact test, Holm-adjusted over the pairs; * significant.</sub>"
@@ -352,7 +578,8 @@ func formatP(p float64) string {
 	return fmt.Sprintf("%.3f", p)
 }
 
-func footer(r *Report) string {
+// footerText is the tool and timing line, plain (each writer escapes it for its format).
+func footerText(r *Report) string {
 	c := r.Run.Counters
 	parts := []string{fmt.Sprintf("%s %s", r.Tool.Name, r.Tool.Version)}
 	if r.Tool.ORTVersion != "" {

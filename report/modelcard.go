@@ -92,11 +92,16 @@ type cardView struct {
 	CheckTable string
 }
 
+// Every value the card shows may come from input (the model's metadata, the config, file
+// names): the template passes each through the markdown neutralizer (escape.go): code for a
+// code span, text for inline text, paragraphs for what people wrote, and table escapes cells.
 var cardFuncs = template.FuncMap{
-	"table": markdownTable,
-	"todo":  todo,
-	"code":  code,
-	"upper": func(s Status) string { return strings.ToUpper(string(s)) },
+	"table":      markdownTable,
+	"todo":       todo,
+	"code":       mdCode,
+	"text":       mdText,
+	"paragraphs": mdParagraphs,
+	"upper":      func(s Status) string { return strings.ToUpper(string(s)) },
 	"counts": func(g Gate) string {
 		h := g.Headline()
 		return h[strings.Index(h, ": ")+2:]
@@ -109,6 +114,8 @@ func todo(key, what string) string {
 	return fmt.Sprintf("%s %s -->\n_Not written yet: %s Set `%s` in the config file; cvgate does not guess it._", NeedsInputMarker, key, what, key)
 }
 
+// code marks s as a code span inside a string the template escapes later (a table cell, a list
+// item): the neutralizer turns the backtick pair into a span and escapes the rest.
 func code(s string) string {
 	if s == "" {
 		return ""
@@ -125,13 +132,13 @@ func (mc ModelCard) view(r *Report, t *Target) cardView {
 			*rows = append(*rows, []string{k, val})
 		}
 	}
-	row(&v.Details, "Description", inert(meta["description"]))
-	row(&v.Details, "Version", inert(meta["version"]))
+	row(&v.Details, "Description", (meta["description"]))
+	row(&v.Details, "Version", (meta["version"]))
 	switch {
 	case mc.Card.License != "":
 		row(&v.Details, "License", mc.Card.License)
 	case meta["license"] != "":
-		row(&v.Details, "License", inert(meta["license"])+" (from the model's metadata)")
+		row(&v.Details, "License", (meta["license"])+" (from the model's metadata)")
 	}
 	if len(mc.Card.Owners) > 0 {
 		row(&v.Details, "Owners", strings.Join(mc.Card.Owners, ", "))
@@ -156,7 +163,7 @@ func (mc ModelCard) view(r *Report, t *Target) cardView {
 	}
 	row(&v.Details, "SHA-256", code(m.SHA256))
 	for _, k := range sortedKeys(meta) {
-		v.Metadata = append(v.Metadata, []string{code(k), inert(meta[k])})
+		v.Metadata = append(v.Metadata, []string{code(k), (meta[k])})
 	}
 
 	if d := r.Inputs.Dataset; d != nil {
@@ -289,12 +296,6 @@ func baselineShare(p *Result, key string, format func(float64) string) string {
 		return format(x)
 	}
 	return ""
-}
-
-// inert keeps text that came with the model file (metadata) from turning into HTML when the card
-// is rendered: GitHub passes some tags through.
-func inert(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
 }
 
 // formatSize is a file size in KB below 1 MB, else in MB.

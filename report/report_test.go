@@ -3,6 +3,8 @@ package report_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -10,7 +12,7 @@ import (
 	"github.com/cvgate/cvgate/report"
 )
 
-func fixture(t *testing.T) *report.Report {
+func fixture(t testing.TB) *report.Report {
 	t.Helper()
 	r, err := report.ReadJSON("testdata/report.json")
 	if err != nil {
@@ -93,17 +95,123 @@ func TestMarkdownTrimsDetailsFirst(t *testing.T) {
 	}
 }
 
-func TestMarkdownHardCut(t *testing.T) {
+// manyTargets is the fixture's target repeated n times under long, distinct names, with every
+// third one failing.
+func manyTargets(t testing.TB, n, nameLen int) *report.Report {
+	t.Helper()
 	r := fixture(t)
-	for i := 0; i < 200; i++ {
-		r.Targets = append(r.Targets, r.Targets[0])
+	base := r.Targets[0]
+	r.Targets = nil
+	for i := range n {
+		tg := base
+		tg.Name = fmt.Sprintf("models/%04d-%s.onnx", i, strings.Repeat("x", nameLen))
+		tg.Results = append([]report.Result(nil), base.Results...)
+		if i%3 != 0 {
+			for j := range tg.Results {
+				if tg.Results[j].Status == report.StatusFail || tg.Results[j].Status == report.StatusError {
+					tg.Results[j].Status = report.StatusPass
+				}
+			}
+		}
+		r.Targets = append(r.Targets, tg)
 	}
-	got := render(t, report.Markdown{MaxBytes: 3000, FullReport: "report.json"}, r)
-	if len(got) > 3000 {
-		t.Errorf("markdown is %d bytes, over 3000", len(got))
+	report.ApplyGate(r, report.FailOnFail)
+	return r
+}
+
+// Under the comment budget the tables always stay when they fit (details go first), and when
+// they cannot all fit a compact verdict table takes their place: failing models first, the rest
+// counted, with a link to the full report. Rendering twice gives the same bytes.
+func TestMarkdownBudget(t *testing.T) {
+	const url = "https://github.com/o/r/actions/runs/42"
+	tests := []struct {
+		name             string
+		targets, nameLen int
+		budget           int
+		wantTables       bool
+		wantAllRows      bool
+	}{
+		{"40 targets: every table", 40, 20, 65536, true, true},
+		{"400 long names: compact, every row", 400, 40, 65536, false, true},
+		{"400 longer names: compact, failing first", 400, 200, 65536, false, false},
+		{"small budget", 200, 20, 3000, false, false},
 	}
-	if !strings.Contains(string(got), "was cut") {
-		t.Errorf("no note saying the report was cut")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := manyTargets(t, tt.targets, tt.nameLen)
+			m := report.Markdown{Marker: "<!-- cvgate:x -->", MaxBytes: tt.budget, FullReport: "the job summary and the cvgate-report artifact", FullReportURL: url}
+			got := string(render(t, m, r))
+			if again := string(render(t, m, r)); again != got {
+				t.Error("two renders differ")
+			}
+			if len(got) > tt.budget {
+				t.Fatalf("%d bytes, over the %d budget", len(got), tt.budget)
+			}
+			if !strings.HasPrefix(got, m.Marker+"\n## ") || !strings.Contains(got, "cvgate v0.0.0-test") {
+				t.Errorf("lost the marker, the headline or the footer:\n%.300s", got)
+			}
+			tables := strings.Count(got, "| Check ")
+			if tt.wantTables {
+				if tables != tt.targets {
+					t.Errorf("%d results tables, want %d", tables, tt.targets)
+				}
+				return
+			}
+			if tables != 0 || !strings.Contains(got, "### Models\n| Model | Verdict | Checks |") {
+				t.Fatalf("want the compact table instead of %d results tables:\n%.1500s", tables, got)
+			}
+			if !strings.Contains(got, "verdict only") || !strings.Contains(got, "]("+url+")") {
+				t.Errorf("no note linking the full report:\n%s", got[len(got)-600:])
+			}
+			rows := strings.Count(got, "| `models/")
+			failing := 0
+			for _, tg := range r.Targets {
+				if tg.Verdict == report.StatusFail {
+					failing++
+					if rows < tt.targets && !strings.Contains(got, tg.Name[:12]) && !strings.Contains(got, "of them failing") {
+						t.Errorf("failing %s neither shown nor counted", tg.Name[:12])
+					}
+				}
+			}
+			if tt.wantAllRows != (rows == tt.targets) {
+				t.Errorf("%d of %d rows shown (want all: %v)", rows, tt.targets, tt.wantAllRows)
+			}
+			if rows < tt.targets {
+				shownFailing := strings.Count(got, "| ❌ fail |")
+				if want := fmt.Sprintf("… %d more model(s), %d of them failing", tt.targets-rows, failing-shownFailing); !strings.Contains(got, want) {
+					t.Errorf("no row %q", want)
+				}
+				if shownFailing < min(failing, rows) {
+					t.Errorf("%d failing rows shown of %d rows: failing models come first", shownFailing, rows)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMarkdownComment400 renders the PR comment of 400 long-named targets (issue #11: the
+// old writer took ~31 s re-rendering, and cut the tables).
+func BenchmarkMarkdownComment400(b *testing.B) {
+	r := manyTargets(b, 400, 200)
+	m := report.Markdown{Marker: "<!-- cvgate:x -->", MaxBytes: 65536, FullReport: "the job summary"}
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := m.Write(&buf, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkMarkdownReport renders report.md of the fixture, every detail shown.
+func BenchmarkMarkdownReport(b *testing.B) {
+	r := fixture(b)
+	var buf bytes.Buffer
+	for b.Loop() {
+		buf.Reset()
+		if err := (report.Markdown{AllDetails: true}).Write(&buf, r); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
@@ -157,6 +265,12 @@ func TestReadJSONErrors(t *testing.T) {
 	tests := []struct{ name, body, want string }{
 		{"not json", "{", "decode report"},
 		{"wrong schema", `{"schema_version": 99}`, "schema_version 99"},
+		{"unknown field", `{"schema_version": 1, "kind": "check", "verdict_override": "pass"}`, "unknown field"},
+		{"unknown kind", `{"schema_version": 1, "kind": "weird"}`, `kind "weird"`},
+		{"unknown status", `{"schema_version": 1, "kind": "check", "targets": [{"name": "m", "results": [{"id": "x", "status": "PASS"}]}]}`, `targets[0].results[0].status "PASS"`},
+		{"bad policy", `{"schema_version": 1, "kind": "check", "gate": {"fail_on": "sometimes"}}`, "fail-on"},
+		{"ragged matrix", `{"schema_version": 1, "kind": "check", "targets": [{"name": "m", "results": [{"id": "x", "status": "pass", "details": [{"matrix": {"rows": ["a", "b"], "cols": ["a"], "values": [[1]]}}]}]}]}`, "1 rows of values for 2 row labels"},
+		{"trailing data", `{"schema_version": 1, "kind": "check"} {}`, "more data"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -172,5 +286,22 @@ func TestReadJSONErrors(t *testing.T) {
 	}
 	if _, err := report.ReadJSON(dir + "/missing.json"); err == nil {
 		t.Error("missing file: no error")
+	}
+	// Not a regular file (an artifact could hold a directory, a FIFO, a device through a link).
+	if _, err := report.ReadJSON(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a directory: err = %v", err)
+	}
+	// Over the size limit: refused before reading (a sparse file costs no disk).
+	big := dir + "/big.json"
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(report.MaxReportBytes + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := report.ReadJSON(big); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("an oversized report: err = %v", err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/cvgate/cvgate/internal/baseline"
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/github"
+	"github.com/cvgate/cvgate/internal/github/wfcmd"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -50,6 +51,7 @@ const readmeForkSection = `README.md, "GitHub Action" > "Pull requests from fork
 // With arguments it runs another command instead, so that a step using the prebuilt image
 // (`uses: docker://...`) can say `args: publish --report ...` despite the image's entrypoint.
 func (a *App) runAction(ctx context.Context, args []string) int {
+	defer a.guardStreams()()
 	if len(args) > 0 {
 		switch args[0] {
 		case "-h", "-help", "--help", "help":
@@ -72,6 +74,7 @@ func (a *App) runAction(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.actionCannotRun(ctx, nil, err)
 	}
+	defer a.stopCommands(rt)()
 	if gh.ev.Workspace != "" {
 		a.Dir = gh.ev.Workspace
 	}
@@ -120,7 +123,7 @@ func (a *App) runAction(ctx context.Context, args []string) int {
 		// The same file on the pull request's base commit; a renamed model is read at its old path.
 		loaded.Baseline = "git:" + gh.ev.PullRequest.BaseSHA
 	}
-	a.logf("checking %d model(s): %s (baseline: %s)", len(t.models), strings.Join(t.models, ", "), orDefault(loaded.Baseline, "none"))
+	a.logInput("checking %d model(s): %s (baseline: %s)", len(t.models), strings.Join(t.models, ", "), orDefault(loaded.Baseline, "none"))
 
 	r, err := a.evaluateWith(ctx, loaded, evalOptions{remote: baseline.Remote{Repo: gh.repo}, baselinePaths: t.renames})
 	if err != nil {
@@ -148,7 +151,7 @@ func (a *App) finishAction(ctx context.Context, p *publication, loaded *config.L
 	if err := a.writeOutputs(r, loaded, false); err != nil {
 		return a.actionCannotRun(ctx, p, err)
 	}
-	a.logf("%s (report: %s)", r.Gate.Headline(), p.files.reportJSON)
+	a.logInput("%s (report: %s)", r.Gate.Headline(), p.files.reportJSON)
 	a.publish(ctx, p, r)
 	if r.Gate.ExitFailed {
 		return ExitGateFailed
@@ -166,9 +169,9 @@ func (a *App) actionCannotRun(ctx context.Context, p *publication, err error) in
 	}
 	msg := err.Error()
 	_ = p.rt.Annotate(github.Annotation{Level: github.LevelError, Title: "cvgate could not run", Message: msg})
-	body := fmt.Sprintf("## %s cvgate could not run\n\n```\n%s\n```\n\nNo model was gated; see the job log%s.\n", report.StatusIcon(report.StatusError), fence(msg), p.runLink())
+	body := fmt.Sprintf("## %s cvgate could not run\n\n%s\n\nNo model was gated; see the job log%s.\n", report.StatusIcon(report.StatusError), report.MarkdownCodeBlock(msg), p.runLink())
 	if _, serr := p.rt.AppendSummary(body); serr != nil {
-		a.logf("write step summary: %v", serr)
+		a.logInput("write step summary: %v", serr)
 	}
 	p.setOutputs(a, map[string]string{"verdict": "error"})
 	if p.marker != "" {
@@ -178,8 +181,33 @@ func (a *App) actionCannotRun(ctx context.Context, p *publication, err error) in
 	return code
 }
 
-// fence keeps an error message from closing its code block.
-func fence(s string) string { return strings.ReplaceAll(s, "```", "'''") }
+// guardStreams puts the App's stdout and stderr behind wfcmd.Writers, so that no line printed
+// from here on (a model path, a label, an error quoting either) can run a workflow command; the
+// runtime's own commands pass through WriteCommand. The returned function flushes them.
+// Wrapping is idempotent, so the commands that runAction dispatches to may call it again.
+func (a *App) guardStreams() func() {
+	out, errw := wfcmd.NewWriter(a.Stdout), wfcmd.NewWriter(a.Stderr)
+	a.Stdout, a.Stderr = out, errw
+	return func() {
+		_ = out.Flush()
+		_ = errw.Flush()
+	}
+}
+
+// stopCommands asks the runner to ignore workflow commands in the step's output for the rest of
+// the run (the runtime resumes around its own), so that output that bypasses the Writers (ONNX
+// Runtime's C logger writes to file descriptor 2; a panic prints its message there) cannot run
+// one either. Call it after the token is masked; the returned function resumes.
+func (a *App) stopCommands(rt *github.Runtime) func() {
+	if err := rt.StopCommands(); err != nil {
+		a.logInput("%v", err)
+	}
+	return func() { _ = rt.ResumeCommands() }
+}
+
+// logInput is logf for a line that carries input: every string, error and Stringer argument
+// goes through wfcmd.Text (one line, escaped per the workflow-command rules).
+func (a *App) logInput(format string, args ...any) { a.logf("%s", wfcmd.Sprintf(format, args...)) }
 
 // input reads an action input. Besides the runner's INPUT_FAIL-ON form it accepts INPUT_FAIL_ON,
 // which is what a `uses: docker://` step can set through env: (such steps have no action.yml to
@@ -219,7 +247,7 @@ func (a *App) connect(rt *github.Runtime) (*ghContext, error) {
 	if ev.Owner == "" || ev.Repo == "" {
 		return g, nil
 	}
-	opts := []github.Option{github.WithUserAgent("cvgate/" + a.Version), github.WithLogf(a.logf)}
+	opts := []github.Option{github.WithUserAgent("cvgate/" + a.Version), github.WithLogf(a.logInput)}
 	if a.HTTPClient != nil && a.HTTPClient.Transport != nil {
 		opts = append(opts, github.WithTransport(a.HTTPClient.Transport))
 	}
@@ -398,12 +426,12 @@ func (a *App) changedModels(ctx context.Context, gh *ghContext, patterns []strin
 					t.renames[f.Path] = f.PreviousPath
 				}
 			}
-			a.logf("pull request #%d changes %d file(s), %d of them model(s) matching %s", pr.Number, len(files), len(t.models), strings.Join(patterns, ", "))
+			a.logInput("pull request #%d changes %d file(s), %d of them model(s) matching %s", pr.Number, len(files), len(t.models), strings.Join(patterns, ", "))
 			return t.orNone(patterns), nil
 		}
 	}
 	if apiErr != nil {
-		a.logf("listing the pull request's files through the API did not work (%v); using git diff in the workspace", apiErr)
+		a.logInput("listing the pull request's files through the API did not work (%v); using git diff in the workspace", apiErr)
 	}
 	if pr.BaseSHA == "" || pr.HeadSHA == "" {
 		return nil, fmt.Errorf("find the models pull request #%d changes: the event has no base and head commits%s", pr.Number, errSuffix(apiErr))
@@ -421,7 +449,7 @@ func (a *App) changedModels(ctx context.Context, gh *ghContext, patterns []strin
 			}
 		}
 	}
-	a.logf("git diff %.12s...%.12s: %d changed file(s), %d model(s)", pr.BaseSHA, pr.HeadSHA, len(files), len(t.models))
+	a.logInput("git diff %.12s...%.12s: %d changed file(s), %d model(s)", pr.BaseSHA, pr.HeadSHA, len(files), len(t.models))
 	return t.orNone(patterns), nil
 }
 

@@ -597,7 +597,10 @@ func TestPublishFromWorkflowRun(t *testing.T) {
 	big := strings.Repeat("a very long failure explanation ", 4000) // 128,000 characters
 	for i := range r.Targets[0].Results {
 		if res := &r.Targets[0].Results[i]; res.Status == report.StatusFail {
-			res.Details = append(res.Details, report.Section{Title: "everything", Text: big})
+			// Many sections: markdown caps one paragraph, so one huge text alone would fit.
+			for range 40 {
+				res.Details = append(res.Details, report.Section{Title: "everything", Text: big})
+			}
 		}
 	}
 	saved := filepath.Join(ws.dir, "artifact", "report.json")
@@ -613,7 +616,7 @@ func TestPublishFromWorkflowRun(t *testing.T) {
 	}
 
 	srv.SetReadOnly(false) // the trusted job's token may write
-	s := newStep(t, srv, ws, "workflow_run", ws.payload(t, githubtest.EventWorkflowRunCompleted))
+	s := newStep(t, srv, ws, "workflow_run", workflowRunPayload(t, ws, testWorkflow))
 	s.env["GITHUB_WORKFLOW"] = "publish cvgate"
 	code, stdout, stderr := s.run("publish", "--report", "artifact/report.json")
 	if code != ExitPass {
@@ -627,7 +630,8 @@ func TestPublishFromWorkflowRun(t *testing.T) {
 	if n := len([]rune(body)); n > github.MaxCommentBody {
 		t.Errorf("comment has %d characters, over %d", n, github.MaxCommentBody)
 	}
-	// The marker is the pull request run's (its workflow), so the two jobs share one comment.
+	// The marker names the pull request run's workflow (from the event, not the report), so the
+	// two jobs share one comment.
 	if !strings.HasPrefix(body, github.Marker(defaultCommentID, testWorkflow)) {
 		t.Errorf("comment marker: %.80s", body)
 	}

@@ -22,6 +22,8 @@ import (
 
 	"github.com/cvgate/cvgate/internal/audit"
 	"github.com/cvgate/cvgate/internal/config"
+	"github.com/cvgate/cvgate/internal/github"
+	"github.com/cvgate/cvgate/internal/github/wfcmd"
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/report"
 )
@@ -364,19 +366,25 @@ func (a *App) environ() []string {
 
 const auditUsage = `Usage:
   cvgate audit append --log LOG.jsonl RECORD.json [RECORD.json ...]
-  cvgate audit verify --log LOG.jsonl [--record RECORD.json]
+  cvgate audit verify --log LOG.jsonl [--record RECORD.json] [--head HASH]
 
 append  adds audit records (out/audit.json of a run) to an append-only log in which each entry
         carries the hash of the previous one. It refuses to extend a log that does not verify.
+        It prints the log's new head (the last entry's sha256); on GitHub Actions it also
+        writes it to the job summary and the audit-head output. Keep the head outside the log.
 verify  checks every entry of the log: its hash, its sequence number and its link to the entry
-        before it. With --record it also checks that the record is one of the entries.
+        before it, and prints the head. With --record it also checks that the record is one of
+        the entries. With --head it checks that an earlier head is still an entry: entries
+        dropped from the end of the log, which leave a shorter intact chain, are caught only so.
 
-Exit codes: 0 the log is intact (and the record is in it); 1 the log was edited, truncated,
-reordered or lacks the record, naming the first bad line; 2 cvgate could not run.
+Exit codes: 0 the log is intact (and holds the record and the head); 1 the log was edited,
+reordered, cut below the head, or lacks the record, naming the first bad line; 2 cvgate could
+not run.
 `
 
 // runAudit is `cvgate audit append|verify`.
 func (a *App) runAudit(ctx context.Context, args []string) int {
+	defer a.guardStreams()()
 	if len(args) == 0 {
 		fmt.Fprint(a.Stderr, auditUsage)
 		return ExitCannotRun
@@ -394,12 +402,15 @@ func (a *App) runAudit(ctx context.Context, args []string) int {
 	return ExitCannotRun
 }
 
-func (a *App) auditFlags(name string, record *string) (*flag.FlagSet, *string) {
+func (a *App) auditFlags(name string, record, head *string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("audit "+name, flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	log := fs.String("log", "", "the audit log (JSON Lines)")
 	if record != nil {
 		fs.StringVar(record, "record", "", "an audit record (audit.json) that must be in the log")
+	}
+	if head != nil {
+		fs.StringVar(head, "head", "", "a head printed by an earlier append (kept outside the log) that must still be an entry")
 	}
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), auditUsage+"\nFlags:\n")
@@ -409,7 +420,7 @@ func (a *App) auditFlags(name string, record *string) (*flag.FlagSet, *string) {
 }
 
 func (a *App) auditAppend(args []string) int {
-	flags, log := a.auditFlags("append", nil)
+	flags, log := a.auditFlags("append", nil, nil)
 	if code, ok := a.parseAuditFlags(flags, args); !ok {
 		return code
 	}
@@ -417,6 +428,7 @@ func (a *App) auditAppend(args []string) int {
 		fmt.Fprint(a.Stderr, "cvgate audit append: give --log LOG.jsonl and at least one RECORD.json\n")
 		return ExitCannotRun
 	}
+	var last audit.Entry
 	for _, p := range flags.Args() {
 		rec, err := a.readAuditRecord(p)
 		if err != nil {
@@ -425,25 +437,48 @@ func (a *App) auditAppend(args []string) int {
 		e, err := audit.Append(a.path(*log), rec)
 		var le *audit.LineError
 		if errors.As(err, &le) {
-			fmt.Fprintf(a.Stderr, "cvgate: audit log %s does not verify, so %s was not appended: %v\n", *log, p, le)
+			fmt.Fprintln(a.Stderr, wfcmd.Sprintf("cvgate: audit log %s does not verify, so %s was not appended: %v", *log, p, le))
 			return ExitGateFailed
 		}
 		if err != nil {
 			return a.fail(err)
 		}
-		fmt.Fprintf(a.Stdout, "%s: appended %s as entry %d (record sha256 %s, entry sha256 %s)\n", *log, p, e.Seq, audit.Hash(rec), e.LineHash)
+		last = e
+		fmt.Fprintln(a.Stdout, wfcmd.Sprintf("%s: appended %s as entry %d (record sha256 %s, entry sha256 %s)", *log, p, e.Seq, audit.Hash(rec), e.LineHash))
 	}
+	fmt.Fprintln(a.Stdout, wfcmd.Sprintf("%s: head %s (entry %d): keep it outside the log and check later with --head", *log, last.LineHash, last.Seq))
+	a.anchorHead(*log, last)
 	return ExitPass
 }
 
+// anchorHead writes the log's new head where the log's keeper cannot rewrite it: on GitHub
+// Actions, the job summary (kept with the run) and the audit-head output (for a later step to
+// put into a tag, a release asset or a git note). Outside Actions the printed line is all.
+func (a *App) anchorHead(log string, e audit.Entry) {
+	rt := github.NewRuntime(a.getenv, a.Stdout)
+	if !rt.InActions() {
+		return
+	}
+	line := fmt.Sprintf("**cvgate audit log** %s: entry %d, head sha256 %s. Check the log later with %s: entries dropped from its end fail that check.\n",
+		report.MarkdownCode(log), e.Seq, report.MarkdownCode(e.LineHash), report.MarkdownCode("cvgate audit verify --log "+log+" --head "+e.LineHash))
+	if _, err := rt.AppendSummary(line); err != nil {
+		a.logInput("write the audit head to the step summary: %v", err)
+	}
+	for _, kv := range [][2]string{{"audit-head", e.LineHash}, {"audit-entries", fmt.Sprint(e.Seq)}} {
+		if err := rt.SetOutput(kv[0], kv[1]); err != nil {
+			a.logInput("set output: %v", err)
+		}
+	}
+}
+
 func (a *App) auditVerify(args []string) int {
-	var record string
-	flags, log := a.auditFlags("verify", &record)
+	var record, head string
+	flags, log := a.auditFlags("verify", &record, &head)
 	if code, ok := a.parseAuditFlags(flags, args); !ok {
 		return code
 	}
 	if *log == "" || flags.NArg() > 0 {
-		fmt.Fprint(a.Stderr, "cvgate audit verify: give --log LOG.jsonl (and optionally --record RECORD.json), nothing else\n")
+		fmt.Fprint(a.Stderr, "cvgate audit verify: give --log LOG.jsonl (and optionally --record RECORD.json, --head HASH), nothing else\n")
 		return ExitCannotRun
 	}
 	var want audit.Record
@@ -453,16 +488,26 @@ func (a *App) auditVerify(args []string) int {
 			return a.fail(err)
 		}
 	}
-	n, err := audit.Verify(a.path(*log))
+	head = strings.TrimSpace(head)
+	v, err := audit.VerifyHead(a.path(*log), head)
 	var le *audit.LineError
+	var he *audit.HeadError
 	switch {
 	case errors.As(err, &le):
-		fmt.Fprintf(a.Stderr, "cvgate: audit log %s: %v (the %d entries before it are intact)\n", *log, le, n)
+		fmt.Fprintln(a.Stderr, wfcmd.Sprintf("cvgate: audit log %s: %v (the %d entries before it are intact)", *log, le, v.Entries))
+		return ExitGateFailed
+	case errors.As(err, &he):
+		fmt.Fprintln(a.Stderr, wfcmd.Sprintf("cvgate: audit log %s: %v", *log, he))
 		return ExitGateFailed
 	case err != nil: // a missing log too: "could not run", not "tampered"
 		return a.fail(err)
 	}
-	fmt.Fprintf(a.Stdout, "%s: %d entries, hash chain intact\n", *log, n)
+	fmt.Fprintln(a.Stdout, wfcmd.Sprintf("%s: %d entries, hash chain intact, head %s", *log, v.Entries, v.Head))
+	if head != "" {
+		fmt.Fprintln(a.Stdout, wfcmd.Sprintf("%s: the anchored head is entry %d; %d entries were appended after it", *log, v.AnchorSeq, v.Entries-v.AnchorSeq))
+	} else {
+		fmt.Fprintln(a.Stdout, wfcmd.Sprintf("%s: no --head given: entries dropped from the end of the log would not show; pass the head kept from an earlier append", *log))
+	}
 	if record == "" {
 		return ExitPass
 	}
@@ -471,10 +516,10 @@ func (a *App) auditVerify(args []string) int {
 		return a.fail(err)
 	}
 	if line == 0 {
-		fmt.Fprintf(a.Stderr, "cvgate: %s (record sha256 %s) is not in audit log %s\n", record, audit.Hash(want), *log)
+		fmt.Fprintln(a.Stderr, wfcmd.Sprintf("cvgate: %s (record sha256 %s) is not in audit log %s", record, audit.Hash(want), *log))
 		return ExitGateFailed
 	}
-	fmt.Fprintf(a.Stdout, "%s: %s is entry %d (record sha256 %s)\n", *log, record, line, audit.Hash(want))
+	fmt.Fprintln(a.Stdout, wfcmd.Sprintf("%s: %s is entry %d (record sha256 %s)", *log, record, line, audit.Hash(want)))
 	return ExitPass
 }
 

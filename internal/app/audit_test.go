@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/cvgate/cvgate/internal/audit"
+	"github.com/cvgate/cvgate/internal/github/githubtest"
 )
 
 // auditChecks keep the end-to-end runs short: model checks and accuracy on the demo sample.
@@ -366,4 +367,58 @@ func rehashed(t *testing.T, line string) string {
 		t.Fatalf("the forged entry does not verify by itself: %v", err)
 	}
 	return string(out) + "\n"
+}
+
+// Dropping the last entries of the log leaves a shorter chain that verifies on its own; the head
+// printed by append (and, on Actions, written to the job summary and the audit-head output)
+// catches it with verify --head.
+func TestAuditVerifyHead(t *testing.T) {
+	h := newHarness(t)
+	summary := filepath.Join(h.dir, "summary.md")
+	output := filepath.Join(h.dir, "output")
+	h.env["GITHUB_ACTIONS"], h.env["GITHUB_STEP_SUMMARY"], h.env["GITHUB_OUTPUT"] = "true", summary, output
+	var heads []string
+	headRE := regexp.MustCompile(`: head ([0-9a-f]{64}) \(entry (\d+)\)`)
+	for i := 1; i <= 3; i++ {
+		rec := filepath.Join(h.dir, "rec.json")
+		if err := os.WriteFile(rec, []byte(`{"schema": "cvgate.audit/v1", "run": `+strings.Repeat("1", i)+`}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := h.run("audit", "append", "--log", "audit.jsonl", "rec.json")
+		m := headRE.FindStringSubmatch(stdout)
+		if code != ExitPass || m == nil || m[2] != string(rune('0'+i)) {
+			t.Fatalf("append %d: exit %d\n%s%s", i, code, stdout, stderr)
+		}
+		heads = append(heads, m[1])
+	}
+	sum, _ := os.ReadFile(summary)
+	if !strings.Contains(string(sum), heads[2]) || !strings.Contains(string(sum), "--head "+heads[2]) {
+		t.Errorf("the job summary does not anchor the head:\n%s", sum)
+	}
+	if out := githubtest.ReadOutputs(t, output); out["audit-head"] != heads[2] || out["audit-entries"] != "3" {
+		t.Errorf("outputs %v", out)
+	}
+
+	// Drop the last entry: the chain alone still verifies; the anchor does not.
+	logPath := filepath.Join(h.dir, "audit.jsonl")
+	data, _ := os.ReadFile(logPath)
+	lines := strings.SplitAfter(string(data), "\n")
+	if err := os.WriteFile(logPath, []byte(lines[0]+lines[1]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, stdout, _ := h.run("audit", "verify", "--log", "audit.jsonl"); code != ExitPass || !strings.Contains(stdout, "2 entries") || !strings.Contains(stdout, "no --head given") {
+		t.Errorf("verify without an anchor: exit %d\n%s", code, stdout)
+	}
+	code, _, stderr := h.run("audit", "verify", "--log", "audit.jsonl", "--head", heads[2])
+	if code != ExitGateFailed || !strings.Contains(stderr, "dropped from its end") {
+		t.Errorf("verify --head after truncation: exit %d, want 1\n%s", code, stderr)
+	}
+	// An older anchor still holds: entries after it are appends, not tampering.
+	code, stdout, stderr := h.run("audit", "verify", "--log", "audit.jsonl", "--head", heads[0])
+	if code != ExitPass || !strings.Contains(stdout, "the anchored head is entry 1; 1 entries were appended after it") {
+		t.Errorf("verify --head with an older anchor: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if code, _, stderr := h.run("audit", "verify", "--log", "audit.jsonl", "--head", "xyz"); code != ExitCannotRun || !strings.Contains(stderr, "hex") {
+		t.Errorf("malformed --head: exit %d\n%s", code, stderr)
+	}
 }

@@ -52,7 +52,8 @@ func TestCompareRanksModels(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"### Comparison", "| Rank", "Δ accuracy vs #1", "**Best: `"} {
+	// "#1" carries a zero-width joiner, so GitHub does not link issue 1.
+	for _, want := range []string{"### Comparison", "| Rank", "Δ accuracy vs #\u200d1", "**Best: `"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q", want)
 		}
@@ -195,7 +196,7 @@ func TestGitBaseline(t *testing.T) {
 		}
 	}
 	base, cand := res.BaselineMetrics["accuracy"], res.Metrics["accuracy"]
-	for _, want := range []string{fmt.Sprintf("%.1f%% → %.1f%%", 100*base, 100*cand), "▼*", "p<0.001", "CI"} {
+	for _, want := range []string{fmt.Sprintf("%.1f%% → %.1f%%", 100*base, 100*cand), "▼*", "p&lt;0.001", "CI"} { // markdown escapes "<"
 		if !strings.Contains(row, want) {
 			t.Errorf("perf.baseline row lacks %q: %s", want, row)
 		}

@@ -22,6 +22,9 @@ type publication struct {
 	marker string // identifies our sticky comment; "" until known
 	mode   github.CommentMode
 	files  files
+	// origin, when set, is a line of our own markdown under the comment's headline saying
+	// where the results come from (cvgate publish).
+	origin string
 }
 
 func (g *ghContext) publication(rt *github.Runtime) *publication {
@@ -58,11 +61,11 @@ func (a *App) publish(ctx context.Context, p *publication, r *report.Report) {
 
 	summary, err := summaryBody(r)
 	if err != nil {
-		a.logf("render step summary: %v", err)
+		a.logInput("render step summary: %v", err)
 	} else if truncated, err := p.rt.AppendSummary(summary); err != nil {
-		a.logf("write step summary: %v", err)
+		a.logInput("write step summary: %v", err)
 	} else if truncated {
-		a.logf("the step summary was cut to GitHub's %d-byte limit", github.MaxStepSummaryBytes)
+		a.logInput("the step summary was cut to GitHub's %d-byte limit", github.MaxStepSummaryBytes)
 	}
 
 	g := r.Gate
@@ -84,7 +87,7 @@ func (a *App) publish(ctx context.Context, p *publication, r *report.Report) {
 		}
 	}
 	if err := p.rt.Flush(); err != nil {
-		a.logf("write annotations: %v", err)
+		a.logInput("write annotations: %v", err)
 	}
 }
 
@@ -96,7 +99,7 @@ func (p *publication) setOutputs(a *App, values map[string]string) {
 			continue
 		}
 		if err := p.rt.SetOutput(name, v); err != nil {
-			a.logf("set output: %v", err)
+			a.logInput("set output: %v", err)
 		}
 	}
 }
@@ -107,10 +110,10 @@ func (a *App) comment(ctx context.Context, p *publication, r *report.Report) str
 	case p.mode == github.CommentOff:
 		return ""
 	case p.number == 0:
-		a.logf("not a pull request: no comment (the report is in the job summary)")
+		a.logInput("not a pull request: no comment (the report is in the job summary)")
 		return ""
 	case p.gh.repo == nil:
-		a.logf("no repository (GITHUB_REPOSITORY is unset): no comment")
+		a.logInput("no repository (GITHUB_REPOSITORY is unset): no comment")
 		return ""
 	}
 	if len(r.Targets) == 0 {
@@ -118,9 +121,9 @@ func (a *App) comment(ctx context.Context, p *publication, r *report.Report) str
 		// that never had one.
 		return a.updateOnly(ctx, p, noModelsBody(r))
 	}
-	body, err := commentBody(r, p.marker)
+	body, err := commentBody(r, p.marker, runURL(p.gh.ev), p.origin)
 	if err != nil {
-		a.logf("render comment: %v", err)
+		a.logInput("render comment: %v", err)
 		return ""
 	}
 	ctx, cancel := context.WithTimeout(ctx, githubTimeout)
@@ -130,7 +133,7 @@ func (a *App) comment(ctx context.Context, p *publication, r *report.Report) str
 		a.commentFailed(p, err)
 		return ""
 	}
-	a.logf("comment %s on #%d: %s", res.Action, p.number, res.URL)
+	a.logInput("comment %s on #%d: %s", res.Action, p.number, res.URL)
 	return res.URL
 }
 
@@ -141,32 +144,23 @@ func (a *App) updateOnly(ctx context.Context, p *publication, body string) strin
 	}
 	ctx, cancel := context.WithTimeout(ctx, githubTimeout)
 	defer cancel()
-	comments, err := p.gh.repo.ListComments(ctx, p.number)
+	res, err := github.UpdateOwnComment(ctx, p.gh.repo, p.number, p.marker, body)
 	if err != nil {
 		a.commentFailed(p, err)
 		return ""
 	}
-	found := false
-	for _, c := range comments {
-		found = found || strings.Contains(c.Body, p.marker)
-	}
-	if !found {
-		a.logf("no earlier cvgate comment on #%d to update; none created", p.number)
+	if res.Action == github.ActionNone {
+		a.logInput("no earlier cvgate comment on #%d to update; none created", p.number)
 		return ""
 	}
-	res, err := github.UpsertComment(ctx, p.gh.repo, p.number, p.marker, body, github.CommentUpdate)
-	if err != nil {
-		a.commentFailed(p, err)
-		return ""
-	}
-	a.logf("comment %s on #%d: %s", res.Action, p.number, res.URL)
+	a.logInput("comment %s on #%d: %s", res.Action, p.number, res.URL)
 	return res.URL
 }
 
 // commentFailed explains why there is no comment; the run goes on.
 func (a *App) commentFailed(p *publication, err error) {
 	if _, ok := errorsAs[*github.PermissionError](err); ok {
-		a.logf("%v", err)
+		a.logInput("%v", err)
 		_ = p.rt.WarnOnce("read-only-token", "cvgate could not comment on the pull request: the token is read-only (as for pull requests from forks) "+
 			"or lacks pull-requests: write. The result is in this job's summary and outputs. To comment on fork pull requests, "+
 			"upload the output folder as an artifact and publish it from a workflow_run job with `cvgate publish` (see "+readmeForkSection+").")
@@ -176,14 +170,15 @@ func (a *App) commentFailed(p *publication, err error) {
 	if _, ok := errorsAs[*github.NotFoundError](err); ok {
 		msg += fmt.Sprintf(" (is the pull request in %s, and may the token see it?)", p.gh.repo.FullName())
 	}
-	a.logf("%s", msg)
+	a.logInput("%s", msg)
 	_ = p.rt.WarnOnce("comment-failed", msg+". The result is in this job's summary and outputs; the gate is not affected.")
 }
 
-// commentBody renders the PR comment: the tables always, details as the budget allows.
-func commentBody(r *report.Report, marker string) (string, error) {
+// commentBody renders the PR comment: the tables always, details as the budget allows, and a
+// link to the run whose job summary and artifact hold the full report.
+func commentBody(r *report.Report, marker, runLink, origin string) (string, error) {
 	var b strings.Builder
-	err := report.Markdown{Marker: marker, MaxBytes: github.MaxCommentBody, FullReport: fullReportWhere}.Write(&b, r)
+	err := report.Markdown{Marker: marker, MaxBytes: github.MaxCommentBody, FullReport: fullReportWhere, FullReportURL: runLink, Origin: origin}.Write(&b, r)
 	return b.String(), err
 }
 
@@ -203,7 +198,8 @@ func noModelsBody(r *report.Report) string {
 	if len(r.Run.Notes) > 0 {
 		why = r.Run.Notes[0]
 	}
-	return fmt.Sprintf("## %s cvgate: nothing to gate\n\n%s.\n\n<sub>%s %s</sub>\n", report.StatusIcon(report.StatusSkip), why, r.Tool.Name, r.Tool.Version)
+	return fmt.Sprintf("## %s cvgate: nothing to gate\n\n%s.\n\n<sub>%s</sub>\n", report.StatusIcon(report.StatusSkip),
+		report.MarkdownText(why), report.MarkdownText(r.Tool.Name+" "+r.Tool.Version))
 }
 
 // targetAnnotation marks a model file that failed (error) or warned (warning), listing the checks.
@@ -251,11 +247,12 @@ func (p *publication) runLink() string {
 // workflow_run job that downloaded the artifact of an untrusted pull request run). It never runs
 // a model.
 func (a *App) runPublish(ctx context.Context, args []string) int {
+	defer a.guardStreams()()
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	reportPath := fs.String("report", "", "report.json written by cvgate check or the action (required)")
 	pr := fs.Int("pr", 0, "pull request to comment on (default: the report's run.ci.pr, else the workflow_run event's)")
-	commentID := fs.String("comment-id", "", "keeps several cvgate comments apart (default: the report's)")
+	commentID := fs.String("comment-id", "", "keeps several cvgate comments apart: the comment-id the checking run used (default \"default\"); never taken from the report")
 	mode := github.CommentUpdate
 	fs.Var(&mode, "comment", "update one sticky comment, post a new one, or off (update|new|off)")
 	fs.Usage = func() {
@@ -281,15 +278,25 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 	if err != nil {
 		return a.fail(err)
 	}
+	defer a.stopCommands(rt)()
 	if gh.ev.Workspace != "" && a.Dir == "" {
 		a.Dir = gh.ev.Workspace
 	}
+	// The report comes from another run, which a pull request (a fork's too) controls: read it
+	// strictly, and take nothing from it that steers this trusted job. The verdict and counts
+	// are derived again from the results; the marker comes from this job's flags and event.
 	r, err := report.ReadJSON(a.path(*reportPath))
 	if err != nil {
 		return a.fail(err)
 	}
+	policy := r.Gate.FailOn
+	if policy == "" {
+		policy = report.FailOnFail
+	}
+	report.ApplyGate(r, policy)
 	p := gh.publication(rt)
 	p.mode = mode
+	p.origin = publishOrigin(gh.ev)
 	number, fromReport, err := publishTarget(*pr, r, gh.ev)
 	if err != nil {
 		return a.fail(err)
@@ -307,11 +314,7 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 			return ExitPass
 		}
 	}
-	workflow := orDefault(r.Run.CI["workflow"], gh.ev.Workflow)
-	if gh.ev.WorkflowRun != nil && r.Run.CI["workflow"] == "" {
-		workflow = orDefault(gh.ev.WorkflowRun.Name, workflow)
-	}
-	p.marker = github.Marker(orDefault(orDefault(*commentID, r.Run.CI["comment_id"]), defaultCommentID), workflow)
+	p.marker = github.Marker(orDefault(*commentID, defaultCommentID), publishWorkflow(gh.ev))
 	dir := filepath.Dir(*reportPath)
 	p.files = outputFiles(dir)
 	p.files.reportJSON = *reportPath
@@ -320,9 +323,37 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 			*f = ""
 		}
 	}
-	a.logf("publishing %s (%s) to #%d", *reportPath, r.Gate.Headline(), p.number)
+	a.logInput("publishing %s (%s) to #%d", *reportPath, r.Gate.Headline(), p.number)
 	a.publish(ctx, p, r)
 	return ExitPass
+}
+
+// publishWorkflow is the workflow name in the marker: the name of the run that made the report,
+// as the workflow_run event (GitHub, not the artifact) gives it, so that the comment is the one
+// that run's own job would update; else this job's workflow.
+func publishWorkflow(ev github.Event) string {
+	if wr := ev.WorkflowRun; wr != nil && wr.Name != "" {
+		return wr.Name
+	}
+	return ev.Workflow
+}
+
+// publishOrigin is the comment's line on where its results come from, built from the event
+// only: the checking run, and that a fork controls a fork's run.
+func publishOrigin(ev github.Event) string {
+	wr := ev.WorkflowRun
+	if wr == nil || wr.ID == 0 {
+		return ""
+	}
+	run := fmt.Sprintf("workflow run %d", wr.ID)
+	if ev.ServerURL != "" && ev.Owner != "" && ev.Repo != "" {
+		run = fmt.Sprintf("[%s](%s/%s/%s/actions/runs/%d)", run, strings.TrimSuffix(ev.ServerURL, "/"), ev.Owner, ev.Repo, wr.ID)
+	}
+	s := "Results of " + run + ", posted by `cvgate publish`, which derived the verdict again from them."
+	if wr.Fork {
+		s += " The pull request comes from a fork, and a fork's pull request controls its own run: these are that run's results, not an independent check."
+	}
+	return s
 }
 
 // publishTarget picks the pull request for a saved report: --pr, else the report's own number,

@@ -21,9 +21,14 @@ import (
 // exactly {"prev":"P","record":R,"seq":N}. prev is the SHA-256 of the canonical form of the whole
 // previous entry, {"hash":"H","prev":"P","record":R,"seq":N}, and 64 zeros on line 1. Editing,
 // removing, reordering, duplicating or inserting a line therefore breaks either its own hash, its
-// seq, or the next line's prev. (Rewriting every hash from the edited line on is not detectable
-// from the log alone: publish Entry.LineHash of the last entry somewhere else, e.g. in the run's
-// report, to anchor it.)
+// seq, or the next line's prev.
+//
+// Two changes cannot be seen from the log alone: dropping entries from the end (what is left is
+// a shorter, intact chain), and rewriting every hash from an edited line on. Both are caught
+// against an anchor kept outside the log: the head, the LineHash of the last entry, written
+// where the log's keeper cannot rewrite it (a job summary, a release asset, a git tag or note).
+// VerifyHead checks that the anchored head is still an entry of the chain: a log cut below it,
+// or rewritten before it, no longer holds it. Entries appended after the anchor are fine.
 
 // GenesisPrev is the prev of the first entry.
 const GenesisPrev = "0000000000000000000000000000000000000000000000000000000000000000"
@@ -64,23 +69,71 @@ func (e *LineError) Error() string {
 	return fmt.Sprintf("line %d: %s: %s", e.Line, e.Problem, e.Detail)
 }
 
-// Verify checks the whole log at logPath and returns how many entries it holds. On the first bad
-// line it returns the number of good entries before it and an error wrapping a *LineError. An
-// empty file is a valid log with no entries; a missing file is an error (fs.ErrNotExist).
-func Verify(logPath string) (entries int, err error) {
+// Verified is what Verify found in an intact log.
+type Verified struct {
+	Entries int
+	// Head is the LineHash of the last entry (GenesisPrev for an empty log): the value to keep
+	// outside the log and pass to VerifyHead later.
+	Head string
+	// AnchorSeq is the entry whose LineHash is the anchor VerifyHead was given (0 for Verify,
+	// and for the empty log's anchor GenesisPrev).
+	AnchorSeq int
+}
+
+// HeadError says that an anchored head is not an entry of the log: entries were dropped from
+// the end (or the chain was rewritten) since the anchor was taken.
+type HeadError struct {
+	Head    string
+	Entries int
+	Last    string // the log's own head now
+}
+
+func (e *HeadError) Error() string {
+	return fmt.Sprintf("the anchored head %s is not an entry of the log (%d entries, head %s): entries were dropped from its end, or it was rewritten, since the anchor was taken", e.Head, e.Entries, e.Last)
+}
+
+// Verify checks the whole log at logPath and returns how many entries it holds and its head. On
+// the first bad line it returns the good entries before it and an error wrapping a *LineError.
+// An empty file is a valid log with no entries; a missing file is an error (fs.ErrNotExist).
+// Verify alone cannot see entries dropped from the end: see VerifyHead.
+func Verify(logPath string) (Verified, error) { return VerifyHead(logPath, "") }
+
+// VerifyHead is Verify, and also checks that head (a LineHash kept outside the log, e.g. the
+// head printed by an earlier append) is one of the log's entries: it fails with a *HeadError
+// when the log was cut below the anchor or rewritten before it. head "" checks no anchor.
+func VerifyHead(logPath, head string) (Verified, error) {
+	if head != "" && !isSHA256Hex(head) {
+		return Verified{}, fmt.Errorf("verify audit log %q: head %q is not 64 lower-case hex digits", logPath, head)
+	}
 	f, err := os.Open(logPath)
 	if err != nil {
-		return 0, fmt.Errorf("verify audit log %q: %w", logPath, err)
+		return Verified{}, fmt.Errorf("verify audit log %q: %w", logPath, err)
 	}
 	defer f.Close()
 	if err := lockFile(f, false); err != nil {
-		return 0, fmt.Errorf("verify audit log %q: %w", logPath, err)
+		return Verified{}, fmt.Errorf("verify audit log %q: %w", logPath, err)
 	}
-	last, err := scan(f)
+	anchor := 0
+	if head == GenesisPrev {
+		anchor = -1 // the empty log's head: every log extends it
+	}
+	last, err := scanEntries(f, func(e Entry) {
+		if anchor == 0 && head != "" && e.LineHash == head {
+			anchor = int(e.Seq)
+		}
+	})
+	v := Verified{Entries: int(last.Seq), Head: GenesisPrev}
+	if last.Seq > 0 {
+		v.Head = last.LineHash
+	}
 	if err != nil {
-		return int(last.Seq), fmt.Errorf("verify audit log %q: %w", logPath, err)
+		return v, fmt.Errorf("verify audit log %q: %w", logPath, err)
 	}
-	return int(last.Seq), nil
+	if head != "" && anchor == 0 {
+		return v, fmt.Errorf("verify audit log %q: %w", logPath, &HeadError{Head: head, Entries: v.Entries, Last: v.Head})
+	}
+	v.AnchorSeq = max(anchor, 0)
+	return v, nil
 }
 
 // Append adds record to the log at logPath (created if missing) and returns the new entry. It
@@ -190,7 +243,10 @@ func lineHash(hash, prev string, record []byte, seq int64) string {
 
 // scan verifies the log from the start of f and returns its last good entry (Seq 0 when none)
 // and, when a line is bad, a *LineError.
-func scan(f io.ReadSeeker) (Entry, error) {
+func scan(f io.ReadSeeker) (Entry, error) { return scanEntries(f, nil) }
+
+// scanEntries is scan, calling each (when set) with every good entry in order.
+func scanEntries(f io.ReadSeeker, each func(Entry)) (Entry, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Entry{}, err
 	}
@@ -205,6 +261,9 @@ func scan(f io.ReadSeeker) (Entry, error) {
 		}
 		if lineErr != nil {
 			return last, lineErr
+		}
+		if each != nil {
+			each(entry)
 		}
 		last = entry
 	}

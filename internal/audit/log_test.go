@@ -83,14 +83,15 @@ func TestLogFormat(t *testing.T) {
 	if e1.Seq != 1 || e1.Hash != h1 || e1.LineHash != l1 || e2.Seq != 2 || e2.Prev != l1 || e2.Hash != h2 {
 		t.Errorf("entries %+v %+v", e1, e2)
 	}
-	if n, err := Verify(path); n != 2 || err != nil {
-		t.Errorf("Verify = %d, %v; want 2, nil", n, err)
+	if v, err := Verify(path); v.Entries != 2 || err != nil {
+		t.Errorf("Verify = %d, %v; want 2, nil", v.Entries, err)
 	}
 }
 
 func TestVerifyIntact(t *testing.T) {
 	path, _ := writeLog(t, 5)
-	n, err := Verify(path)
+	v, err := Verify(path)
+	n := v.Entries
 	if n != 5 || err != nil {
 		t.Errorf("Verify = %d, %v; want 5, nil", n, err)
 	}
@@ -102,8 +103,8 @@ func TestVerifyEmptyAndMissing(t *testing.T) {
 	if err := os.WriteFile(empty, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := Verify(empty); n != 0 || err != nil {
-		t.Errorf("empty log: %d, %v", n, err)
+	if v, err := Verify(empty); v.Entries != 0 || err != nil {
+		t.Errorf("empty log: %d, %v", v.Entries, err)
 	}
 	if _, err := Verify(filepath.Join(dir, "missing.jsonl")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing log: %v, want fs.ErrNotExist", err)
@@ -192,7 +193,8 @@ func TestVerifyTampering(t *testing.T) {
 			if err := os.WriteFile(path, tampered, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			n, err := Verify(path)
+			v, err := Verify(path)
+			n := v.Entries
 			var le *LineError
 			if !errors.As(err, &le) {
 				t.Fatalf("Verify = %d, %v; want a *LineError", n, err)
@@ -230,8 +232,8 @@ func TestVerifyAcceptsReformatting(t *testing.T) {
 	if err := os.WriteFile(path, bytes.Join(lines, nil), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := Verify(path); n != 3 || err != nil {
-		t.Errorf("Verify = %d, %v; want 3, nil (line 2 is %q)", n, err, reformatted)
+	if v, err := Verify(path); v.Entries != 3 || err != nil {
+		t.Errorf("Verify = %d, %v; want 3, nil (line 2 is %q)", v.Entries, err, reformatted)
 	}
 }
 
@@ -261,8 +263,8 @@ func TestAppendConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if n, err := Verify(path); n != writers*each || err != nil {
-		t.Errorf("Verify = %d, %v; want %d, nil", n, err, writers*each)
+	if v, err := Verify(path); v.Entries != writers*each || err != nil {
+		t.Errorf("Verify = %d, %v; want %d, nil", v.Entries, err, writers*each)
 	}
 }
 
@@ -304,8 +306,8 @@ func BenchmarkVerify1000(b *testing.B) {
 	b.SetBytes(int64(len(buf)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if n, err := Verify(path); n != 1000 || err != nil {
-			b.Fatal(n, err)
+		if v, err := Verify(path); v.Entries != 1000 || err != nil {
+			b.Fatal(v.Entries, err)
 		}
 	}
 }

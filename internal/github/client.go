@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	gogithub "github.com/google/go-github/v60/github"
@@ -20,6 +21,9 @@ type Client struct {
 	// retrying transport but, by the auth transport's host check, no token.
 	download *http.Client
 	token    string
+
+	idMu     sync.Mutex
+	identity *Identity // cached by Identity
 }
 
 // Option configures NewClient.

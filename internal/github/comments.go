@@ -27,6 +27,8 @@ type CommentStore interface {
 	ListComments(ctx context.Context, number int) ([]Comment, error)
 	CreateComment(ctx context.Context, number int, body string) (Comment, error)
 	UpdateComment(ctx context.Context, id int64, body string) (Comment, error)
+	// Identity is who the token writes as: only its comments are ever updated.
+	Identity(ctx context.Context) (Identity, error)
 }
 
 // Action says what an upsert did.
@@ -124,18 +126,20 @@ func markerEscape(s string) string {
 // UpsertComment keeps one cvgate comment per marker on issue or pull request
 // number.
 //
-// Ours are the comments whose body contains marker; comments without it (other
-// bots, people) are never touched. When several carry the marker, comments by
-// bots are preferred over people's (the token of an Actions run posts as
-// github-actions[bot] or an app, while a person who quotes or copies our comment
-// posts as a User), and among those the newest wins. The others are left alone:
-// deleting is not this function's business, and with a reply they are context.
+// Ours are the comments written by the token's own identity (svc.Identity: the
+// github-actions[bot] user for GITHUB_TOKEN, the token's user or app otherwise)
+// whose body starts with marker, as every body this function writes does. A
+// comment by anyone else is never touched, whatever it carries: a person or
+// another bot that pastes, quotes or forges our marker cannot make cvgate edit
+// (and so vouch for) their comment. Among several of ours the newest wins; the
+// others are left alone (deleting is not this function's business, and with a
+// reply they are context).
 //
-// body gets the marker prepended when it lacks it. A body over MaxCommentBody is
-// refused with *BodyTooLongError before any request. An identical body is not
-// written again (ActionUnchanged). A 404 on the write after a successful list is
-// reported as *PermissionError: the list proved the pull request exists, so
-// GitHub is hiding a forbidden write.
+// body gets the marker prepended when it does not start with it. A body over
+// MaxCommentBody is refused with *BodyTooLongError before any request. An
+// identical body is not written again (ActionUnchanged). A 404 on the write after
+// a successful list is reported as *PermissionError: the list proved the pull
+// request exists, so GitHub is hiding a forbidden write.
 func UpsertComment(ctx context.Context, svc CommentStore, number int, marker, body string, mode CommentMode) (Result, error) {
 	switch mode {
 	case CommentOff:
@@ -144,16 +148,10 @@ func UpsertComment(ctx context.Context, svc CommentStore, number int, marker, bo
 	default:
 		return Result{}, fmt.Errorf("upsert comment on #%d: unknown comment mode %q", number, mode)
 	}
-	if marker == "" {
-		return Result{}, fmt.Errorf("upsert comment on #%d: empty marker", number)
+	body, err := markedBody(number, marker, body)
+	if err != nil {
+		return Result{}, err
 	}
-	if !strings.Contains(body, marker) {
-		body = marker + "\n" + body
-	}
-	if n := utf8.RuneCountInString(body); n > MaxCommentBody {
-		return Result{}, &BodyTooLongError{What: "comment body", Chars: n, Max: MaxCommentBody}
-	}
-
 	if mode == CommentNew {
 		c, err := svc.CreateComment(ctx, number, body)
 		if err != nil {
@@ -161,12 +159,10 @@ func UpsertComment(ctx context.Context, svc CommentStore, number int, marker, bo
 		}
 		return Result{ID: c.ID, URL: c.URL, Action: ActionCreated}, nil
 	}
-
-	comments, err := svc.ListComments(ctx, number)
+	mine, found, err := findOwnComment(ctx, svc, number, marker)
 	if err != nil {
-		return Result{}, fmt.Errorf("list comments of #%d: %w", number, err)
+		return Result{}, err
 	}
-	mine, found := pickComment(comments, marker)
 	if !found {
 		c, err := svc.CreateComment(ctx, number, body)
 		if err != nil {
@@ -174,6 +170,63 @@ func UpsertComment(ctx context.Context, svc CommentStore, number int, marker, bo
 		}
 		return Result{ID: c.ID, URL: c.URL, Action: ActionCreated}, nil
 	}
+	return updateComment(ctx, svc, number, mine, body)
+}
+
+// UpdateOwnComment rewrites our marked comment on number (found as UpsertComment
+// finds it) and creates none: ActionNone when there is none. It corrects an earlier
+// result that no longer holds without adding a comment to a pull request that never
+// had one.
+func UpdateOwnComment(ctx context.Context, svc CommentStore, number int, marker, body string) (Result, error) {
+	body, err := markedBody(number, marker, body)
+	if err != nil {
+		return Result{}, err
+	}
+	mine, found, err := findOwnComment(ctx, svc, number, marker)
+	if err != nil || !found {
+		return Result{Action: ActionNone}, err
+	}
+	return updateComment(ctx, svc, number, mine, body)
+}
+
+func markedBody(number int, marker, body string) (string, error) {
+	if marker == "" {
+		return "", fmt.Errorf("upsert comment on #%d: empty marker", number)
+	}
+	if !strings.HasPrefix(body, marker) {
+		body = marker + "\n" + body
+	}
+	if n := utf8.RuneCountInString(body); n > MaxCommentBody {
+		return "", &BodyTooLongError{What: "comment body", Chars: n, Max: MaxCommentBody}
+	}
+	return body, nil
+}
+
+// findOwnComment lists the comments and picks ours. The identity is asked for only when some
+// comment carries the marker: with none, there is nothing to adopt.
+func findOwnComment(ctx context.Context, svc CommentStore, number int, marker string) (Comment, bool, error) {
+	comments, err := svc.ListComments(ctx, number)
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("list comments of #%d: %w", number, err)
+	}
+	marked := comments[:0:0]
+	for _, c := range comments {
+		if strings.HasPrefix(normalizeNewlines(c.Body), marker) {
+			marked = append(marked, c)
+		}
+	}
+	if len(marked) == 0 {
+		return Comment{}, false, nil
+	}
+	me, err := svc.Identity(ctx)
+	if err != nil {
+		return Comment{}, false, fmt.Errorf("find our comment on #%d: %w", number, err)
+	}
+	mine, found := pickComment(marked, marker, me)
+	return mine, found, nil
+}
+
+func updateComment(ctx context.Context, svc CommentStore, number int, mine Comment, body string) (Result, error) {
 	if normalizeNewlines(mine.Body) == normalizeNewlines(body) {
 		return Result{ID: mine.ID, URL: mine.URL, Action: ActionUnchanged}, nil
 	}
@@ -188,25 +241,22 @@ func UpsertComment(ctx context.Context, svc CommentStore, number int, marker, bo
 	return Result{ID: mine.ID, URL: url, Action: ActionUpdated}, nil
 }
 
-// pickComment chooses our comment: marked, bots first, then newest.
-func pickComment(comments []Comment, marker string) (Comment, bool) {
+// pickComment chooses our comment: by me, starting with the marker, newest.
+func pickComment(comments []Comment, marker string, me Identity) (Comment, bool) {
 	var best Comment
 	found := false
 	for _, c := range comments {
-		if !strings.Contains(c.Body, marker) {
+		if !me.Owns(c.Author, c.AuthorBot) || !strings.HasPrefix(normalizeNewlines(c.Body), marker) {
 			continue
 		}
-		if !found || better(c, best) {
+		if !found || newer(c, best) {
 			best, found = c, true
 		}
 	}
 	return best, found
 }
 
-func better(a, b Comment) bool {
-	if a.AuthorBot != b.AuthorBot {
-		return a.AuthorBot
-	}
+func newer(a, b Comment) bool {
 	if !a.CreatedAt.Equal(b.CreatedAt) {
 		return a.CreatedAt.After(b.CreatedAt)
 	}

@@ -1,10 +1,12 @@
 package github_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cvgate/cvgate/internal/github"
 	"github.com/cvgate/cvgate/internal/github/githubtest"
@@ -284,5 +286,126 @@ func TestParseCommentMode(t *testing.T) {
 	_, err := github.ParseCommentMode("sticky")
 	if err == nil || !strings.Contains(err.Error(), "update, new, off") {
 		t.Errorf("ParseCommentMode(sticky) err = %v, want the allowed values listed", err)
+	}
+}
+
+// Only the token's own comments are ours (item 4 of issue #11): a comment by anyone else that
+// carries the marker, newer or not, bot or not, is never adopted, whatever kind of token runs.
+func TestUpsertCommentOnlyOwnIdentity(t *testing.T) {
+	tests := []struct {
+		name      string
+		kind      githubtest.TokenKind
+		tokenName string
+		me        string
+		bot       bool
+	}{
+		{"GITHUB_TOKEN", githubtest.InstallationToken, "", "github-actions[bot]", true},
+		{"personal access token", githubtest.UserToken, "release-bot", "release-bot", false},
+		{"GitHub App token", githubtest.AppToken, "acme-ci", "acme-ci[bot]", true},
+	}
+	const pat = "ghp_0123456789abcdefghijABCDEFGHIJ012345" // the personal token format
+	for _, tt := range tests {
+		for _, haveOwn := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s, own comment %v", tt.name, haveOwn), func(t *testing.T) {
+				srv := newServer(t)
+				srv.SetTokenIdentity(tt.kind, tt.tokenName)
+				token := testToken // the installation format, ghs_
+				if tt.kind == githubtest.UserToken {
+					token = pat
+				}
+				srv.SetToken(token)
+				c, err := github.NewClient(token, srv.URL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				repo := c.Repo(testOwner, testRepo)
+				marker := github.Marker("default", "models")
+				var own int64
+				if haveOwn {
+					own = srv.AddComment(prNumber, tt.me, tt.bot, marker+"\nour earlier result")
+				}
+				// Newer comments that carry the marker, by others: a person, another bot, the
+				// Actions bot when the token is not GITHUB_TOKEN, a user named like our login.
+				forged := map[int64]string{}
+				for _, a := range []struct {
+					login string
+					bot   bool
+				}{{"mallory", false}, {"evil[bot]", true}, {"github-actions[bot]", true}, {tt.me, !tt.bot}} {
+					if a.login == tt.me && a.bot == tt.bot {
+						continue
+					}
+					body := marker + "\nforged by " + a.login
+					forged[srv.AddComment(prNumber, a.login, a.bot, body)] = body
+				}
+				res, err := github.UpsertComment(t.Context(), repo, prNumber, marker, "new result", github.CommentUpdate)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if haveOwn && (res.Action != github.ActionUpdated || res.ID != own) {
+					t.Errorf("upsert = %+v, want an update of our comment %d", res, own)
+				}
+				if !haveOwn && res.Action != github.ActionCreated {
+					t.Errorf("upsert = %+v, want a new comment (none of ours exists)", res)
+				}
+				for _, c := range srv.Comments(prNumber) {
+					if body, ok := forged[c.ID]; ok && c.Body != body {
+						t.Errorf("%s's comment was adopted: %q", c.Login, c.Body)
+					}
+					if c.ID == res.ID && (c.Login != tt.me || c.Bot != tt.bot) {
+						t.Errorf("our comment is by %s (bot %v), want %s", c.Login, c.Bot, tt.me)
+					}
+				}
+				// UpdateOwnComment (correcting an earlier result) adopts nothing either.
+				upd, err := github.UpdateOwnComment(t.Context(), repo, prNumber, marker, "corrected")
+				if err != nil || upd.ID != res.ID || upd.Action != github.ActionUpdated {
+					t.Errorf("UpdateOwnComment = %+v, %v; want an update of %d", upd, err, res.ID)
+				}
+				// One lookup, cached: GET /user for a personal token; for an installation
+				// token (ghs_) GitHub answers 403 there, so only GET /app is asked.
+				user, app := srv.Calls(githubtest.OpGetUser), srv.Calls(githubtest.OpGetApp)
+				if tt.kind == githubtest.UserToken && (user != 1 || app != 0) || tt.kind != githubtest.UserToken && (user != 0 || app != 1) {
+					t.Errorf("GET /user %d and GET /app %d calls", user, app)
+				}
+			})
+		}
+	}
+}
+
+// A rejected token has no identity: nothing is updated or created.
+func TestUpsertCommentIdentityUnknown(t *testing.T) {
+	srv := newServer(t)
+	marker := github.Marker("default", "")
+	srv.AddComment(prNumber, githubtest.BotLogin, true, marker+"\nold")
+	c, err := github.NewClient("ghp_wrongtoken0000000000000000000000000000", srv.URL, github.WithSleep(func(context.Context, time.Duration) error { return nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = github.UpsertComment(t.Context(), c.Repo(testOwner, testRepo), prNumber, marker, "x", github.CommentUpdate)
+	var ae *github.AuthError
+	if !errors.As(err, &ae) {
+		t.Errorf("err = %v, want an AuthError", err)
+	}
+	if n := srv.Calls(githubtest.OpCreateComment) + srv.Calls(githubtest.OpUpdateComment); n != 0 {
+		t.Errorf("%d writes without an identity", n)
+	}
+}
+
+// A token without GitHub's prefixes (an older GHES format) is asked GET /user first; its 403
+// marks an installation token, and GET /app, refused for a non-JWT, leaves the documented
+// GITHUB_TOKEN author.
+func TestIdentityFallsBackToActionsBot(t *testing.T) {
+	srv := githubtest.NewServer(t, testOwner, testRepo)
+	const token = "0123456789abcdef0123456789abcdef01234567"
+	srv.SetToken(token)
+	c, err := github.NewClient(token, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := c.Identity(t.Context())
+	if err != nil || id.Login != "github-actions[bot]" || !id.Bot {
+		t.Errorf("identity %v, %v; want github-actions[bot]", id, err)
+	}
+	if srv.Calls(githubtest.OpGetUser) != 1 || srv.Calls(githubtest.OpGetApp) != 1 {
+		t.Errorf("GET /user %d, GET /app %d calls; want 1 and 1", srv.Calls(githubtest.OpGetUser), srv.Calls(githubtest.OpGetApp))
 	}
 }

@@ -15,6 +15,10 @@ type Issue struct {
 	URL    string // html_url
 	State  string // "open" or "closed"
 	Labels []string
+	// Author and AuthorBot are who opened it: only issues the token's own identity
+	// opened are updated or closed.
+	Author    string
+	AuthorBot bool
 }
 
 // NewIssue is the content of an issue to open.
@@ -40,6 +44,8 @@ type IssueStore interface {
 	CreateIssue(ctx context.Context, issue NewIssue) (Issue, error)
 	UpdateIssue(ctx context.Context, number int, update IssueUpdate) (Issue, error)
 	CreateComment(ctx context.Context, number int, body string) (Comment, error)
+	// Identity is who the token writes as (see CommentStore).
+	Identity(ctx context.Context) (Identity, error)
 }
 
 // IssueSpec describes the one issue a monitor keeps open while a condition
@@ -64,8 +70,9 @@ type IssueResult struct {
 // UpsertIssue opens the issue carrying spec.Marker or brings it up to date.
 //
 // The issue is looked up among open issues with spec.Labels[0], then, if none
-// carries the marker (someone removed the label), among all open issues. Several
-// matches: the newest (highest number) wins.
+// carries the marker (someone removed the label), among all open issues. Only
+// issues opened by the token's own identity count (anyone may open an issue that
+// carries the marker). Several matches: the newest (highest number) wins.
 func UpsertIssue(ctx context.Context, svc IssueStore, spec IssueSpec) (IssueResult, error) {
 	if spec.Marker == "" {
 		return IssueResult{}, fmt.Errorf("upsert issue %q: empty marker", spec.Title)
@@ -146,6 +153,7 @@ func findIssue(ctx context.Context, svc IssueStore, marker, label string) (Issue
 	if label != "" {
 		labels = append(labels, "")
 	}
+	var me *Identity // asked for once some issue carries the marker
 	for _, l := range labels {
 		issues, err := svc.ListOpenIssues(ctx, l)
 		if err != nil {
@@ -154,7 +162,17 @@ func findIssue(ctx context.Context, svc IssueStore, marker, label string) (Issue
 		var best Issue
 		found := false
 		for _, is := range issues {
-			if strings.Contains(is.Body, marker) && (!found || is.Number > best.Number) {
+			if !strings.Contains(is.Body, marker) {
+				continue
+			}
+			if me == nil {
+				id, err := svc.Identity(ctx)
+				if err != nil {
+					return Issue{}, false, fmt.Errorf("find our issue: %w", err)
+				}
+				me = &id
+			}
+			if me.Owns(is.Author, is.AuthorBot) && (!found || is.Number > best.Number) {
 				best, found = is, true
 			}
 		}

@@ -145,3 +145,23 @@ func TestIssueBodyOverLimit(t *testing.T) {
 		t.Errorf("made %d requests", n)
 	}
 }
+
+// An issue someone else opened with the marker (anyone may open issues) is neither updated nor
+// closed: only the token's own issues are the monitor's.
+func TestIssueOnlyOwnIdentity(t *testing.T) {
+	srv := newServer(t)
+	repo, _ := newRepo(t, srv)
+	marker := github.Marker("drift", "nightly")
+	forged := srv.AddIssue(githubtest.Issue{Title: "cvgate: drift", Body: marker + "\nforged", Labels: []string{driftLabel}, Login: "mallory"})
+	res, err := github.UpsertIssue(t.Context(), repo, github.IssueSpec{Marker: marker, Title: "cvgate: drift", Body: "real", Labels: []string{driftLabel}})
+	if err != nil || res.Action != github.ActionCreated || res.Number == forged {
+		t.Fatalf("upsert = %+v, %v; want a new issue, not #%d", res, err, forged)
+	}
+	closed, err := github.ResolveIssue(t.Context(), repo, marker, driftLabel, "resolved")
+	if err != nil || closed.Number != res.Number {
+		t.Fatalf("resolve = %+v, %v; want our #%d closed", closed, err, res.Number)
+	}
+	if is, _ := srv.Issue(forged); is.State != "open" || is.Body != marker+"\nforged" {
+		t.Errorf("mallory's issue changed: %+v", is)
+	}
+}

@@ -115,6 +115,9 @@ func issueOf(is *gogithub.Issue) Issue {
 		Body:   is.GetBody(),
 		URL:    is.GetHTMLURL(),
 		State:  is.GetState(),
+
+		Author:    is.GetUser().GetLogin(),
+		AuthorBot: is.GetUser().GetType() == "Bot",
 	}
 	for _, l := range is.Labels {
 		out.Labels = append(out.Labels, l.GetName())

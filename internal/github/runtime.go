@@ -1,6 +1,7 @@
 package github
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,12 +12,17 @@ import (
 	"unicode/utf8"
 
 	"github.com/sethvargo/go-githubactions"
+
+	"github.com/cvgate/cvgate/internal/github/wfcmd"
 )
 
 // Runtime is the GitHub Actions side of a run: inputs, masks, outputs, step
 // summary, annotations, event. It reads the environment only through the getenv
 // it is given and writes workflow commands only to the writer it is given, so
-// main owns os and tests pass fakes. Not safe for concurrent use.
+// main owns os and tests pass fakes. Every command is built by wfcmd.Command
+// (data and properties escaped) and, when the writer is a wfcmd.Writer, written
+// through its WriteCommand, the one door for commands on a filtered stream. Not
+// safe for concurrent use.
 type Runtime struct {
 	action *githubactions.Action
 	getenv func(string) string
@@ -25,6 +31,10 @@ type Runtime struct {
 	warned      map[string]bool
 	annotations map[AnnotationLevel]*levelState
 	outputBytes int
+	// stopToken, when set, is the token of the runner's "::stop-commands::" in force: no line
+	// of the step's output runs a command until "::<token>::" (see StopCommands).
+	stopToken string
+	newToken  func() (string, error)
 }
 
 // NewRuntime wraps go-githubactions with getenv (os.Getenv in main) and stdout,
@@ -36,7 +46,54 @@ func NewRuntime(getenv func(string) string, stdout io.Writer) *Runtime {
 		out:         stdout,
 		warned:      map[string]bool{},
 		annotations: map[AnnotationLevel]*levelState{},
+		newToken:    randomToken,
 	}
+}
+
+// randomToken is a stop-commands token: 128 bits from crypto/rand in hex, so no input can
+// guess it, and never a registered command name.
+func randomToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("make stop-commands token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+// StopCommands switches the runner's command processing off for the rest of the step
+// ("::stop-commands::<token>"), so that output cvgate does not control (a C library logging a
+// node name of the model, a panic message quoting a path) cannot run a workflow command. The
+// runtime's own commands still work: each is written between a resume ("::<token>::") and a
+// fresh stop. The state is the runner's, per step and shared by stdout and stderr; call
+// ResumeCommands before the step ends so that the step's last lines read normally. Outside
+// Actions it does nothing.
+func (r *Runtime) StopCommands() error {
+	if !r.InActions() || r.stopToken != "" {
+		return nil
+	}
+	return r.stop()
+}
+
+func (r *Runtime) stop() error {
+	token, err := r.newToken()
+	if err != nil {
+		return err
+	}
+	if err := r.writeLine(wfcmd.Command("stop-commands", nil, token)); err != nil {
+		return err
+	}
+	r.stopToken = token
+	return nil
+}
+
+// ResumeCommands ends StopCommands.
+func (r *Runtime) ResumeCommands() error {
+	if r.stopToken == "" {
+		return nil
+	}
+	token := r.stopToken
+	r.stopToken = ""
+	return r.writeLine("::" + token + "::")
 }
 
 // InActions reports whether this is a GitHub Actions run (GITHUB_ACTIONS=true).
@@ -53,18 +110,41 @@ func (r *Runtime) Mask(secret string) error {
 		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if err := r.command(&githubactions.Command{Name: "add-mask", Message: line}); err != nil {
+		if err := r.command("add-mask", nil, line); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *Runtime) command(cmd *githubactions.Command) error {
-	if _, err := io.WriteString(r.out, cmd.String()+githubactions.EOF); err != nil {
-		return fmt.Errorf("write workflow command %q: %w", cmd.Name, err)
+func (r *Runtime) command(name string, props map[string]string, data string) error {
+	line := wfcmd.Command(name, props, data)
+	stopped := r.stopToken != ""
+	if stopped {
+		if err := r.ResumeCommands(); err != nil {
+			return fmt.Errorf("write workflow command %q: %w", name, err)
+		}
+	}
+	if err := r.writeLine(line); err != nil {
+		return fmt.Errorf("write workflow command %q: %w", name, err)
+	}
+	if stopped {
+		// A fresh token each time: one printed in the log is never good again.
+		if err := r.stop(); err != nil {
+			return fmt.Errorf("write workflow command %q: %w", name, err)
+		}
 	}
 	return nil
+}
+
+// writeLine writes one command line: through the stream's command door when stdout is a
+// wfcmd.Writer (which neutralizes every other line), else as it is.
+func (r *Runtime) writeLine(line string) error {
+	if cw, ok := r.out.(wfcmd.CommandWriter); ok {
+		return cw.WriteCommand(line)
+	}
+	_, err := io.WriteString(r.out, line+"\n")
+	return err
 }
 
 // SetOutput appends output name=value to the GITHUB_OUTPUT file in the
@@ -275,7 +355,7 @@ func (r *Runtime) WarnOnce(key, message string) error {
 }
 
 func (r *Runtime) emit(a Annotation) error {
-	props := githubactions.CommandProperties{}
+	props := map[string]string{}
 	if a.File != "" {
 		props["file"] = a.File
 		line := a.Line
@@ -287,18 +367,28 @@ func (r *Runtime) emit(a Annotation) error {
 	if a.Title != "" {
 		props["title"] = a.Title
 	}
-	return r.command(&githubactions.Command{Name: string(a.Level), Message: a.Message, Properties: props})
+	return r.command(string(a.Level), props, a.Message)
 }
 
 // logPlain writes an annotation as an ordinary log line (no "::" command), for
-// the ones over the shown cap.
+// the ones over the shown cap. File, title and message come from input (model
+// paths, check summaries, a report artifact), so each goes through wfcmd.Text:
+// one line, and nothing in it can start a command.
 func (r *Runtime) logPlain(a Annotation) error {
-	where := ""
+	var b strings.Builder
+	b.WriteString(string(a.Level))
+	b.WriteString(": ")
 	if a.File != "" {
-		where = a.File + ": "
+		b.WriteString(wfcmd.Text(a.File))
+		b.WriteString(": ")
 	}
-	msg := strings.ReplaceAll(a.Message, "\n", " ")
-	if _, err := fmt.Fprintf(r.out, "%s: %s%s\n", a.Level, where, msg); err != nil {
+	if a.Title != "" {
+		b.WriteString(wfcmd.Text(a.Title))
+		b.WriteString(": ")
+	}
+	b.WriteString(wfcmd.Text(a.Message))
+	b.WriteByte('\n')
+	if _, err := io.WriteString(r.out, b.String()); err != nil {
 		return fmt.Errorf("write log line: %w", err)
 	}
 	return nil

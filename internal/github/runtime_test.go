@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cvgate/cvgate/internal/github"
+	"github.com/cvgate/cvgate/internal/github/githubtest"
 )
 
 // fakeEnv is the getenv main would pass.
@@ -246,5 +247,94 @@ func TestAnnotationEscapingAndWarnOnce(t *testing.T) {
 		"::warning::token is read-only; comment skipped\n"
 	if out.String() != want {
 		t.Errorf("output =\n%q\nwant\n%q", out.String(), want)
+	}
+}
+
+// Hostile names: each tries to start a workflow command on a line of its own, in every way the
+// runner recognises one (a line break, a lone carriage return, leading white space, the legacy
+// "##[" form anywhere in a line, a Unicode line separator).
+var hostileNames = []string{
+	"models/a.onnx\n::set-output name=verdict::pass",
+	"models/a.onnx\r::add-mask::x",
+	"models/a.onnx\r\n  ::notice::forged",
+	"\u00a0::warning::nbsp-led",
+	"::error::at the very start",
+	"models/a ##[set-output name=verdict;]pass",
+	"models/a\u2028::debug::line separator",
+	"models/a%0A::set-output name=verdict::pre-escaped",
+}
+
+// Past GitHub's 10 annotations per level the rest become plain log lines. Those lines carry a
+// model path, a title and a message from input: none of them may run a command. The runner's
+// view of the output (githubtest.ParseCommands) must show exactly the annotations cvgate meant.
+func TestOverflowAnnotationsCannotRunCommands(t *testing.T) {
+	var out bytes.Buffer
+	rt := github.NewRuntime(fakeEnv(nil), &out)
+	n := 0
+	for range 3 {
+		for _, name := range hostileNames {
+			n++
+			if err := rt.Annotate(github.Annotation{Level: github.LevelError, File: name, Title: name, Message: "failed: " + name}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := rt.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	cmds := githubtest.ParseCommands(out.String())
+	if len(cmds) != github.MaxShownErrors {
+		t.Errorf("the runner would run %d commands, want the %d error annotations:\n%s", len(cmds), github.MaxShownErrors, out.String())
+	}
+	for _, c := range cmds {
+		if c.Name != "error" || c.Legacy {
+			t.Errorf("the runner would run %s (legacy %v) from line %q", c.Name, c.Legacy, c.Line)
+		}
+	}
+	// Every hostile name is still in the log, escaped (nothing is silently dropped).
+	if got := strings.Count(out.String(), "%0A::set-output name=verdict::pass"); got == 0 {
+		t.Errorf("the overflow lines lost the names:\n%s", out.String())
+	}
+}
+
+// With commands stopped, lines cvgate does not control (written straight to the stream, as a C
+// library or a panic would) run nothing, while the runtime's own annotations still do, and the
+// step ends with processing resumed.
+func TestStopCommands(t *testing.T) {
+	var out bytes.Buffer
+	rt := github.NewRuntime(fakeEnv(map[string]string{"GITHUB_ACTIONS": "true"}), &out)
+	if err := rt.StopCommands(); err != nil {
+		t.Fatal(err)
+	}
+	out.WriteString("[W:onnxruntime] node x\n::set-output name=verdict::pass\n")
+	if err := rt.Annotate(github.Annotation{Level: github.LevelError, Message: "real"}); err != nil {
+		t.Fatal(err)
+	}
+	out.WriteString("a ##[add-mask]secret\n")
+	if err := rt.ResumeCommands(); err != nil {
+		t.Fatal(err)
+	}
+	var ran []string
+	tokens := map[string]bool{}
+	for _, c := range githubtest.ParseCommands(out.String()) {
+		if c.Name == "stop-commands" {
+			if tokens[c.Data] || len(c.Data) != 32 {
+				t.Errorf("stop token %q reused or too short", c.Data)
+			}
+			tokens[c.Data] = true
+			continue
+		}
+		ran = append(ran, c.Name+":"+c.Data)
+	}
+	if strings.Join(ran, ",") != "error:real" {
+		t.Errorf("the runner would run %v, want only error:real\n%s", ran, out.String())
+	}
+	if !strings.HasSuffix(out.String(), "::\n") || strings.Count(out.String(), "::stop-commands::") != 2 {
+		t.Errorf("want stop, resume+error+stop, resume:\n%s", out.String())
+	}
+	// Outside Actions there is no runner to tell.
+	var local bytes.Buffer
+	if err := github.NewRuntime(fakeEnv(nil), &local).StopCommands(); err != nil || local.Len() != 0 {
+		t.Errorf("StopCommands outside Actions wrote %q (%v)", local.String(), err)
 	}
 }

@@ -24,10 +24,13 @@ func (m *memStore) ListComments(context.Context, int) ([]github.Comment, error) 
 
 func (m *memStore) CreateComment(_ context.Context, _ int, body string) (github.Comment, error) {
 	m.writes++
-	c := github.Comment{ID: int64(len(m.comments) + 1), Body: body, AuthorBot: true}
+	c := github.Comment{ID: int64(len(m.comments) + 1), Body: body, Author: github.ActionsBot.Login, AuthorBot: true}
 	m.comments = append(m.comments, c)
 	return c, nil
 }
+
+// Identity: the store writes as GitHub Actions' bot, like GITHUB_TOKEN.
+func (m *memStore) Identity(context.Context) (github.Identity, error) { return github.ActionsBot, nil }
 
 func (m *memStore) UpdateComment(_ context.Context, id int64, body string) (github.Comment, error) {
 	m.writes++
@@ -43,7 +46,7 @@ func (m *memStore) UpdateComment(_ context.Context, id int64, body string) (gith
 func TestUpsertCommentIgnoresCRLF(t *testing.T) {
 	marker := github.Marker("m", "")
 	// Bodies edited in the browser come back with CRLF line ends.
-	st := &memStore{comments: []github.Comment{{ID: 1, Body: marker + "\r\n| a | b |\r\n", AuthorBot: true}}}
+	st := &memStore{comments: []github.Comment{{ID: 1, Body: marker + "\r\n| a | b |\r\n", Author: github.ActionsBot.Login, AuthorBot: true}}}
 	res, err := github.UpsertComment(t.Context(), st, 1, marker, marker+"\n| a | b |\n", github.CommentUpdate)
 	if err != nil || res.Action != github.ActionUnchanged || st.writes != 0 {
 		t.Errorf("upsert = %+v, %v, %d writes; want unchanged and no write", res, err, st.writes)
@@ -55,8 +58,8 @@ func TestUpsertCommentNewestByTime(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	// IDs out of time order (imported comments): the creation time decides.
 	st := &memStore{comments: []github.Comment{
-		{ID: 9, Body: marker, AuthorBot: true, CreatedAt: t0},
-		{ID: 3, Body: marker, AuthorBot: true, CreatedAt: t0.Add(time.Hour)},
+		{ID: 9, Body: marker, Author: github.ActionsBot.Login, AuthorBot: true, CreatedAt: t0},
+		{ID: 3, Body: marker, Author: github.ActionsBot.Login, AuthorBot: true, CreatedAt: t0.Add(time.Hour)},
 	}}
 	res, err := github.UpsertComment(t.Context(), st, 1, marker, "new", github.CommentUpdate)
 	if err != nil || res.ID != 3 {
@@ -74,7 +77,7 @@ func BenchmarkUpsertCommentScan(b *testing.B) {
 		if i == 2999 {
 			body = marker + "\nreport"
 		}
-		st.comments = append(st.comments, github.Comment{ID: int64(i + 1), Body: body})
+		st.comments = append(st.comments, github.Comment{ID: int64(i + 1), Body: body, Author: github.ActionsBot.Login, AuthorBot: true})
 	}
 	ctx := context.Background()
 	for b.Loop() {

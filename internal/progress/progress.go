@@ -1,6 +1,10 @@
 // Package progress reports how a long run advances on stderr: a redrawn bar when stderr is a
 // terminal, plain log lines (at most one every few seconds per phase) otherwise, so CI logs stay
 // readable.
+//
+// Phase names and logged values may come from input (a check id from a crafted config, a file
+// name), and on GitHub Actions stderr is read for workflow commands: the reporter writes through
+// a wfcmd.Writer and passes every name and argument through wfcmd.Text.
 package progress
 
 import (
@@ -9,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cvgate/cvgate/internal/github/wfcmd"
 )
 
 // Reporter implements checks.Progress.
@@ -31,14 +37,14 @@ func New(w io.Writer, terminal bool, now func() time.Time) *Reporter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Reporter{w: w, terminal: terminal, now: now, every: 5 * time.Second}
+	return &Reporter{w: wfcmd.NewWriter(w), terminal: terminal, now: now, every: 5 * time.Second}
 }
 
 // Start begins a phase.
 func (r *Reporter) Start(name string, total int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.name, r.total, r.done = name, total, 0
+	r.name, r.total, r.done = wfcmd.Text(name), total, 0
 	r.started, r.lastPrint = r.now(), r.now()
 	if r.terminal {
 		r.draw()
@@ -109,5 +115,5 @@ func (r *Reporter) Log(format string, args ...any) {
 	if r.terminal {
 		fmt.Fprint(r.w, "\r\033[K")
 	}
-	fmt.Fprintf(r.w, "cvgate: "+format+"\n", args...)
+	fmt.Fprintln(r.w, "cvgate: "+wfcmd.Sprintf(format, args...))
 }

@@ -86,11 +86,31 @@ const (
 	OpGetReleaseByTag  = "repos/get-release-by-tag"
 	OpGetLatestRelease = "repos/get-latest-release"
 	OpGetReleaseAsset  = "repos/get-release-asset"
+	OpGetUser          = "users/get-authenticated"
+	OpGetApp           = "apps/get-authenticated"
 )
 
 // BotLogin is the author of comments and issues created through the API, as on
 // Actions with GITHUB_TOKEN.
 const BotLogin = "github-actions[bot]"
+
+// TokenKind is what kind of token the fake pretends the client holds, which decides
+// who authors what the client writes and how GET /user and GET /app answer.
+type TokenKind int
+
+const (
+	// InstallationToken is GITHUB_TOKEN (the default): writes are by
+	// github-actions[bot] (type Bot); GET /user answers 403 "Resource not accessible
+	// by integration", as GitHub does for installation tokens; GET /app, documented
+	// for app JWTs only, answers 401 "A JSON web token could not be decoded".
+	InstallationToken TokenKind = iota
+	// UserToken is a personal access token of user Name: writes are by Name (type
+	// User), and GET /user answers with that user.
+	UserToken
+	// AppToken is an installation token of the app with slug Name whose GET /app
+	// GitHub answers: writes are by "Name[bot]" (type Bot).
+	AppToken
+)
 
 // maxInlineContent mirrors the contents API: over 1 MB the content is left
 // empty and must come from the blobs API.
@@ -117,7 +137,10 @@ type Server struct {
 	// readOnly makes every POST and PATCH answer 403, as a fork's token does.
 	readOnly bool
 	// pageCap lowers the per_page cap below GitHub's 100 (0: 100).
-	pageCap   int
+	pageCap int
+	// tokenKind and tokenName: who the client's token is (SetTokenIdentity).
+	tokenKind TokenKind
+	tokenName string
 	nextID    int64
 	comments  []*Comment
 	issues    []*Issue
@@ -151,6 +174,9 @@ type Issue struct {
 	StateReason string
 	Labels      []string
 	PullRequest bool
+	// Login and Bot are who opened it; Login "" is BotLogin (a bot).
+	Login string
+	Bot   bool
 }
 
 // PullFile is one changed file of a pull request.
@@ -229,6 +255,25 @@ func NewServer(t testing.TB, owner, repo string) *Server {
 
 // SetToken requires "Authorization: Bearer token" on every API request.
 func (s *Server) SetToken(token string) { s.mu.Lock(); s.token = token; s.mu.Unlock() }
+
+// SetTokenIdentity says who the client's token is (see TokenKind); name is the
+// user's login for UserToken and the app's slug for AppToken.
+func (s *Server) SetTokenIdentity(kind TokenKind, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenKind, s.tokenName = kind, name
+}
+
+// author is who writes through the API with the current token.
+func (s *Server) author() (login string, bot bool) {
+	switch s.tokenKind {
+	case UserToken:
+		return s.tokenName, false
+	case AppToken:
+		return s.tokenName + "[bot]", true
+	}
+	return BotLogin, true
+}
 
 // SetReadOnly makes writes answer 403 "Resource not accessible by integration",
 // as with the token of a pull request from a fork.
@@ -452,7 +497,7 @@ func (s *Server) dispatch(w http.ResponseWriter, req *http.Request, op string, p
 		s.writeError(w, http.StatusForbidden, "Resource not accessible by integration", nil)
 		return
 	}
-	if params["owner"] != s.Owner || params["repo"] != s.Repo {
+	if op != OpGetUser && op != OpGetApp && (params["owner"] != s.Owner || params["repo"] != s.Repo) {
 		s.writeError(w, http.StatusNotFound, "Not Found", nil)
 		return
 	}
@@ -485,6 +530,10 @@ func (s *Server) dispatch(w http.ResponseWriter, req *http.Request, op string, p
 		s.getLatestRelease(w)
 	case OpGetReleaseAsset:
 		s.getReleaseAsset(w, req, int64(atoi(params["asset_id"])))
+	case OpGetUser:
+		s.getUser(w)
+	case OpGetApp:
+		s.getApp(w)
 	default:
 		s.t.Errorf("githubtest: operation %s is in the description but has no handler", op)
 		s.writeError(w, http.StatusNotImplemented, "githubtest: not implemented", nil)
@@ -655,9 +704,42 @@ func (s *Server) createComment(w http.ResponseWriter, number int, body []byte) {
 		return
 	}
 	id := s.newID()
-	c := &Comment{ID: id, Issue: number, Body: *in.Body, Login: BotLogin, Bot: true, Created: created(id), Updated: created(id)}
+	login, bot := s.author()
+	c := &Comment{ID: id, Issue: number, Body: *in.Body, Login: login, Bot: bot, Created: created(id), Updated: created(id)}
 	s.comments = append(s.comments, c)
 	s.writeJSON(w, http.StatusCreated, s.commentJSON(c))
+}
+
+// getUser answers GET /user for the token: its user for a personal token, GitHub's 403
+// for an installation token.
+func (s *Server) getUser(w http.ResponseWriter) {
+	if s.tokenKind != UserToken {
+		s.writeJSON(w, http.StatusForbidden, map[string]any{"message": "Resource not accessible by integration",
+			"documentation_url": "https://docs.github.com/rest/users/users#get-the-authenticated-user", "status": "403"})
+		return
+	}
+	o := s.object("private-user-response-with-public-profile-information")
+	o["login"] = s.tokenName
+	o["type"] = "User"
+	// The description's schema picks public-user or private-user by this field (GitHub
+	// sends it); its example predates it.
+	o["user_view_type"] = "public"
+	o["html_url"] = s.URL + "/" + url.PathEscape(s.tokenName)
+	s.writeJSON(w, http.StatusOK, o)
+}
+
+// getApp answers GET /app: the app for an AppToken; for any other token the 401 GitHub
+// gives a bearer that is not an app JWT.
+func (s *Server) getApp(w http.ResponseWriter) {
+	if s.tokenKind != AppToken {
+		s.writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "A JSON web token could not be decoded",
+			"documentation_url": "https://docs.github.com/rest", "status": "401"})
+		return
+	}
+	o := s.object("integration")
+	o["slug"] = s.tokenName
+	o["name"] = s.tokenName
+	s.writeJSON(w, http.StatusOK, o)
 }
 
 func (s *Server) updateComment(w http.ResponseWriter, id int64, body []byte) {
@@ -691,7 +773,11 @@ func (s *Server) issueJSON(is *Issue) map[string]any {
 	}
 	o["url"] = fmt.Sprintf("%s/repos/%s/%s/issues/%d", s.URL, s.Owner, s.Repo, is.Number)
 	o["html_url"] = fmt.Sprintf("%s/%s/%s/issues/%d", s.URL, s.Owner, s.Repo, is.Number)
-	o["user"] = s.user(o["user"].(map[string]any), BotLogin, true)
+	login, bot := is.Login, is.Bot
+	if login == "" {
+		login, bot = BotLogin, true
+	}
+	o["user"] = s.user(o["user"].(map[string]any), login, bot)
 	labelBase := o["labels"].([]any)[0].(map[string]any)
 	labels := make([]any, 0, len(is.Labels))
 	for _, l := range is.Labels {
@@ -763,7 +849,8 @@ func (s *Server) createIssue(w http.ResponseWriter, body []byte) {
 		s.writeError(w, http.StatusUnprocessableEntity, "Invalid request.", nil)
 		return
 	}
-	is := &Issue{Number: len(s.issues) + 1, Title: in.Title, Body: in.Body, State: "open", Labels: in.Labels}
+	login, bot := s.author()
+	is := &Issue{Number: len(s.issues) + 1, Title: in.Title, Body: in.Body, State: "open", Labels: in.Labels, Login: login, Bot: bot}
 	s.issues = append(s.issues, is)
 	s.writeJSON(w, http.StatusCreated, s.issueJSON(is))
 }

@@ -68,7 +68,7 @@ func TestServerValidatesAgainstTheDescription(t *testing.T) {
 			wantCode: 201,
 		},
 		{
-			name: "path outside the subset", method: "GET", path: "/user",
+			name: "path outside the subset", method: "GET", path: "/user/repos",
 			wantErr: "unexpected request", wantCode: 404,
 		},
 		{
