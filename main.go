@@ -1,4 +1,4 @@
-// Command cvgate checks computer-vision models (ONNX image classifiers) before they ship: it runs
+// Command cvgate checks computer-vision models (ONNX image classifiers, object detectors and segmentation models) before they ship: it runs
 // production-readiness, robustness and regression checks on labelled images, writes reports, and
 // gates a pull request or a release on the result. See README.md.
 package main
@@ -60,6 +60,7 @@ func main() {
 		Stdout:         os.Stdout,
 		Stderr:         os.Stderr,
 		StderrTerminal: term.IsTerminal(int(os.Stderr.Fd())),
+		StdoutTerminal: term.IsTerminal(int(os.Stdout.Fd())),
 		Version:        version,
 		Commit:         commit,
 		Executable:     exe,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/confine"
+	"github.com/cvgate/cvgate/internal/github/wfcmd"
 	"github.com/cvgate/cvgate/internal/onnx"
 )
 
@@ -31,8 +32,9 @@ type App struct {
 	Env    map[string]string // the process environment
 	Stdout io.Writer
 	Stderr io.Writer
-	// StderrTerminal selects a progress bar instead of log lines.
-	StderrTerminal bool
+	// StderrTerminal selects a progress bar instead of log lines; StdoutTerminal a results table
+	// instead of the markdown report.
+	StderrTerminal, StdoutTerminal bool
 	// Now is the clock (injected so that reports can be reproduced).
 	Now func() time.Time
 	// Version and Commit identify the build.
@@ -116,6 +118,22 @@ func (a *App) Run(ctx context.Context) int {
 		a.Env = map[string]string{}
 	}
 	defer a.closeWorkspace()
+	// Logs (anything that is not a terminal: a CI runner reads its workflow commands from them)
+	// pass through wfcmd.Writers, so that no line printed from input can run a command. A terminal
+	// keeps its progress bar and table as they are.
+	if !a.StderrTerminal || !a.StdoutTerminal {
+		out, errw := a.Stdout, a.Stderr
+		if !a.StdoutTerminal && out != nil {
+			w := wfcmd.NewWriter(out)
+			a.Stdout = w
+			defer w.Flush()
+		}
+		if !a.StderrTerminal && errw != nil {
+			w := wfcmd.NewWriter(errw)
+			a.Stderr = w
+			defer w.Flush()
+		}
+	}
 	if len(a.Args) == 0 {
 		a.usage(a.Stderr)
 		return ExitCannotRun
@@ -162,7 +180,7 @@ Quick start:
 func (a *App) getenv(k string) string { return a.Env[k] }
 
 func (a *App) logf(format string, args ...any) {
-	fmt.Fprintf(a.Stderr, "cvgate: "+format+"\n", args...)
+	fmt.Fprintln(a.Stderr, "cvgate: "+wfcmd.Sprintf(format, args...))
 }
 
 // fail prints an error the user can act on and returns the "could not run" exit code.

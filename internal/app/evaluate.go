@@ -366,7 +366,9 @@ func (a *App) expandModels(patterns []string) ([]string, error) {
 	seen := map[string]bool{}
 	for _, p := range patterns {
 		var matches []string
-		if strings.ContainsAny(p, "*?[") {
+		// A file that exists is taken as named, so that a model called "a[1].onnx" is not read
+		// as a pattern; anything else with glob characters is a pattern.
+		if _, err := os.Lstat(a.path(p)); err != nil && strings.ContainsAny(p, "*?[") {
 			m, err := filepath.Glob(a.path(p))
 			if err != nil {
 				return nil, fmt.Errorf("model pattern %q: %w", p, err)

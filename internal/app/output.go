@@ -55,7 +55,11 @@ func (a *App) writeOutputs(r *report.Report, cfg *config.Loaded, toStdout bool) 
 			return err
 		}
 	}
-	if toStdout {
+	if toStdout && a.StdoutTerminal {
+		if err := writeConsole(a.Stdout, r); err != nil {
+			return fmt.Errorf("print report: %w", err)
+		}
+	} else if toStdout {
 		if err := (report.Markdown{AllDetails: true}).Write(a.Stdout, r); err != nil {
 			return fmt.Errorf("print report: %w", err)
 		}
