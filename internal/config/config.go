@@ -116,10 +116,15 @@ type Detection struct {
 	ClassBeforeScore bool `yaml:"class_before_score"`
 	// ScoresAreLogits applies a sigmoid to raw-head scores.
 	ScoresAreLogits bool `yaml:"scores_are_logits"`
-	// LabelOffset is subtracted from label outputs (1 when label 0 is background); CategoryIDs
-	// says label outputs are the annotation's COCO category ids rather than class indices.
-	LabelOffset int  `yaml:"label_offset"`
-	CategoryIDs bool `yaml:"category_ids"`
+	// LabelOffset is subtracted from label outputs (1 when label 0 is background). LabelIDs lists
+	// the label value of each class, in class order, for models whose labels are ids (COCO's
+	// 1..90 with gaps); CategoryIDs takes them from the COCO file's categories.
+	LabelOffset int     `yaml:"label_offset"`
+	LabelIDs    []int64 `yaml:"label_ids"`
+	CategoryIDs bool    `yaml:"category_ids"`
+	// MultiLabel lets one raw-head box yield a candidate per class above the threshold, as YOLO's
+	// own validation does (slower; off matches a deployment's best-class decoding).
+	MultiLabel bool `yaml:"multi_label"`
 	// NMSIoU, ScoreThreshold and MaxDetections configure decoding of raw heads (class-aware
 	// NMS). The low score threshold and 100 detections per image are COCO evaluation's defaults.
 	NMSIoU         float64 `yaml:"nms_iou"`
@@ -137,10 +142,15 @@ type Segmentation struct {
 	Masks string `yaml:"masks"`
 	// IgnoreIndex is the mask value that marks pixels left out of every metric.
 	IgnoreIndex int `yaml:"ignore_index"`
-	// Output is "auto", "logits", "probabilities", "indices" or "sigmoid" (one foreground
-	// channel), and Threshold the foreground threshold of sigmoid outputs.
-	Output    string  `yaml:"output"`
-	Threshold float64 `yaml:"threshold"`
+	// Output names the output to read when the model has several 3-d or 4-d outputs. OutputKind
+	// is "auto", "scores" (one channel per class), "indices" or "binary" (one foreground
+	// channel); OutputLayout "auto", "nchw", "nhwc" or "nhw"; Activation "auto", "logits" or
+	// "probabilities"; Threshold the foreground threshold of binary outputs.
+	Output       string  `yaml:"output"`
+	OutputKind   string  `yaml:"output_kind"`
+	OutputLayout string  `yaml:"output_layout"`
+	Activation   string  `yaml:"activation"`
+	Threshold    float64 `yaml:"threshold"`
 	// Binary treats masks as foreground/background (0 vs non-zero, e.g. 0/255).
 	Binary bool `yaml:"binary"`
 	// Colors maps RGB colour masks to classes, in class order.

@@ -32,7 +32,7 @@ func Defaults() Config {
 		Publish:    Publish{Comment: "update"},
 		Detection: Detection{Output: "auto", BoxEncoding: "auto", BoxUnits: "auto", BackgroundClass: "auto",
 			NMSIoU: 0.7, ScoreThreshold: 0.001, MaxDetections: 100, OperatingScore: 0.25},
-		Segmentation: Segmentation{IgnoreIndex: 255, Output: "auto", Threshold: 0.5},
+		Segmentation: Segmentation{IgnoreIndex: 255, OutputKind: "auto", OutputLayout: "auto", Activation: "auto", Threshold: 0.5},
 		Thresholds: Thresholds{
 			ModelNumerics: ModelNumerics{Tolerance: 1e-4},
 			ModelLatency:  ModelLatency{Repeats: 30, MaxSlowdown: 0.20},

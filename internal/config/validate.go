@@ -38,7 +38,10 @@ func (c *Config) Validate() error {
 	v.check(det.MaxDetections >= 1 && det.MaxDetections <= 10000, "detection.max_detections", "must be between 1 and 10000, got %d", det.MaxDetections)
 	sg := c.Segmentation
 	v.check(sg.IgnoreIndex >= 0 && sg.IgnoreIndex <= 65535, "segmentation.ignore_index", "must be between 0 and 65535, got %d", sg.IgnoreIndex)
-	v.oneOf("segmentation.output", sg.Output, "auto", "logits", "probabilities", "indices", "sigmoid")
+	v.oneOf("segmentation.output_kind", sg.OutputKind, "auto", "scores", "indices", "binary")
+	v.oneOf("segmentation.output_layout", sg.OutputLayout, "auto", "nchw", "nhwc", "nhw")
+	v.oneOf("segmentation.activation", sg.Activation, "auto", "logits", "probabilities")
+	v.check(!(det.CategoryIDs && len(det.LabelIDs) > 0), "detection.label_ids", "set either label_ids or category_ids, not both")
 	v.check(sg.Threshold > 0 && sg.Threshold < 1, "segmentation.threshold", "must be in (0, 1), got %g", sg.Threshold)
 	for i, cc := range sg.Colors {
 		ok := len(cc.RGB) == 3

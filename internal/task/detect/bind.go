@@ -26,8 +26,14 @@ func (t *Task) Bind(m *onnx.Model, spec preprocess.Spec) (task.Decoder, error) {
 		outs = append(outs, decode.Output{Name: o.Name, Shape: o.Shape, Int: o.DType != onnx.Float32 && o.DType != onnx.Float64})
 	}
 	cfg := decodeConfig(t.cfg, len(t.classes), spec)
-	if t.cfg.CategoryIDs {
+	switch {
+	case t.cfg.CategoryIDs:
 		cfg.LabelIDs = t.categoryIDs
+	case len(t.cfg.LabelIDs) > 0:
+		if len(t.cfg.LabelIDs) != len(t.classes) {
+			return nil, fmt.Errorf("detection.label_ids has %d values but there are %d classes: give one label value per class, in class order", len(t.cfg.LabelIDs), len(t.classes))
+		}
+		cfg.LabelIDs = t.cfg.LabelIDs
 	}
 	d, err := decode.Resolve(outs, cfg)
 	if err != nil {
@@ -76,6 +82,7 @@ func decodeConfig(c config.Detection, classes int, spec preprocess.Spec) decode.
 		ScoreThreshold: c.ScoreThreshold,
 		IoUThreshold:   c.NMSIoU,
 		MaxDetections:  c.MaxDetections,
+		MultiLabel:     c.MultiLabel,
 	}
 }
 

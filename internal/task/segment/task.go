@@ -58,18 +58,16 @@ func (t *Task) Bind(m *onnx.Model, spec preprocess.Spec) (task.Decoder, error) {
 	if spec.CropFraction > 0 {
 		return nil, fmt.Errorf("segmentation scores every label pixel, but preprocess.fit crop cuts part of each image off: use fit stretch or letterbox")
 	}
-	cfg := decode.Config{NumClasses: len(t.classes), Threshold: t.cfg.Threshold}
-	switch t.cfg.Output {
-	case "logits":
-		cfg.Kind, cfg.Activation = decode.Scores, decode.Logits
-	case "probabilities":
-		cfg.Kind, cfg.Activation = decode.Scores, decode.Probabilities
-	case "indices":
-		cfg.Kind = decode.Indices
-	case "sigmoid":
-		cfg.Kind = decode.Binary
+	auto := func(v string) string {
+		if v == "auto" {
+			return ""
+		}
+		return v
 	}
-	if len(m.Fetched()) == 1 {
+	cfg := decode.Config{NumClasses: len(t.classes), Threshold: t.cfg.Threshold, Output: t.cfg.Output,
+		Kind: decode.Kind(auto(t.cfg.OutputKind)), Layout: decode.Layout(auto(t.cfg.OutputLayout)),
+		Activation: decode.Activation(auto(t.cfg.Activation))}
+	if cfg.Output == "" && len(m.Fetched()) == 1 {
 		cfg.Output = m.Fetched()[0].Name
 	}
 	return &decoder{cfg: cfg}, nil
