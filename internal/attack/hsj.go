@@ -161,10 +161,10 @@ type hsj struct {
 
 	// Scratch reused across iterations: with cur, cand, raw, best and q, an image under attack
 	// holds about 52 bytes per pixel value.
-	benign   []float64
-	corners  probeCorners
-	far, mid *imaging.Float
-	q        *imaging.Float
+	advSum, benignSum []float32 // gradient estimation's running sums
+	corners           probeCorners
+	far, mid          *imaging.Float
+	q                 *imaging.Float
 }
 
 func (h *hsj) used() int { return h.cfg.MaxQueries - h.left }
@@ -325,7 +325,7 @@ func (h *hsj) search() {
 	}
 
 	grad := make([]float64, d)
-	h.benign = make([]float64, d)
+	h.advSum, h.benignSum = make([]float32, d), make([]float32, d)
 	cand := imaging.NewFloat(x.Width, x.Height, x.Channels)
 	for t := 1; !h.done() && (h.cfg.MaxIter == 0 || t <= h.cfg.MaxIter); t++ {
 		_, dist := distances(cur, x)
@@ -486,13 +486,13 @@ func (h *hsj) bisect(adv *imaging.Float, pred int, tol float64) (ok bool) {
 // driver's buffers and folded into running sums, so memory does not grow with evals. usable is
 // false when the estimate is zero; ok is false when the run was stopped.
 func (h *hsj) estimateGradient(cur *imaging.Float, delta float64, evals int, grad []float64) (usable, ok bool) {
-	// Probe offsets are summed apart for the two answers (grad holds the adversarial ones for
-	// now), so each probe is added once. They are kept without the common 1/delta factor, which
-	// the final normalisation removes anyway.
-	benign := h.benign
-	for i := range grad {
-		grad[i], benign[i] = 0, 0
-	}
+	// Probe offsets are summed apart for the two answers, so each probe is added once. They are
+	// kept without the common 1/delta factor, which the final normalisation removes anyway, and
+	// in float32: a sum of up to MaxEvals offsets of +-a is a random walk of size about
+	// a*sqrt(evals), whose float32 rounding error stays below 1e-5 of it.
+	adv, benign := h.advSum, h.benignSum
+	clear(adv)
+	clear(benign)
 	nAdv := 0
 	h.corners.set(cur.Pix, float32(delta/math.Sqrt(float64(len(cur.Pix)))))
 	r := request{
@@ -501,11 +501,12 @@ func (h *hsj) estimateGradient(cur *imaging.Float, delta float64, evals int, gra
 		take: func(_ int, sent *imaging.Float, p []float32) {
 			sum := benign
 			if predict(p) != h.label {
-				sum = grad
+				sum = adv
 				nAdv++
 			}
-			for i, v := range sent.Pix {
-				sum[i] += float64(v - cur.Pix[i]) // the probe as sent, clipping included
+			c := cur.Pix[:len(sum)]
+			for i, v := range sent.Pix[:len(sum)] {
+				sum[i] += v - c[i] // the probe as sent, clipping included
 			}
 		},
 	}
@@ -520,14 +521,16 @@ func (h *hsj) estimateGradient(cur *imaging.Float, delta float64, evals int, gra
 	switch nAdv {
 	case 0:
 		for i := range grad {
-			grad[i] = -benign[i]
+			grad[i] = -float64(benign[i])
 		}
 	case evals:
-		// grad already holds the sum over the probes, all adversarial
+		for i := range grad {
+			grad[i] = float64(adv[i])
+		}
 	default:
 		a, b := float64(evals-nAdv), float64(nAdv)
 		for i := range grad {
-			grad[i] = a*grad[i] - b*benign[i]
+			grad[i] = a*float64(adv[i]) - b*float64(benign[i])
 		}
 	}
 	var norm float64
