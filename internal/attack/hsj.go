@@ -227,8 +227,8 @@ func (h *hsj) accept(q *imaging.Float, pred int) {
 
 // deliver turns the unrounded point raw into an 8-bit image that the oracle still misclassifies,
 // using at most tries queries: it moves raw away from the clean image along their line by margin
-// times the rounding error, rounds, and queries; on failure it grows the margin. ok is false when
-// the run was stopped.
+// times |rounding error|/sqrt(d), rounds, and queries; on failure it grows the margin. A point it
+// has tried is not tried again. ok is false when the run was stopped.
 func (h *hsj) deliver(tries int) (ok bool) {
 	if h.raw == nil || h.rawL2 >= h.delivered {
 		return true
