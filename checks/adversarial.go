@@ -60,33 +60,51 @@ func (RobustAdversarial) Common(cfg *config.Config) (config.Common, bool) {
 type advAttack struct {
 	name    string
 	subject *Subject // the view subject the attack queried
+	views   []*imaging.Float
+	eps     float64 // the budget in the attack's norm (+Inf: none)
 	outs    []attack.Outcome
 	sum     attack.Summary
-	// qLabel and qConf are the model's answer on each success's adversarial image rounded to 8
-	// bits, the form it is exported in (-1 and 0 for outcomes that are not successes).
-	qLabel   []int
-	qConf    []float64
-	survived int // successes still misclassified after rounding
+	// qLabel and qConf are the model's answer on each adversarial image rounded to 8 bits, the
+	// form it is exported in, in a pass of its own (-1 and 0 where there is no adversarial image).
+	// broken marks the images that count against the model: an 8-bit image within the budget that
+	// the model misclassifies when it sees it again.
+	qLabel []int
+	qConf  []float64
+	broken []bool
+	// qLinf and qL2 are the distances of the rounded images (the attacks return 8-bit images, so
+	// they equal the outcomes' own; they are measured again rather than assumed).
+	qLinf, qL2 []float64
+	maxQueries int // the per-image query budget it ran with
+	survived   int // successes still misclassified after rounding
+	mismatched int // rounded images whose answer differed from the attack's own query of them
 }
 
-// robust reports, per attacked image, whether the model still classified it correctly: neither
-// broken nor already wrong at the model's resolution.
+// robust reports, per attacked image, whether the model withstood the attack: not broken and not
+// already wrong at the model's resolution.
 func (a *advAttack) robust() []bool {
 	out := make([]bool, len(a.outs))
 	for i, o := range a.outs {
-		out[i] = !o.Success && !o.Skipped
+		out[i] = !a.broken[i] && !o.Skipped
 	}
 	return out
 }
 
-// robustAccuracy is the share of sampled images the attack did not break. Skipped images (wrong
-// before any perturbation, which can happen when the view differs from the clean pass's input by
-// rounding) count as not robust.
+// robustAccuracy is the share of sampled images the attack did not break with a deliverable 8-bit
+// image. Skipped images (wrong before any perturbation, which can happen when the view differs
+// from the clean pass's input by rounding) count as not robust.
 func (a *advAttack) robustAccuracy() float64 {
 	if a.sum.Images == 0 {
 		return math.NaN()
 	}
-	return float64(a.sum.Images-a.sum.Skipped-a.sum.Succeeded) / float64(a.sum.Images)
+	return float64(a.sum.Images-a.sum.Skipped-a.survived) / float64(a.sum.Images)
+}
+
+// successRate is the share of attacked images broken with a deliverable 8-bit image: the headline.
+func (a *advAttack) successRate() float64 {
+	if a.sum.Attacked == 0 {
+		return math.NaN()
+	}
+	return float64(a.survived) / float64(a.sum.Attacked)
 }
 
 // Run implements Check.
@@ -120,6 +138,9 @@ func (RobustAdversarial) Run(ctx context.Context, env *Env) (*report.Result, err
 
 	var runs [][]*advAttack // [attack][subject]
 	for _, name := range cfg.Attacks {
+		if canonical, ok := config.CanonicalAttack(name); ok {
+			name = canonical // a Config built in code may use an alias
+		}
 		var per []*advAttack
 		for _, s := range env.Subjects() {
 			a, err := env.runAttack(ctx, name, s, sample, labels, cfg)
@@ -130,7 +151,7 @@ func (RobustAdversarial) Run(ctx context.Context, env *Env) (*report.Result, err
 		}
 		runs = append(runs, per)
 	}
-	res := advResult(env, cfg, runs, len(sample), eligible)
+	res := advResult(env, cfg, runs, sample, eligible)
 	if env.exportLimit() > 0 {
 		env.export(res, IDRobustAdversarial, advCases(env, sample, runs), advSuccesses(runs))
 	}
@@ -177,26 +198,6 @@ func viewSubject(s *Subject) *Subject {
 	return &Subject{Role: s.Role, Name: s.Name, Model: s.Model, Spec: spec, Info: s.Info, kind: s.OutputKind()}
 }
 
-// subjectOracle lets an attack query a subject through Env.ForwardFloat. The attack package counts
-// the queries: each image passed to Probs is one.
-type subjectOracle struct {
-	env     *Env
-	subject *Subject
-}
-
-// Probs implements attack.Oracle.
-func (o *subjectOracle) Probs(ctx context.Context, imgs []*imaging.Float) ([][]float32, error) {
-	probs, classes, err := o.env.ForwardFloat(ctx, o.subject, imgs)
-	if err != nil {
-		return nil, err
-	}
-	rows := make([][]float32, len(imgs))
-	for i := range rows {
-		rows[i] = probs[i*classes : (i+1)*classes : (i+1)*classes]
-	}
-	return rows, nil
-}
-
 // attackSeed gives every attack its own stream of the run's seed, the same for both models so that
 // they face the same random draws.
 func attackSeed(seed uint64, name string) uint64 {
@@ -213,49 +214,60 @@ func (e *Env) runAttack(ctx context.Context, name string, s *Subject, sample, la
 	for k, i := range sample {
 		imgs[k] = s.Spec.View(e.Data.Items[i].Image).Float()
 	}
-	oracle := &subjectOracle{env: e, subject: view}
+	oracle, err := e.newAttackOracle(ctx, view)
+	if err != nil {
+		return nil, err
+	}
 	seed := attackSeed(e.Config.Seed, name)
 	batch := e.Config.Runtime.BatchSize
 	var outs []attack.Outcome
-	var err error
+	a := &advAttack{name: name, subject: view, views: imgs, maxQueries: cfg.MaxQueries}
 	switch name {
 	case AttackSquare:
+		a.eps = cfg.Epsilon
 		outs, err = attack.Square(ctx, oracle, imgs, labels, attack.SquareConfig{
 			Epsilon: cfg.Epsilon, MaxQueries: cfg.MaxQueries, PInit: cfg.PInit, Seed: seed, MaxBatch: batch})
 	case AttackHopSkipJump:
+		a.eps = cfg.EpsilonL2
 		outs, err = attack.HopSkipJump(ctx, oracle, imgs, labels, attack.HSJConfig{
 			Epsilon: cfg.EpsilonL2, MaxQueries: cfg.MaxQueries, Seed: seed, MaxBatch: batch})
 	default:
-		return nil, fmt.Errorf("run attack %q: unknown attack (square or hopskipjump)", name)
+		return nil, fmt.Errorf("run attack %q: unknown attack (%s)", name, strings.Join(config.AttackNames(), ", "))
 	}
 	if err != nil {
 		return nil, err
 	}
-	a := &advAttack{name: name, subject: view, outs: outs, sum: attack.Summarize(outs)}
+	a.outs, a.sum = outs, attack.Summarize(outs)
 	if err := e.verifyQuantized(ctx, a); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// verifyQuantized re-runs every success rounded to 8 bits, the form an image file carries: a
-// float perturbation that sits just past the decision boundary may not survive the rounding.
+// verifyQuantized re-runs every adversarial image rounded to 8 bits, the form an image file
+// carries, in batches of its own, and decides which images are broken: rounded, within the
+// budget, and still misclassified. The attacks already deliver 8-bit images that were answered
+// misclassified, so this is a second, independent look (a batch-dependent model could answer
+// differently), and what robust accuracy and the headline count.
 func (e *Env) verifyQuantized(ctx context.Context, a *advAttack) error {
-	a.qLabel = make([]int, len(a.outs))
-	a.qConf = make([]float64, len(a.outs))
+	n := len(a.outs)
+	a.qLabel, a.qConf, a.broken = make([]int, n), make([]float64, n), make([]bool, n)
+	a.qLinf, a.qL2 = make([]float64, n), make([]float64, n)
 	var idx []int
 	for i, o := range a.outs {
 		a.qLabel[i] = -1
-		if o.Success {
+		if o.Adversarial != nil {
 			idx = append(idx, i)
 		}
 	}
-	batch := max(e.Config.Runtime.BatchSize, 1)
+	// onnx.Run splits each part into the model's own batches.
+	const batch = 256
 	for start := 0; start < len(idx); start += batch {
 		part := idx[start:min(start+batch, len(idx))]
 		imgs := make([]*imaging.Float, len(part))
 		for k, i := range part {
 			imgs[k] = a.outs[i].Adversarial.Bytes().Float()
+			a.qLinf[i], a.qL2[i] = advDistances(imgs[k], a.views[i])
 		}
 		probs, classes, err := e.ForwardFloat(ctx, a.subject, imgs)
 		if err != nil {
@@ -263,13 +275,34 @@ func (e *Env) verifyQuantized(ctx context.Context, a *advAttack) error {
 		}
 		top, conf := argmax(probs, classes)
 		for k, i := range part {
+			o := a.outs[i]
 			a.qLabel[i], a.qConf[i] = int(top[k]), float64(conf[k])
-			if a.qLabel[i] != a.outs[i].Label {
+			if a.qLabel[i] != o.AdvLabel {
+				a.mismatched++
+			}
+			norm := a.qL2[i]
+			if a.name == AttackSquare {
+				norm = a.qLinf[i]
+			}
+			// The attacks measure in float64 from float32 pixels; allow for that rounding only.
+			if o.Success && a.qLabel[i] != o.Label && norm <= a.eps+1e-6 {
+				a.broken[i] = true
 				a.survived++
 			}
 		}
 	}
 	return nil
+}
+
+// advDistances are the L-inf and L2 distances between two images of the same shape.
+func advDistances(a, b *imaging.Float) (linf, l2 float64) {
+	var sum float64
+	for i, v := range a.Pix {
+		d := math.Abs(float64(v) - float64(b.Pix[i]))
+		linf = max(linf, d)
+		sum += d * d
+	}
+	return linf, math.Sqrt(sum)
 }
 
 // advTitle is an attack's name in reports.
@@ -295,31 +328,69 @@ func advBudget(name string, cfg config.RobustAdversarial) string {
 }
 
 // advMetrics are the named numbers of one attack on one model, prefixed by the attack's name.
+// Success rates, robust accuracy, queries and distances count 8-bit successes checked again
+// (broken); success_rate_raw is the unrounded figure beside them.
 func advMetrics(m map[string]float64, a *advAttack) {
 	p := a.name + "_"
 	s := a.sum
-	nan := math.NaN()
-	medQ, meanQ, medLinf, medL2 := s.MedianQueries, s.MeanQueries, s.MedianLinf, s.MedianL2
-	if s.Succeeded == 0 {
-		medQ, meanQ, medLinf, medL2 = nan, nan, nan, nan // no success: undefined, not zero
+	var queries, linf, l2, raw []float64
+	for i, o := range a.outs {
+		if a.broken[i] {
+			queries = append(queries, float64(o.SuccessQueries))
+			linf, l2 = append(linf, a.qLinf[i]), append(l2, a.qL2[i])
+		}
+		if o.RawSuccess {
+			raw = append(raw, o.RawL2)
+		}
 	}
 	m[p+"attacked"] = float64(s.Attacked)
 	m[p+"robust_accuracy"] = finite(a.robustAccuracy())
-	m[p+"success_rate"] = round(s.SuccessRate)
-	m[p+"median_queries"] = finite(medQ)
-	m[p+"mean_queries"] = finite(meanQ)
-	m[p+"total_queries"] = float64(s.TotalQueries)
-	m[p+"median_linf"] = finite(medLinf)
-	m[p+"median_l2"] = finite(medL2)
-	rounded := nan
+	m[p+"success_rate"] = finite(a.successRate())
+	rawRate := math.NaN()
 	if s.Attacked > 0 {
-		rounded = float64(a.survived) / float64(s.Attacked)
+		rawRate = s.RawSuccessRate
 	}
-	m[p+"success_rate_8bit"] = finite(rounded)
+	m[p+"success_rate_raw"] = finite(rawRate)
+	m[p+"median_queries"] = finite(advMedian(queries))
+	m[p+"mean_queries"] = finite(advMean(queries))
+	m[p+"total_queries"] = float64(s.TotalQueries)
+	m[p+"median_linf"] = finite(advMedian(linf))
+	m[p+"median_l2"] = finite(advMedian(l2))
+	m[p+"median_raw_l2"] = finite(advMedian(raw))
+	budgets := attack.Budgets(a.maxQueries)
+	for j, v := range attack.L2Curve(a.outs, budgets) {
+		m[fmt.Sprintf("%smedian_l2_at_%d", p, budgets[j])] = finite(v)
+	}
+}
+
+// advMedian is the median, NaN for none (undefined, not zero).
+func advMedian(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	n := len(v)
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
+
+func advMean(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	var sum float64
+	for _, x := range v {
+		sum += x
+	}
+	return sum / float64(len(v))
 }
 
 // advResult turns the runs into the check's result and applies the thresholds.
-func advResult(env *Env, cfg config.RobustAdversarial, runs [][]*advAttack, sampled, eligible int) *report.Result {
+func advResult(env *Env, cfg config.RobustAdversarial, runs [][]*advAttack, sample []int, eligible int) *report.Result {
+	sampled := len(sample)
 	res := &report.Result{Status: report.StatusPass, Metrics: map[string]float64{
 		"sample": float64(sampled), "eligible": float64(eligible)}}
 	hasBase := env.Baseline != nil
@@ -352,6 +423,9 @@ func advResult(env *Env, cfg config.RobustAdversarial, runs [][]*advAttack, samp
 			}
 		}
 		res.Details = append(res.Details, advSections(env, cfg, c, b)...)
+		for _, a := range per {
+			res.Attacks = append(res.Attacks, advRecord(env, sample, a))
+		}
 	}
 	res.Summary = strings.Join(summaries, " · ")
 	res.VsBaseline = strings.Join(vs, "; ")
@@ -372,17 +446,80 @@ func advResult(env *Env, cfg config.RobustAdversarial, runs [][]*advAttack, samp
 	if sampled < cfg.Sample {
 		note += fmt.Sprintf(" Fewer than the %d configured: no more images qualified.", cfg.Sample)
 	}
-	note += " Robust accuracy is the share of attacked images the attack did not break: an upper bound, since a stronger attack can only lower it."
+	note += " An image counts as broken only when its adversarial image, rounded to 8 bits as an image file holds it, is within the budget and still misclassified when the model sees it again: what an attacker could deliver." +
+		" Robust accuracy is the share of attacked images not broken: an upper bound, since a stronger attack can only lower it."
 	res.Details = append([]report.Section{{Text: note}}, res.Details...)
 	return res
 }
 
+// advRecord is one attack's per-image record and L2 curve for report.json.
+func advRecord(env *Env, sample []int, a *advAttack) report.AttackRun {
+	run := report.AttackRun{Attack: a.name, Model: a.subject.Role, Norm: "linf", MaxQueries: a.maxQueries,
+		Curve: []report.AttackCurvePoint{}, Images: make([]report.AttackImage, len(a.outs))}
+	if a.name == AttackHopSkipJump {
+		run.Norm = "l2"
+	}
+	if !math.IsInf(a.eps, 1) {
+		run.Epsilon = advPtr(a.eps)
+	}
+	budgets := attack.Budgets(a.maxQueries)
+	for j, v := range attack.L2Curve(a.outs, budgets) {
+		pt := report.AttackCurvePoint{Queries: budgets[j], SuccessRate: round(advBrokenWithin(a, budgets[j]))}
+		if !math.IsInf(v, 0) && !math.IsNaN(v) {
+			pt.MedianL2 = advPtr(v)
+		}
+		run.Curve = append(run.Curve, pt)
+	}
+	for k, o := range a.outs {
+		it := env.Data.Items[sample[k]]
+		im := report.AttackImage{Path: it.Path, Label: env.className(o.Label), Skipped: o.Skipped, Queries: o.Queries,
+			Success: o.RawSuccess, Success8bit: a.broken[k]}
+		if a.broken[k] {
+			im.QueriesToSuccess = &o.SuccessQueries
+		}
+		if o.Adversarial != nil {
+			im.QueriesToFinal = &o.FinalQueries
+			im.L2, im.Linf = advPtr(a.qL2[k]), advPtr(a.qLinf[k])
+			im.RawL2, im.RawLinf = advPtr(o.RawL2), advPtr(o.RawLinf)
+			im.Predicted, im.Confidence = env.className(a.qLabel[k]), round(a.qConf[k])
+		}
+		run.Images[k] = im
+	}
+	return run
+}
+
+// advPtr is a rounded copy of x, for the report's optional numbers.
+func advPtr(x float64) *float64 {
+	r := round(x)
+	return &r
+}
+
+// advBrokenWithin is the share of attacked images broken within q queries.
+func advBrokenWithin(a *advAttack, q int) float64 {
+	if a.sum.Attacked == 0 {
+		return math.NaN()
+	}
+	n := 0
+	for i, o := range a.outs {
+		if a.broken[i] && o.SuccessQueries <= q {
+			n++
+		}
+	}
+	return float64(n) / float64(a.sum.Attacked)
+}
+
 // advQueriesText is "median 14 queries", or why there is no median.
 func advQueriesText(a *advAttack) string {
-	if a.sum.Succeeded == 0 {
+	if a.survived == 0 {
 		return "no success"
 	}
-	return "median " + strconv.FormatFloat(a.sum.MedianQueries, 'f', -1, 64) + " queries"
+	var q []float64
+	for i, o := range a.outs {
+		if a.broken[i] {
+			q = append(q, float64(o.SuccessQueries))
+		}
+	}
+	return "median " + strconv.FormatFloat(advMedian(q), 'f', -1, 64) + " queries"
 }
 
 // advP is McNemar's exact p-value on the images exactly one model withstood.
@@ -424,7 +561,8 @@ func advThreshold(cfg config.RobustAdversarial, hasBase bool) string {
 }
 
 // advSections are the details of one attack: a table for both models, the distribution of the
-// queries it took, and for HopSkipJump the distances it reached.
+// queries it took, the share broken within a query budget and, for HopSkipJump, the L2 distance
+// reached against the queries spent.
 func advSections(env *Env, cfg config.RobustAdversarial, c, b *advAttack) []report.Section {
 	title := advTitle(c.name)
 	cols := []string{"", "candidate"}
@@ -442,29 +580,39 @@ func advSections(env *Env, cfg config.RobustAdversarial, c, b *advAttack) []repo
 	row("images attacked", func(a *advAttack) string { return strconv.Itoa(a.sum.Attacked) })
 	row("already wrong at input size", func(a *advAttack) string { return strconv.Itoa(a.sum.Skipped) })
 	row("robust accuracy (95% Wilson)", func(a *advAttack) string {
-		kept := a.sum.Images - a.sum.Skipped - a.sum.Succeeded
+		kept := a.sum.Images - a.sum.Skipped - a.survived
 		iv, err := stats.WilsonInterval(kept, a.sum.Images, 0.95)
 		if err != nil {
 			return pct(a.robustAccuracy())
 		}
 		return fmt.Sprintf("%s [%s, %s]", pct(a.robustAccuracy()), pct(iv.Lo), pct(iv.Hi))
 	})
-	row("attack success rate", func(a *advAttack) string { return pct(a.sum.SuccessRate) })
-	row("successes surviving 8-bit rounding", func(a *advAttack) string {
-		return fmt.Sprintf("%d of %d", a.survived, a.sum.Succeeded)
-	})
+	row("attack success rate, 8-bit images", func(a *advAttack) string { return pct(a.successRate()) })
+	row("unrounded (float) success rate", func(a *advAttack) string { return pct(a.sum.RawSuccessRate) })
 	row("queries to success: median / mean", func(a *advAttack) string {
-		if a.sum.Succeeded == 0 {
+		var q []float64
+		for i, o := range a.outs {
+			if a.broken[i] {
+				q = append(q, float64(o.SuccessQueries))
+			}
+		}
+		if len(q) == 0 {
 			return "n/a"
 		}
-		return fmt.Sprintf("%s / %.1f", strconv.FormatFloat(a.sum.MedianQueries, 'f', -1, 64), a.sum.MeanQueries)
+		return fmt.Sprintf("%s / %.1f", strconv.FormatFloat(advMedian(q), 'f', -1, 64), advMean(q))
 	})
 	row("queries spent", func(a *advAttack) string { return strconv.Itoa(a.sum.TotalQueries) })
 	row("median L-inf / L2 of successes", func(a *advAttack) string {
-		if a.sum.Succeeded == 0 {
+		var linf, l2 []float64
+		for i := range a.outs {
+			if a.broken[i] {
+				linf, l2 = append(linf, a.qLinf[i]), append(l2, a.qL2[i])
+			}
+		}
+		if len(l2) == 0 {
 			return "n/a"
 		}
-		return fmt.Sprintf("%s / %s", f3(a.sum.MedianLinf), f3(a.sum.MedianL2))
+		return fmt.Sprintf("%s / %s", f3(advMedian(linf)), f3(advMedian(l2)))
 	})
 	out := []report.Section{{Title: fmt.Sprintf("%s attack, %s", title, advBudget(c.name, cfg)), Table: t}}
 
@@ -476,25 +624,39 @@ func advSections(env *Env, cfg config.RobustAdversarial, c, b *advAttack) []repo
 		lines = append(lines, a.subject.Role+": "+advQueryQuantiles(a, cfg.MaxQueries))
 	}
 	text := "Queries to success (the clean query included): " + strings.Join(lines, "; ") + "."
+	if c.name == AttackSquare {
+		text += fmt.Sprintf(" Square moves each pixel value to a corner of the L-inf ball on the 8-bit grid, %d/255 from the original (epsilon %s), so every image it sends is already an image file's.",
+			int(math.Floor(cfg.Epsilon*255+1e-6)), f3(cfg.Epsilon))
+	}
 	if c.name == AttackHopSkipJump {
 		var l2 []string
 		for _, a := range []*advAttack{c, b} {
 			if a != nil {
-				l2 = append(l2, a.subject.Role+": "+advL2Distribution(a, cfg.EpsilonL2))
+				l2 = append(l2, a.subject.Role+": "+advL2Distribution(a))
 			}
 		}
-		text += " L2 of the closest adversarial image found: " + strings.Join(l2, "; ") + "."
+		text += " L2 of the closest 8-bit adversarial image found: " + strings.Join(l2, "; ") + "."
+	}
+	for _, a := range []*advAttack{c, b} {
+		if a != nil && a.mismatched > 0 {
+			text += fmt.Sprintf(" %s: %d rounded images were answered differently when checked again than during the attack (a model whose answers depend on the batch).", a.subject.Role, a.mismatched)
+		}
 	}
 	out = append(out, report.Section{Text: text, Chart: advChart(c, b, cfg.MaxQueries)})
+	if c.name == AttackHopSkipJump {
+		if ch := advL2Chart(c, b); ch != nil {
+			out = append(out, report.Section{Text: "Median L2 distance of the 8-bit adversarial images an attacker holds after a given number of queries per image (lower is closer): the budget at which the curve flattens is what the attack needs.", Chart: ch})
+		}
+	}
 	return out
 }
 
 // advQueryQuantiles summarises the queries successes took.
 func advQueryQuantiles(a *advAttack, budget int) string {
 	var q []float64
-	for _, o := range a.outs {
-		if o.Success {
-			q = append(q, float64(o.Queries))
+	for i, o := range a.outs {
+		if a.broken[i] {
+			q = append(q, float64(o.SuccessQueries))
 		}
 	}
 	if len(q) == 0 {
@@ -508,36 +670,32 @@ func advQueryQuantiles(a *advAttack, budget int) string {
 	return fmt.Sprintf("p10 %s, p25 %s, median %s, p75 %s, p90 %s, max %s", g(qs[0]), g(qs[1]), g(qs[2]), g(qs[3]), g(qs[4]), g(qs[5]))
 }
 
-// advL2Distribution summarises, over the attacked images, the L2 distance of the closest
-// adversarial image HopSkipJump found (none found counts as infinitely far).
-func advL2Distribution(a *advAttack, eps float64) string {
+// advL2Distribution summarises, over the attacked images, the L2 distance of the 8-bit adversarial
+// image HopSkipJump returned (none counts as infinitely far).
+func advL2Distribution(a *advAttack) string {
 	var d []float64
 	found := 0
-	for _, o := range a.outs {
+	for i, o := range a.outs {
 		if o.Skipped {
 			continue
 		}
-		if o.Adversarial == nil {
+		if o.Adversarial == nil || a.qLabel[i] == o.Label {
 			d = append(d, math.Inf(1))
 			continue
 		}
 		found++
-		d = append(d, o.L2)
+		d = append(d, a.qL2[i])
 	}
 	if len(d) == 0 {
 		return "nothing attacked"
 	}
-	slices.Sort(d)
-	med := d[len(d)/2]
-	if len(d)%2 == 0 {
-		med = (d[len(d)/2-1] + d[len(d)/2]) / 2
-	}
+	med := advMedian(d)
 	medText := f3(med)
 	if math.IsInf(med, 1) {
 		medText = "none found"
 	}
-	within := fmt.Sprintf(", %s within epsilon_l2 %s", pct(a.sum.SuccessRate), f3(eps))
-	if math.IsInf(eps, 1) {
+	within := fmt.Sprintf(", %s within epsilon_l2 %s", pct(a.successRate()), f3(a.eps))
+	if math.IsInf(a.eps, 1) {
 		within = ""
 	}
 	return fmt.Sprintf("median %s (found for %d of %d)%s", medText, found, len(d), within)
@@ -556,7 +714,7 @@ func advChart(c, b *advAttack, budget int) *report.Chart {
 	xs = append(xs, budget)
 	slices.Sort(xs)
 	ch := &report.Chart{Title: advTitle(c.name) + ": images broken within a query budget", XLabel: "queries per image",
-		YLabel: "attack success rate", YMin: 0, YMax: 1}
+		YLabel: "attack success rate (8-bit images)", YMin: 0, YMax: 1}
 	for _, x := range xs {
 		ch.X = append(ch.X, strconv.Itoa(x))
 	}
@@ -566,26 +724,66 @@ func advChart(c, b *advAttack, budget int) *report.Chart {
 		}
 		vals := make([]float64, len(xs))
 		for j, x := range xs {
-			n := 0
-			for _, o := range a.outs {
-				if o.Success && o.Queries <= x {
-					n++
-				}
-			}
-			if a.sum.Attacked > 0 {
-				vals[j] = round(float64(n) / float64(a.sum.Attacked))
-			}
+			vals[j] = round(finiteOr0(advBrokenWithin(a, x)))
 		}
 		ch.Series = append(ch.Series, report.Series{Name: a.subject.Role, Values: vals})
 	}
 	return ch
 }
 
-// advSuccesses counts the candidate's successful attacks, over all attacks.
+// advL2Chart plots attack.L2Curve for each model, from the first budget at which every model has
+// an adversarial image for at least half the images (before that the median is infinite); nil
+// when there is no such budget.
+func advL2Chart(c, b *advAttack) *report.Chart {
+	budgets := attack.Budgets(c.maxQueries)
+	var curves [][]float64
+	for _, a := range []*advAttack{c, b} {
+		if a != nil {
+			curves = append(curves, attack.L2Curve(a.outs, budgets))
+		}
+	}
+	first := -1
+	for j := range budgets {
+		ok := true
+		for _, cv := range curves {
+			ok = ok && !math.IsInf(cv[j], 0) && !math.IsNaN(cv[j])
+		}
+		if ok {
+			first = j
+			break
+		}
+	}
+	if first < 0 {
+		return nil
+	}
+	ch := &report.Chart{Title: advTitle(c.name) + ": median L2 reached within a query budget", XLabel: "queries per image",
+		YLabel: "median L2 (8-bit images)", YMin: 0}
+	for _, q := range budgets[first:] {
+		ch.X = append(ch.X, strconv.Itoa(q))
+	}
+	k := 0
+	for _, a := range []*advAttack{c, b} {
+		if a == nil {
+			continue
+		}
+		vals := make([]float64, 0, len(budgets)-first)
+		for _, v := range curves[k][first:] {
+			// Later budgets can only be closer, so an infinite value cannot follow a finite one;
+			// the guard keeps the chart JSON-encodable regardless.
+			vals = append(vals, round(finiteOr0(v)))
+			ch.YMax = max(ch.YMax, math.Ceil(finiteOr0(v)))
+		}
+		k++
+		ch.Series = append(ch.Series, report.Series{Name: a.subject.Role, Values: vals})
+	}
+	return ch
+}
+
+// advSuccesses counts the candidate's 8-bit successes, over all attacks.
 func advSuccesses(runs [][]*advAttack) int {
 	n := 0
 	for _, per := range runs {
-		n += per[0].sum.Succeeded
+		n += per[0].survived
 	}
 	return n
 }
@@ -603,13 +801,12 @@ func advCases(env *Env, sample []int, runs [][]*advAttack) []failures.Case {
 				continue
 			}
 			it := env.Data.Items[sample[k]]
-			survives := a.qLabel[k] != o.Label
 			predicted, conf, severity := env.className(a.qLabel[k]), a.qConf[k], 1+a.qConf[k]
-			note := fmt.Sprintf("%d queries; L-inf %s, L2 %s", o.Queries, f3(o.Linf), f3(o.L2))
-			if !survives {
+			note := fmt.Sprintf("%d queries; L-inf %s, L2 %s", o.SuccessQueries, f3(a.qLinf[k]), f3(a.qL2[k]))
+			if !a.broken[k] {
 				// Still worth seeing, but the exported file itself no longer fools the model.
 				predicted, conf, severity = env.className(o.AdvLabel), 0, 0
-				note += fmt.Sprintf("; the 8-bit file is classified %s again", env.className(a.qLabel[k]))
+				note += fmt.Sprintf("; the 8-bit file is classified %s when checked again", env.className(a.qLabel[k]))
 			}
 			cases = append(cases, failures.Case{
 				Image:        o.Adversarial.Bytes(),
@@ -618,7 +815,7 @@ func advCases(env *Env, sample []int, runs [][]*advAttack) []failures.Case {
 				Label:        env.className(o.Label),
 				Predicted:    predicted,
 				Confidence:   conf,
-				Perturbation: a.name + " " + advBudgetShort(a.name, o),
+				Perturbation: a.name + " " + advBudgetShort(a.name, a.qLinf[k], a.qL2[k]),
 				Severity:     severity,
 				Note:         note,
 			})
@@ -631,9 +828,9 @@ func advCases(env *Env, sample []int, runs [][]*advAttack) []failures.Case {
 }
 
 // advBudgetShort is the size of one perturbation in the attack's norm.
-func advBudgetShort(name string, o attack.Outcome) string {
+func advBudgetShort(name string, linf, l2 float64) string {
 	if name == AttackHopSkipJump {
-		return "L2 " + f3(o.L2)
+		return "L2 " + f3(l2)
 	}
-	return "L-inf " + f3(o.Linf)
+	return "L-inf " + f3(linf)
 }

@@ -105,6 +105,15 @@ func TestAdversarialSquareBreaksMNIST(t *testing.T) {
 			t.Errorf("adversarial %d is classified %d again, its true label", k, got)
 		}
 	}
+	// Square only sends 8-bit images, so every success survives being saved as a file.
+	if a.survived != s.Succeeded || s.RawSucceeded != s.Succeeded {
+		t.Errorf("%d of %d successes survive 8-bit rounding (%d unrounded), want all", a.survived, s.Succeeded, s.RawSucceeded)
+	}
+	for i, o := range a.outs {
+		if o.Success && !equalPix(o.Adversarial.Bytes(), o.Adversarial.Bytes().Float().Bytes()) || o.Success && a.qL2[i] != o.L2 {
+			t.Errorf("image %d: the adversarial image changes when rounded to 8 bits (L2 %g -> %g)", i, o.L2, a.qL2[i])
+		}
+	}
 }
 
 // TestAdversarialControls: attacks must not report successes they cannot have. A model whose
@@ -217,6 +226,106 @@ func TestAdversarialHopSkipJumpFlips(t *testing.T) {
 				t.Errorf("L2 %g: adversarial %d is classified %d again, its true label", eps, k, got)
 			}
 		}
+		// The boundary point itself falls back to the true class about half the time once
+		// rounded; what HopSkipJump returns is already rounded and verified.
+		if float64(a.survived) < 0.95*float64(a.sum.Succeeded) {
+			t.Errorf("L2 %g: %d of %d successes survive 8-bit rounding, want >= 95%%", eps, a.survived, a.sum.Succeeded)
+		}
+		for i, o := range a.outs {
+			if o.Adversarial != nil && a.qL2[i] != o.L2 {
+				t.Errorf("image %d: L2 %g changes to %g when rounded: not an 8-bit image", i, o.L2, a.qL2[i])
+			}
+		}
+	}
+}
+
+// TestAdversarialRecords: report.json carries, per attack and model, the L2 curve and every
+// sampled image with the figures the metrics are computed from, and they agree.
+func TestAdversarialRecords(t *testing.T) {
+	env := testEnv(t, "mnist_cnn.onnx", "mnist_weak.onnx", "mnist", advConfig(func(ra *config.RobustAdversarial) {
+		ra.Sample, ra.Epsilon, ra.PInit, ra.MaxQueries, ra.EpsilonL2 = 20, 0.1, 0.8, 400, math.Inf(1)
+		ra.Attacks = []string{"Square", "hsj"} // aliases, as a config file may spell them
+	}))
+	env.Export = nil
+	res, err := RobustAdversarial{}.Run(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Attacks) != 4 {
+		t.Fatalf("%d attack records, want 2 attacks x 2 models", len(res.Attacks))
+	}
+	for _, run := range res.Attacks {
+		metrics := res.Metrics
+		if run.Model == "baseline" {
+			metrics = res.BaselineMetrics
+		}
+		p := run.Attack + "_"
+		if _, ok := metrics[p+"success_rate"]; !ok {
+			t.Fatalf("%s %s: no %ssuccess_rate metric in %v", run.Attack, run.Model, p, metrics)
+		}
+		if len(run.Images) != int(res.Metrics["sample"]) || run.MaxQueries != 400 {
+			t.Errorf("%s %s: %d images, budget %d", run.Attack, run.Model, len(run.Images), run.MaxQueries)
+		}
+		var attacked, broken, raw, queries int
+		for _, im := range run.Images {
+			queries += im.Queries
+			if im.Skipped {
+				continue
+			}
+			attacked++
+			if im.Success {
+				raw++
+			}
+			if im.Success8bit {
+				broken++
+				if im.QueriesToSuccess == nil || im.QueriesToFinal == nil || *im.QueriesToSuccess > *im.QueriesToFinal || *im.QueriesToFinal > im.Queries {
+					t.Errorf("%s %s %s: queries to success %v, to final %v, spent %d", run.Attack, run.Model, im.Path, im.QueriesToSuccess, im.QueriesToFinal, im.Queries)
+				}
+				if im.L2 == nil || im.Linf == nil || im.Predicted == im.Label || im.Predicted == "" {
+					t.Errorf("%s %s %s: broken without distances or a wrong class: %+v", run.Attack, run.Model, im.Path, im)
+				}
+			}
+			if run.Epsilon != nil && im.Success8bit {
+				norm := *im.L2
+				if run.Norm == "linf" {
+					norm = *im.Linf
+				}
+				if norm > *run.Epsilon+1e-6 {
+					t.Errorf("%s %s %s: broken at %s %g beyond epsilon %g", run.Attack, run.Model, im.Path, run.Norm, norm, *run.Epsilon)
+				}
+			}
+		}
+		if got := float64(broken) / float64(attacked); math.Abs(got-metrics[p+"success_rate"]) > 1e-6 {
+			t.Errorf("%s %s: records give success rate %g, metric %g", run.Attack, run.Model, got, metrics[p+"success_rate"])
+		}
+		if got := float64(raw) / float64(attacked); math.Abs(got-metrics[p+"success_rate_raw"]) > 1e-6 {
+			t.Errorf("%s %s: records give raw success rate %g, metric %g", run.Attack, run.Model, got, metrics[p+"success_rate_raw"])
+		}
+		if float64(queries) != metrics[p+"total_queries"] {
+			t.Errorf("%s %s: records count %d queries, metric %g", run.Attack, run.Model, queries, metrics[p+"total_queries"])
+		}
+		if n := len(run.Curve); n == 0 || run.Curve[n-1].Queries != 400 || math.Abs(run.Curve[n-1].SuccessRate-metrics[p+"success_rate"]) > 1e-6 {
+			t.Errorf("%s %s: curve %+v does not end at the budget with the success rate", run.Attack, run.Model, run.Curve)
+		}
+		if run.Attack == AttackHopSkipJump {
+			last := run.Curve[len(run.Curve)-1]
+			if run.Epsilon != nil || last.MedianL2 == nil || *last.MedianL2 != metrics[p+"median_l2_at_400"] {
+				t.Errorf("hopskipjump %s: epsilon %v, final median L2 %v, metric %g", run.Model, run.Epsilon, last.MedianL2, metrics[p+"median_l2_at_400"])
+			}
+		}
+	}
+	// HopSkipJump with no L2 budget: the details chart the L2 reached against queries.
+	found := false
+	for _, d := range res.Details {
+		if d.Chart != nil && strings.Contains(d.Chart.Title, "median L2") {
+			found = len(d.Chart.Series) == 2 && len(d.Chart.X) > 1
+		}
+	}
+	if !found {
+		t.Errorf("no L2-vs-queries chart for both models in the details")
+	}
+	if _, err := json.Marshal(res); err != nil {
+		t.Errorf("result does not encode: %v", err)
 	}
 }
 
@@ -274,7 +383,7 @@ func TestAdversarialThresholds(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := cfg
 			tt.set(&c)
-			res := advResult(env, c, tt.runs, len(sample), eligible)
+			res := advResult(env, c, tt.runs, sample, eligible)
 			if res.Status != tt.want {
 				t.Errorf("status %s, want %s: %s", res.Status, tt.want, res.Summary)
 			}

@@ -282,6 +282,8 @@ type Result struct {
 	Details []Section `json:"details"`
 	// Failures points at the exported failure cases, when any were written.
 	Failures *Failures `json:"failures,omitempty"`
+	// Attacks are robust.adversarial's per-image records and curves (JSON only).
+	Attacks []AttackRun `json:"attacks,omitempty"`
 	// Error says why a check could not run (status error) or why it was skipped (status skip).
 	Error           string  `json:"error,omitempty"`
 	DurationSeconds float64 `json:"duration_seconds"`

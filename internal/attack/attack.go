@@ -32,9 +32,13 @@ type Oracle interface {
 }
 
 // Outcome is the result of attacking one image.
+//
+// An attacker delivers image files, so every adversarial image an attack returns is on the 8-bit
+// grid (each value k/255) and was answered misclassified exactly as returned: rounding it to 8 bits
+// changes nothing. HopSkipJump also reports the closest unrounded point it found (Raw*), which is
+// what float-valued attacks usually quote.
 type Outcome struct {
-	// Success: a misclassified image was found inside the epsilon ball (and, for HopSkipJump, its
-	// label was confirmed by a final query).
+	// Success: Adversarial lies within the epsilon ball.
 	Success bool
 	// Skipped: the clean image was already misclassified, so it was not attacked. It is neither a
 	// success nor a failure and must be left out of success rates.
@@ -42,14 +46,35 @@ type Outcome struct {
 	// Queries is the number of images this attack sent to the oracle for this image, the first
 	// query of the clean image included.
 	Queries int
-	// Adversarial is the closest misclassified image found, exactly as the oracle saw it; nil when
-	// none was found. HopSkipJump may return one outside the epsilon ball (Success is then false).
+	// SuccessQueries is the number of queries spent when the first success was verified: what it
+	// cost to break the image (0 without a success). With no epsilon budget any adversarial image
+	// is a success, so this is when the first one was found.
+	SuccessQueries int
+	// FinalQueries is the number of queries spent when Adversarial was verified (0 when nil).
+	FinalQueries int
+	// Adversarial is the closest misclassified 8-bit image found, exactly as the oracle saw it;
+	// nil when none was found. HopSkipJump may return one outside the epsilon ball (Success is
+	// then false).
 	Adversarial *imaging.Float
 	// Linf and L2 are the distances of Adversarial from the clean image (0 when it is nil).
 	Linf, L2 float64
+	// RawSuccess, RawLinf and RawL2 describe the closest misclassified image found before rounding
+	// to 8 bits (for Square, which only sends 8-bit images, they equal Success, Linf and L2).
+	RawSuccess     bool
+	RawLinf, RawL2 float64
 	// Label is the true label. AdvLabel is the oracle's label for Adversarial, or for the clean
 	// image when Adversarial is nil (so it differs from Label only for successes and skips).
 	Label, AdvLabel int
+	// Trace lists the adversarial images this attack could have returned had it stopped earlier:
+	// after Trace[k].Queries queries the best one was at Trace[k]'s distances. The last entry is
+	// Adversarial. It is what L2Curve reads.
+	Trace []Point
+}
+
+// Point is a deliverable adversarial image's distances and the queries spent when it was verified.
+type Point struct {
+	Queries  int
+	L2, Linf float64
 }
 
 // Summary aggregates outcomes the way robustness reports quote them.
@@ -61,7 +86,11 @@ type Summary struct {
 	// SuccessRate is Succeeded / Attacked (0 when nothing was attacked); robust accuracy on the
 	// attacked images is 1 - SuccessRate.
 	SuccessRate float64
-	// MedianQueries and MeanQueries are over successes: the queries needed to break an image.
+	// RawSucceeded and RawSuccessRate count unrounded successes (Outcome.RawSuccess).
+	RawSucceeded   int
+	RawSuccessRate float64
+	// MedianQueries and MeanQueries are over successes: the queries needed to break an image
+	// (Outcome.SuccessQueries).
 	MedianQueries, MeanQueries float64
 	// TotalQueries is every query spent, failures and skips included.
 	TotalQueries int
@@ -75,12 +104,16 @@ func Summarize(outs []Outcome) Summary {
 	var queries, linf, l2 []float64
 	for _, o := range outs {
 		s.TotalQueries += o.Queries
-		switch {
-		case o.Skipped:
+		if o.Skipped {
 			s.Skipped++
-		case o.Success:
+			continue
+		}
+		if o.RawSuccess {
+			s.RawSucceeded++
+		}
+		if o.Success {
 			s.Succeeded++
-			queries = append(queries, float64(o.Queries))
+			queries = append(queries, float64(o.SuccessQueries))
 			linf = append(linf, o.Linf)
 			l2 = append(l2, o.L2)
 		}
@@ -88,10 +121,66 @@ func Summarize(outs []Outcome) Summary {
 	s.Attacked = s.Images - s.Skipped
 	if s.Attacked > 0 {
 		s.SuccessRate = float64(s.Succeeded) / float64(s.Attacked)
+		s.RawSuccessRate = float64(s.RawSucceeded) / float64(s.Attacked)
 	}
 	s.MedianQueries, s.MeanQueries = median(queries), mean(queries)
 	s.MedianLinf, s.MedianL2 = median(linf), median(l2)
 	return s
+}
+
+// Budgets are the query budgets a curve is read at: 10, 30, 100, 300, 1000, ... below max, then
+// max itself (nothing when max < 1).
+func Budgets(max int) []int {
+	var out []int
+	for b, three := 10, true; b < max; three = !three {
+		out = append(out, b)
+		if three {
+			b *= 3
+		} else {
+			b = b / 3 * 10
+		}
+	}
+	if max >= 1 {
+		out = append(out, max)
+	}
+	return out
+}
+
+// L2At is the L2 distance of the adversarial image an attack on o would have returned with a
+// budget of q queries: +Inf when it had found none by then, NaN for a skipped image.
+func (o *Outcome) L2At(q int) float64 {
+	if o.Skipped {
+		return math.NaN()
+	}
+	d := math.Inf(1)
+	for _, p := range o.Trace {
+		if p.Queries > q {
+			break
+		}
+		d = p.L2
+	}
+	return d
+}
+
+// L2Curve is, for each budget, the median over the attacked images of L2At: how close an attacker
+// with that many queries per image gets (+Inf while fewer than half the images have an adversarial
+// image; NaN when nothing was attacked). A team reads off the budget an attacker needs.
+func L2Curve(outs []Outcome, budgets []int) []float64 {
+	curve := make([]float64, len(budgets))
+	d := make([]float64, 0, len(outs))
+	for j, q := range budgets {
+		d = d[:0]
+		for i := range outs {
+			if !outs[i].Skipped {
+				d = append(d, outs[i].L2At(q))
+			}
+		}
+		curve[j] = math.NaN()
+		if len(d) > 0 {
+			curve[j] = median(d)
+		}
+	}
+	return curve
 }
 
 func median(v []float64) float64 {
@@ -192,6 +281,20 @@ func distances(a, b *imaging.Float) (linf, l2 float64) {
 		sum += d * d
 	}
 	return linf, math.Sqrt(sum)
+}
+
+// quantize is the value an 8-bit image file stores for v: exactly what imaging.Float.Bytes then
+// Float give back, so an image of quantized values survives being saved.
+func quantize(v float32) float32 { return imaging.ByteToUnit(imaging.UnitToByte(v)) }
+
+// quantized reports whether every value of m is on the 8-bit grid.
+func quantized(m *imaging.Float) bool {
+	for _, v := range m.Pix {
+		if quantize(v) != v {
+			return false
+		}
+	}
+	return true
 }
 
 func clamp01(v float32) float32 {

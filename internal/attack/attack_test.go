@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -203,23 +204,22 @@ func sumQueries(outs []Outcome) int {
 	return n
 }
 
-// checkAdversarials verifies what every attack promises about its outcomes: adversarials are in
-// range, misclassified by the oracle, and their reported distances are the real ones.
+// checkAdversarials verifies what every attack promises about its outcomes: adversarials are on
+// the 8-bit grid, misclassified by the oracle, and their reported distances are the real ones;
+// the trace ends at the returned image, only improves, and its query counts are consistent.
 func checkAdversarials(t *testing.T, o Oracle, imgs []*imaging.Float, outs []Outcome) {
 	t.Helper()
 	for i, out := range outs {
 		if out.Adversarial == nil {
-			if out.Success {
-				t.Errorf("image %d: success without an adversarial image", i)
+			if out.Success || len(out.Trace) > 0 || out.FinalQueries != 0 || out.SuccessQueries != 0 {
+				t.Errorf("image %d: success %v, trace %v, queries %d/%d without an adversarial image", i, out.Success, out.Trace, out.SuccessQueries, out.FinalQueries)
 			}
 			continue
 		}
-		for j, v := range out.Adversarial.Pix {
-			if !(v >= 0 && v <= 1) {
-				t.Fatalf("image %d: adversarial value %g at %d outside [0,1]", i, v, j)
-			}
+		if !quantized(out.Adversarial) {
+			t.Errorf("image %d: adversarial image is not on the 8-bit grid", i)
 		}
-		p, err := o.Probs(t.Context(), []*imaging.Float{out.Adversarial})
+		p, err := o.Probs(t.Context(), []*imaging.Float{out.Adversarial.Bytes().Float()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -235,25 +235,95 @@ func checkAdversarials(t *testing.T, o Oracle, imgs []*imaging.Float, outs []Out
 		if math.Abs(linf-out.Linf) > 1e-9 || math.Abs(math.Sqrt(sum)-out.L2) > 1e-9 {
 			t.Errorf("image %d: reported Linf %g L2 %g, actual %g %g", i, out.Linf, out.L2, linf, math.Sqrt(sum))
 		}
+		if n := len(out.Trace); n == 0 || out.Trace[n-1] != (Point{Queries: out.FinalQueries, L2: out.L2, Linf: out.Linf}) {
+			t.Errorf("image %d: trace %v does not end at the returned image (%d queries, L2 %g)", i, out.Trace, out.FinalQueries, out.L2)
+		}
+		for k := 1; k < len(out.Trace); k++ {
+			if out.Trace[k].Queries <= out.Trace[k-1].Queries || out.Trace[k].L2 >= out.Trace[k-1].L2 {
+				t.Errorf("image %d: trace %v does not improve at every step", i, out.Trace)
+				break
+			}
+		}
+		if out.FinalQueries > out.Queries || out.Success && (out.SuccessQueries < 1 || out.SuccessQueries > out.FinalQueries) {
+			t.Errorf("image %d: queries to success %d, to final %d, spent %d", i, out.SuccessQueries, out.FinalQueries, out.Queries)
+		}
 	}
 }
 
-func TestSummarize(t *testing.T) {
+func TestBudgets(t *testing.T) {
+	tests := []struct {
+		max  int
+		want []int
+	}{
+		{0, nil},
+		{1, []int{1}},
+		{10, []int{10}},
+		{11, []int{10, 11}},
+		{300, []int{10, 30, 100, 300}},
+		{2389, []int{10, 30, 100, 300, 1000, 2389}},
+		{24500, []int{10, 30, 100, 300, 1000, 3000, 10000, 24500}},
+	}
+	for _, tt := range tests {
+		if got := Budgets(tt.max); !slices.Equal(got, tt.want) {
+			t.Errorf("Budgets(%d) = %v, want %v", tt.max, got, tt.want)
+		}
+	}
+}
+
+func TestL2Curve(t *testing.T) {
+	inf := math.Inf(1)
 	outs := []Outcome{
-		{Success: true, Queries: 3, Linf: 0.1, L2: 1},
-		{Success: true, Queries: 9, Linf: 0.3, L2: 3},
-		{Success: true, Queries: 6, Linf: 0.2, L2: 2},
-		{Queries: 100},
-		{Skipped: true, Queries: 1},
+		{Trace: []Point{{Queries: 5, L2: 9}, {Queries: 50, L2: 4}, {Queries: 400, L2: 2}}},
+		{Trace: []Point{{Queries: 20, L2: 6}, {Queries: 900, L2: 1}}},
+		{}, // never found one
+		{Skipped: true, Trace: []Point{{Queries: 1, L2: 100}}},
 	}
-	got := Summarize(outs)
-	want := Summary{Images: 5, Skipped: 1, Attacked: 4, Succeeded: 3, SuccessRate: 0.75,
-		MedianQueries: 6, MeanQueries: 6, TotalQueries: 119, MedianLinf: 0.2, MedianL2: 2}
-	if got != want {
-		t.Errorf("Summarize = %+v, want %+v", got, want)
+	tests := []struct {
+		q    int
+		at0  float64
+		want float64
+	}{
+		{4, inf, inf},  // nobody has one
+		{5, 9, inf},    // one of three
+		{20, 9, 9},     // 9, 6, inf
+		{50, 4, 6},     // 4, 6, inf
+		{1000, 2, 2},   // 2, 1, inf
+		{100000, 2, 2}, // nothing after the last point
 	}
-	if got := Summarize(nil); got != (Summary{}) {
-		t.Errorf("Summarize(nil) = %+v, want zero", got)
+	for _, tt := range tests {
+		if got := outs[0].L2At(tt.q); got != tt.at0 {
+			t.Errorf("L2At(%d) = %g, want %g", tt.q, got, tt.at0)
+		}
+		if got := L2Curve(outs, []int{tt.q})[0]; got != tt.want {
+			t.Errorf("L2Curve at %d = %g, want %g", tt.q, got, tt.want)
+		}
+	}
+	if v := outs[3].L2At(10); !math.IsNaN(v) {
+		t.Errorf("L2At of a skipped image = %g, want NaN", v)
+	}
+	if v := L2Curve(outs[3:], []int{10})[0]; !math.IsNaN(v) {
+		t.Errorf("L2Curve with nothing attacked = %g, want NaN", v)
+	}
+}
+
+func TestQuantize(t *testing.T) {
+	tests := []struct{ in, want float32 }{
+		{0, 0}, {1, 1}, {-0.2, 0}, {1.5, 1}, {float32(math.NaN()), 0},
+		{0.5, 128.0 / 255}, {0.4999, 127.0 / 255}, {3.0 / 255, 3.0 / 255}, {3.49 / 255, 3.0 / 255}, {3.51 / 255, 4.0 / 255},
+	}
+	for _, tt := range tests {
+		got := quantize(tt.in)
+		if got != tt.want {
+			t.Errorf("quantize(%g) = %g, want %g", tt.in, got, tt.want)
+		}
+		if quantize(got) != got {
+			t.Errorf("quantize(%g) = %g is not a fixed point", tt.in, got)
+		}
+		m := imaging.NewFloat(1, 1, 1)
+		m.Pix[0] = got
+		if back := m.Bytes().Float().Pix[0]; back != got {
+			t.Errorf("quantize(%g) = %g does not survive an 8-bit round trip (%g)", tt.in, got, back)
+		}
 	}
 }
 
@@ -406,7 +476,8 @@ func TestCanceled(t *testing.T) {
 		}
 		return m.Probs(ctx, imgs)
 	})
-	if _, err := Square(ctx, o, imgs, modelLabels(m, imgs), SquareConfig{Epsilon: 1e-4}); !errors.Is(err, context.Canceled) {
+	// One 8-bit step: too small to break these images, large enough to be tried.
+	if _, err := Square(ctx, o, imgs, modelLabels(m, imgs), SquareConfig{Epsilon: 1.0 / 255}); !errors.Is(err, context.Canceled) {
 		t.Errorf("Square error = %v, want context.Canceled", err)
 	}
 	if calls != 3 {

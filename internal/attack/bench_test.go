@@ -72,3 +72,16 @@ func BenchmarkHSJ(b *testing.B) {
 	b.ReportMetric(s.SuccessRate, "success")
 	b.ReportMetric(s.MedianL2, "median-L2")
 }
+
+// BenchmarkSignProbe fills one MNIST-size gradient-estimation probe: HopSkipJump fills thousands
+// per image, so this is its hottest loop outside the oracle.
+func BenchmarkSignProbe(b *testing.B) {
+	cur := randomImages(1, 1, 28, 28, 1, 0, 1)[0].Pix
+	dst := make([]float32, len(cur))
+	var c probeCorners
+	c.set(cur, 0.001)
+	src := imageSource(1, 0)
+	for b.Loop() {
+		signProbe(src, &c, dst)
+	}
+}

@@ -14,8 +14,7 @@ const (
 	DefaultInitEvals = 100
 	DefaultMaxEvals  = 10000
 	DefaultInitTries = 100
-	// minTolerance keeps the binary search and the probe radius above float32 resolution: the
-	// paper's d^-1.5 would make ImageNet-size probes vanish once pixels are rounded to float32.
+	// minTolerance keeps the binary search and the probe radius above float32 resolution.
 	minTolerance = 1e-6
 	// maxStepHalvings bounds the geometric step search; 2^-30 of the distance is far below any
 	// useful step.
@@ -42,8 +41,13 @@ type HSJConfig struct {
 	// (0: DefaultInitTries).
 	InitTries int
 	// Tolerance ends each binary search to the boundary once the blend factor between the clean
-	// image and the adversarial one is known to within it (0: the paper's d^-1.5, d the number of
-	// pixel values, but not below 1e-6). It also sets the probe radius of gradient estimation.
+	// image and the adversarial one is known to within it, and sets the probe radius of gradient
+	// estimation to sqrt(d)*Tolerance times the distance (d the number of pixel values). 0 means
+	// 0.01/sqrt(d), not below 1e-6: probes at 1% of the distance and 12 bisection steps on MNIST.
+	// The paper's d^-1.5 (15 steps, probes at dist/d) reached the same L2 per query on an MNIST
+	// CNN (median 1.92 both, 100 images x 2 seeds at 2,389 queries), and spends 3 more queries
+	// per iteration on a precision that rounding to 8 bits throws away; 0.002 (9 steps) was worse
+	// (2.28): the point it settles on lies too far inside the adversarial side for probes at 1%.
 	Tolerance float64
 	// MaxBatch caps the images per oracle call (0: DefaultMaxBatch); gradient-estimation samples
 	// of all active images are packed into calls of this size.
@@ -92,38 +96,78 @@ func (c HSJConfig) withDefaults() (HSJConfig, error) {
 // point (Monte-Carlo, sqrt(t)-growing sample counts), step along it with a geometrically shrinking
 // step until the label is still wrong, and binary-search back to the boundary.
 //
+// The search runs on float images, but what it returns is deliverable: a point on the boundary
+// falls back to the true class about half the time once rounded to 8 bits, so HopSkipJump steps
+// past the boundary by a margin, rounds, queries the rounded image, and grows the margin when
+// that fails (deliver). It does so before each budget of Budgets(MaxQueries) would be crossed, so
+// that Trace tells what a smaller budget would have reached, whenever the unrounded point enters
+// the epsilon ball, and at the end; when every margin fails, the search simply goes on from its
+// unrounded point and the previous deliverable image stands.
+//
 // Queries per image: 1 for the clean image (images already misclassified are reported Skipped),
-// then the search, and 1 at the end to confirm the returned image's label. An image stops once
-// it is within Epsilon; the probes of all active images share oracle calls of MaxBatch images.
+// then the search and the deliveries. An image stops once a delivered image is within Epsilon;
+// the probes of all active images share oracle calls of MaxBatch images.
 func HopSkipJump(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []int, cfg HSJConfig) ([]Outcome, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
+	budgets := Budgets(cfg.MaxQueries)
 	return attackAll(ctx, "hopskipjump", o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, func(i int, out *Outcome) attack {
 		src := imageSource(cfg.Seed, i)
-		h := &hsj{cfg: cfg, x: imgs[i], label: labels[i], src: src, rng: rand.New(src), out: out, left: cfg.MaxQueries}
+		h := &hsj{cfg: cfg, x: imgs[i], label: labels[i], src: src, rng: rand.New(src), out: out,
+			left: cfg.MaxQueries, budgets: budgets, margin: initialMargin}
 		return h.run
 	})
 }
+
+// Delivery: the first margin tried is initialMargin times the rounding error's norm divided by
+// sqrt(d) (the size of its component along a random direction, such as the boundary's normal),
+// and each failure multiplies it by marginGrowth, at most deliverTries times per delivery. The
+// margin that worked is remembered per image, halved when it worked at once, since the boundary
+// near an image changes slowly. Measured on a LeNet-5 (100 MNIST images x 2 seeds at 2,389
+// queries, 719 deliveries): 78% succeeded at the first try and all within four, for 0.24% of the
+// queries and 0.3% more L2 than the unrounded points; growing by 3 instead left 2.5% of the
+// deliveries failing after four tries, and starting at 1 or 2 without halving cost 0.7% in L2.
+const (
+	initialMargin = 0.5
+	marginGrowth  = 4
+	deliverTries  = 4
+)
 
 // hsj is the state of one image's HopSkipJump attack.
 type hsj struct {
 	cfg   HSJConfig
 	x     *imaging.Float
 	label int
-	src   *rand.PCG  // for Gaussian probes, which draw from it directly for speed
+	src   *rand.PCG  // for probes, which draw from it directly for speed
 	rng   *rand.Rand // over src
 	out   *Outcome
 	left  int // queries left in the budget
 	yield func(request) bool
 
-	// Scratch reused across iterations: with cur, cand and best, an image under attack holds
-	// about 36 bytes per pixel value.
-	benign   []float64
-	dir      []float32
-	far, mid *imaging.Float
+	budgets []int   // Budgets(MaxQueries): deliver before crossing each
+	next    int     // the next budget in budgets not yet prepared for
+	margin  float64 // the delivery margin to try first, in units of the rounding error / sqrt(d)
+
+	// raw is the closest unrounded adversarial point found, rawL2 its distance; delivered is the
+	// raw distance at the last delivery, so that an unchanged point is not delivered twice.
+	raw              *imaging.Float
+	rawL2, delivered float64
+	rawPred          int // the oracle's answer for raw
+	// best is the closest delivered (8-bit, verified) adversarial image, bestL2 its distance.
+	best   *imaging.Float
+	bestL2 float64
+
+	// Scratch reused across iterations: with cur, cand, raw, best and q, an image under attack
+	// holds about 52 bytes per pixel value.
+	advSum, benignSum []float32 // gradient estimation's running sums
+	corners           probeCorners
+	far, mid          *imaging.Float
+	q                 *imaging.Float
 }
+
+func (h *hsj) used() int { return h.cfg.MaxQueries - h.left }
 
 // ask sends one image and reports whether the oracle misclassifies it; ok is false when the run
 // was stopped.
@@ -151,63 +195,150 @@ func (h *hsj) run(yield func(request) bool) {
 	if !(h.cfg.Epsilon > 0) {
 		return
 	}
-	best, ok := h.search()
-	if !ok || best == nil || h.left < 1 {
-		return
+	h.search()
+	if h.raw != nil {
+		h.out.RawLinf, h.out.RawL2 = distances(h.raw, h.x)
+		h.out.RawSuccess = h.out.RawL2 <= h.cfg.Epsilon
 	}
-	// Every point kept was itself answered adversarial, but the last one lies on the boundary by
-	// construction, where an oracle that is not bit-exact between batches could flip: confirm it.
-	adv, pred, ok = h.ask(best)
-	if !ok || !adv {
-		return
-	}
-	h.out.Adversarial, h.out.AdvLabel = best, pred
-	h.out.Linf, h.out.L2 = distances(best, h.x)
-	h.out.Success = h.out.L2 <= h.cfg.Epsilon
 }
 
-// search returns the closest adversarial image found (nil when none), keeping one query for the
-// final confirmation.
-func (h *hsj) search() (best *imaging.Float, ok bool) {
+// reserve is the queries the search keeps for the final delivery.
+const reserve = deliverTries
+
+// accept records a delivered image: q was answered pred, adversarial, exactly as it is.
+func (h *hsj) accept(q *imaging.Float, pred int) {
+	linf, l2 := distances(q, h.x)
+	if h.best != nil && l2 >= h.bestL2 {
+		return
+	}
+	if h.best == nil {
+		h.best = imaging.NewFloat(q.Width, q.Height, q.Channels)
+	}
+	copy(h.best.Pix, q.Pix)
+	h.bestL2 = l2
+	o := h.out
+	o.Adversarial, o.AdvLabel, o.Linf, o.L2 = h.best, pred, linf, l2
+	o.FinalQueries = h.used()
+	o.Trace = append(o.Trace, Point{Queries: o.FinalQueries, L2: l2, Linf: linf})
+	if !o.Success && l2 <= h.cfg.Epsilon {
+		o.Success, o.SuccessQueries = true, o.FinalQueries
+	}
+}
+
+// deliver turns the unrounded point raw into an 8-bit image that the oracle still misclassifies,
+// using at most tries queries: it moves raw away from the clean image along their line by margin
+// times |rounding error|/sqrt(d), rounds, and queries; on failure it grows the margin. A point it
+// has tried is not tried again. ok is false when the run was stopped.
+func (h *hsj) deliver(tries int) (ok bool) {
+	if h.raw == nil || h.rawL2 >= h.delivered {
+		return true
+	}
+	x, raw := h.x, h.raw
+	var e2 float64
+	for _, v := range raw.Pix {
+		d := float64(quantize(v) - v)
+		e2 += d * d
+	}
+	if e2 == 0 {
+		// raw is on the grid already, and was answered adversarial as it is.
+		h.delivered = h.rawL2
+		h.accept(raw, h.rawPred)
+		return true
+	}
+	if tries <= 0 {
+		return true // no query to spare now; a later delivery gets this point
+	}
+	h.delivered = h.rawL2
+	if h.q == nil {
+		h.q = imaging.NewFloat(x.Width, x.Height, x.Channels)
+	}
+	c := h.margin
+	for k := 0; k < tries && h.left > 0; k++ {
+		s := float32(c * math.Sqrt(e2/float64(len(x.Pix))) / h.rawL2)
+		for i, v := range x.Pix {
+			h.q.Pix[i] = quantize(clamp01(v + (1+s)*(raw.Pix[i]-v)))
+		}
+		adv, pred, ok := h.ask(h.q)
+		if !ok {
+			return false
+		}
+		if adv {
+			h.accept(h.q, pred)
+			if k == 0 {
+				c /= 2
+			}
+			h.margin = c
+			return true
+		}
+		c *= marginGrowth
+	}
+	return true
+}
+
+// improve records cur, answered adversarial with label pred, as the raw point when it is closer.
+func (h *hsj) improve(cur *imaging.Float, pred int) {
+	_, l2 := distances(cur, h.x)
+	if h.raw != nil && l2 >= h.rawL2 {
+		return
+	}
+	if h.raw == nil {
+		h.raw = imaging.NewFloat(cur.Width, cur.Height, cur.Channels)
+	}
+	copy(h.raw.Pix, cur.Pix)
+	h.rawL2, h.rawPred = l2, pred
+}
+
+// search runs the attack, keeping reserve queries for the final delivery.
+func (h *hsj) search() {
 	x := h.x
 	d := len(x.Pix)
 	tol := h.cfg.Tolerance
 	if tol == 0 {
-		tol = max(1/(float64(d)*math.Sqrt(float64(d))), minTolerance)
+		tol = max(0.01/math.Sqrt(float64(d)), minTolerance)
 	}
 	bisections := int(math.Ceil(math.Log2(1 / tol)))
+	h.delivered = math.Inf(1)
 
 	cur := imaging.NewFloat(x.Width, x.Height, x.Channels)
 	h.far, h.mid = imaging.NewFloat(x.Width, x.Height, x.Channels), imaging.NewFloat(x.Width, x.Height, x.Channels)
-	found := false
-	for try := 0; try < h.cfg.InitTries && h.left > 1 && !found; try++ {
+	found, pred := false, 0
+	for try := 0; try < h.cfg.InitTries && h.left > 0 && !found; try++ {
 		h.noise(try, cur)
-		adv, _, ok := h.ask(cur)
+		adv, p, ok := h.ask(cur)
 		if !ok {
-			return nil, false
+			return
 		}
-		found = adv
+		if found = adv; found {
+			// The noise is on the 8-bit grid: it is the first deliverable image.
+			pred = p
+			h.accept(cur, pred)
+		}
 	}
-	if !found {
-		return nil, true
+	if !found || h.done() {
+		return
 	}
-	if !h.bisect(cur, tol) {
-		return nil, false
+	if !h.bisect(cur, pred, tol) {
+		return
 	}
-	best = cur.Clone()
-	_, bestDist := distances(best, x)
+	if !h.milestone() {
+		return
+	}
 
 	grad := make([]float64, d)
-	h.benign, h.dir = make([]float64, d), make([]float32, d)
+	h.advSum, h.benignSum = make([]float32, d), make([]float32, d)
 	cand := imaging.NewFloat(x.Width, x.Height, x.Channels)
-	for t := 1; h.cfg.MaxIter == 0 || t <= h.cfg.MaxIter; t++ {
-		if bestDist <= h.cfg.Epsilon && !math.IsInf(h.cfg.Epsilon, 1) {
+	for t := 1; !h.done() && (h.cfg.MaxIter == 0 || t <= h.cfg.MaxIter); t++ {
+		_, dist := distances(cur, x)
+		// Keep room for one step, the bisection and the final delivery.
+		evals := min(int(float64(h.cfg.InitEvals)*math.Sqrt(float64(t))), h.cfg.MaxEvals, h.left-2-bisections-reserve)
+		if evals < 1 || dist == 0 {
 			break
 		}
-		_, dist := distances(cur, x)
-		// Keep room for one step, the bisection and the final confirmation.
-		evals := min(int(float64(h.cfg.InitEvals)*math.Sqrt(float64(t))), h.cfg.MaxEvals, h.left-2-bisections)
-		if evals < 1 || dist == 0 {
+		if !h.checkpoint(evals + bisections + 2) {
+			return
+		}
+		evals = min(evals, h.left-2-bisections-reserve)
+		if evals < 1 {
 			break
 		}
 		// The paper's probe radius: 10% of the range at first, then sqrt(d)*tol*dist.
@@ -217,7 +348,7 @@ func (h *hsj) search() (best *imaging.Float, ok bool) {
 		}
 		usable, ok := h.estimateGradient(cur, delta, evals, grad)
 		if !ok {
-			return nil, false
+			return
 		}
 		if !usable {
 			break // every probe was clipped away: no direction to follow
@@ -226,18 +357,18 @@ func (h *hsj) search() (best *imaging.Float, ok bool) {
 		step := dist / math.Sqrt(float64(t))
 		stepped := false
 		for range maxStepHalvings {
-			if h.left < 2 {
+			if h.left < 2+reserve {
 				break
 			}
 			for i, v := range cur.Pix {
 				cand.Pix[i] = clamp01(v + float32(step*grad[i]))
 			}
-			adv, _, ok := h.ask(cand)
+			adv, p, ok := h.ask(cand)
 			if !ok {
-				return nil, false
+				return
 			}
 			if adv {
-				stepped = true
+				stepped, pred = true, p
 				break
 			}
 			step /= 2
@@ -246,15 +377,43 @@ func (h *hsj) search() (best *imaging.Float, ok bool) {
 			break
 		}
 		cur, cand = cand, cur
-		if !h.bisect(cur, tol) {
-			return nil, false
+		if !h.bisect(cur, pred, tol) {
+			return
 		}
-		if _, l2 := distances(cur, x); l2 < bestDist {
-			copy(best.Pix, cur.Pix)
-			bestDist = l2
+		if !h.milestone() {
+			return
 		}
 	}
-	return best, true
+	// The final delivery may use everything left: the loop may have stopped early for want of
+	// progress.
+	h.deliver(min(h.left, 2*deliverTries))
+}
+
+// done reports whether the image is broken: a delivered image lies within the budget.
+func (h *hsj) done() bool { return h.out.Success && !math.IsInf(h.cfg.Epsilon, 1) }
+
+// milestone delivers the raw point as soon as it enters the epsilon ball, so that the attack can
+// stop there. ok is false when the run was stopped.
+func (h *hsj) milestone() bool {
+	if math.IsInf(h.cfg.Epsilon, 1) || h.rawL2 > h.cfg.Epsilon {
+		return true
+	}
+	return h.deliver(min(deliverTries, h.left-reserve))
+}
+
+// checkpoint delivers the raw point before the next need queries would cross one of the budgets
+// the L2 curve is read at. ok is false when the run was stopped.
+func (h *hsj) checkpoint(need int) bool {
+	// The last budget is MaxQueries itself: the final delivery serves it.
+	crossing := false
+	for h.next < len(h.budgets)-1 && h.used()+need+deliverTries > h.budgets[h.next] {
+		crossing = true
+		h.next++
+	}
+	if !crossing {
+		return true
+	}
+	return h.deliver(min(deliverTries, h.left-reserve))
 }
 
 // noise writes try's starting image: random noise, piecewise constant over blocks whose size
@@ -273,7 +432,7 @@ func (h *hsj) noise(try int, dst *imaging.Float) {
 	for by := 0; by < hh; by += block {
 		for bx := 0; bx < w; bx += block {
 			for ch := range c {
-				v := h.rng.Float32()
+				v := quantize(h.rng.Float32())
 				if binary {
 					v = float32(h.rng.Uint64() & 1)
 				}
@@ -287,68 +446,67 @@ func (h *hsj) noise(try int, dst *imaging.Float) {
 	}
 }
 
-// bisect moves adv (answered adversarial) along the line towards the clean image to the closest
-// blend still answered adversarial, to within tol of the blend factor. adv always holds an image
-// the oracle saw as adversarial. ok is false when the run was stopped.
-func (h *hsj) bisect(adv *imaging.Float, tol float64) (ok bool) {
+// bisect moves adv (answered pred, adversarial) along the line towards the clean image to the
+// closest blend still answered adversarial, to within tol of the blend factor, and records it as
+// the raw point when it is the closest yet. adv always holds an image the oracle saw as
+// adversarial. ok is false when the run was stopped.
+func (h *hsj) bisect(adv *imaging.Float, pred int, tol float64) (ok bool) {
 	x, far, mid := h.x, h.far, h.mid
 	copy(far.Pix, adv.Pix) // the blend factor is measured along the line from x to the starting point
 	lo, hi := 0.0, 1.0
-	for hi-lo > tol && h.left > 1 {
+	for hi-lo > tol && h.left > reserve {
 		m := (lo + hi) / 2
 		lambda := float32(m)
 		for i, v := range x.Pix {
 			mid.Pix[i] = v + lambda*(far.Pix[i]-v)
 		}
-		isAdv, _, ok := h.ask(mid)
+		isAdv, p, ok := h.ask(mid)
 		if !ok {
 			return false
 		}
 		if isAdv {
-			hi = m
+			hi, pred = m, p
 			copy(adv.Pix, mid.Pix)
 		} else {
 			lo = m
 		}
 	}
+	h.improve(adv, pred)
 	return true
 }
 
 // estimateGradient estimates the unit normal of the decision boundary at cur, pointing to the
-// adversarial side, from the labels of evals probes cur+delta*u with u uniform on the unit sphere
-// (clipped to the image range, as the probe actually sent). Probes are streamed through the
+// adversarial side, from the labels of evals probes cur+delta*u (clipped to the image range, as
+// the probe actually sent). The paper draws u uniformly on the unit sphere; here u is a random
+// vertex of the cube scaled to the sphere (independent random signs), which has the same mean
+// (zero) and covariance (I/d), so the estimate is unbiased to first order in the same way, as in
+// SPSA. Drawing 64 signs per random number instead of one Gaussian deviate per value made a probe
+// on MNIST about 6x cheaper to fill, for the same L2 per query (1.91 vs 1.92, 100 images x 2
+// seeds at 2,389 queries). Probes are streamed through the
 // driver's buffers and folded into running sums, so memory does not grow with evals. usable is
 // false when the estimate is zero; ok is false when the run was stopped.
 func (h *hsj) estimateGradient(cur *imaging.Float, delta float64, evals int, grad []float64) (usable, ok bool) {
-	// Probe offsets are summed apart for the two answers (grad holds the adversarial ones for
-	// now), so each probe is added once. They are kept without the common 1/delta factor, which
-	// the final normalisation removes anyway.
-	benign, dir := h.benign, h.dir
-	for i := range grad {
-		grad[i], benign[i] = 0, 0
-	}
+	// Probe offsets are summed apart for the two answers, so each probe is added once. They are
+	// kept without the common 1/delta factor, which the final normalisation removes anyway, and
+	// in float32: a sum of up to MaxEvals offsets of +-a is a random walk of size about
+	// a*sqrt(evals), whose float32 rounding error stays below 1e-5 of it.
+	adv, benign := h.advSum, h.benignSum
+	clear(adv)
+	clear(benign)
 	nAdv := 0
+	h.corners.set(cur.Pix, float32(delta/math.Sqrt(float64(len(cur.Pix)))))
 	r := request{
-		n: evals,
-		fill: func(_ int, dst *imaging.Float) {
-			normals(h.src, dir)
-			var norm float64
-			for _, v := range dir {
-				norm += float64(v) * float64(v)
-			}
-			scale := float32(delta / math.Sqrt(norm))
-			for i, v := range cur.Pix {
-				dst.Pix[i] = clamp01(v + scale*dir[i])
-			}
-		},
+		n:    evals,
+		fill: func(_ int, dst *imaging.Float) { signProbe(h.src, &h.corners, dst.Pix) },
 		take: func(_ int, sent *imaging.Float, p []float32) {
 			sum := benign
 			if predict(p) != h.label {
-				sum = grad
+				sum = adv
 				nAdv++
 			}
-			for i, v := range sent.Pix {
-				sum[i] += float64(v - cur.Pix[i]) // the probe as sent, clipping included
+			c := cur.Pix[:len(sum)]
+			for i, v := range sent.Pix[:len(sum)] {
+				sum[i] += v - c[i] // the probe as sent, clipping included
 			}
 		},
 	}
@@ -363,14 +521,16 @@ func (h *hsj) estimateGradient(cur *imaging.Float, delta float64, evals int, gra
 	switch nAdv {
 	case 0:
 		for i := range grad {
-			grad[i] = -benign[i]
+			grad[i] = -float64(benign[i])
 		}
 	case evals:
-		// grad already holds the sum over the probes, all adversarial
+		for i := range grad {
+			grad[i] = float64(adv[i])
+		}
 	default:
 		a, b := float64(evals-nAdv), float64(nAdv)
 		for i := range grad {
-			grad[i] = a*grad[i] - b*benign[i]
+			grad[i] = a*float64(adv[i]) - b*float64(benign[i])
 		}
 	}
 	var norm float64
@@ -384,4 +544,36 @@ func (h *hsj) estimateGradient(cur *imaging.Float, delta float64, evals int, gra
 		grad[i] /= norm
 	}
 	return true, true
+}
+
+// probeCorners holds, per pixel value, the bit patterns of the two values a sign probe can take,
+// min(cur+a, 1) and max(cur-a, 0), computed once per gradient estimate rather than per probe.
+type probeCorners struct{ up, down []uint32 }
+
+func (c *probeCorners) set(cur []float32, a float32) {
+	if len(c.up) != len(cur) {
+		c.up, c.down = make([]uint32, len(cur)), make([]uint32, len(cur))
+	}
+	for i, v := range cur {
+		c.up[i] = math.Float32bits(min(v+a, 1))
+		c.down[i] = math.Float32bits(max(v-a, 0))
+	}
+}
+
+// signProbe writes a random vertex of the cube around cur (cur + a*s, s independent random signs,
+// clipped to [0,1]): a direction uniform over the vertices, scaled to the sphere of radius
+// a*sqrt(d). One 64-bit draw gives 64 signs, and each value is picked between the two corners by
+// masking, without a branch: a random sign, or a clip that depends on it (MNIST backgrounds sit at
+// 0), mispredicts half the time, which made a branchy version 4x slower.
+func signProbe(src *rand.PCG, c *probeCorners, dst []float32) {
+	for start := 0; start < len(c.up); start += 64 {
+		bits := src.Uint64()
+		end := min(start+64, len(c.up))
+		up, down, d := c.up[start:end], c.down[start:end:end], dst[start:end:end]
+		for i := range up {
+			m := -uint32(bits & 1) // all ones for +a
+			bits >>= 1
+			d[i] = math.Float32frombits(down[i] ^ ((up[i] ^ down[i]) & m))
+		}
+	}
 }

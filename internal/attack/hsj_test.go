@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/cvgate/cvgate/internal/imaging"
 )
 
 // TestHSJLinear checks HopSkipJump against the exact L2 distance to a linear model's decision
@@ -55,6 +57,7 @@ func TestHSJLinear(t *testing.T) {
 			}
 			t.Logf("median L2/optimum %.3f (%.3f..%.3f), median L2 %.3f, oracle calls %d, mean queries %.0f",
 				med, ratios[0], ratios[len(ratios)-1], s.MedianL2, counter.calls, float64(counter.images)/float64(len(imgs)))
+			checkCurve(t, outs, budget)
 		})
 	}
 }
@@ -163,8 +166,8 @@ func TestHSJBudgets(t *testing.T) {
 			if o.Queries > budget {
 				t.Errorf("budget %d, image %d: %d queries", budget, i, o.Queries)
 			}
-			if budget < 3 && o.Adversarial != nil {
-				t.Errorf("budget %d, image %d: an adversarial needs a find and a confirmation", budget, i)
+			if budget < 2 && o.Adversarial != nil {
+				t.Errorf("budget %d, image %d: an adversarial needs the clean query and a find", budget, i)
 			}
 		}
 		if got := sumQueries(outs); got != counter.images {
@@ -196,5 +199,107 @@ func TestHSJDeterminism(t *testing.T) {
 	}
 	if diffOutcomes(ref, run(8, 0)) == "" {
 		t.Errorf("seeds 7 and 8 gave identical outcomes for all %d images", len(imgs))
+	}
+}
+
+// checkCurve: the L2 curve only falls as the budget grows and ends at the median distance of what
+// was returned.
+func checkCurve(t *testing.T, outs []Outcome, budget int) {
+	t.Helper()
+	budgets := Budgets(budget)
+	curve := L2Curve(outs, budgets)
+	for j := 1; j < len(curve); j++ {
+		if curve[j] > curve[j-1] {
+			t.Errorf("L2 curve rises from %g at %d to %g at %d queries", curve[j-1], budgets[j-1], curve[j], budgets[j])
+		}
+	}
+	var final []float64
+	for _, o := range outs {
+		if !o.Skipped {
+			d := math.Inf(1)
+			if o.Adversarial != nil {
+				d = o.L2
+			}
+			final = append(final, d)
+		}
+	}
+	if last := curve[len(curve)-1]; last != median(final) {
+		t.Errorf("L2 curve ends at %g, the returned images' median is %g", last, median(final))
+	}
+	t.Logf("L2 curve at %v: %.3f", budgets, curve)
+}
+
+// TestHSJCheckpoints: HopSkipJump delivers before crossing each budget of the curve, so the curve
+// improves from budget to budget instead of jumping at the end.
+func TestHSJCheckpoints(t *testing.T) {
+	m := newLinearModel(71, 5, 64, 3)
+	imgs := make([]*imaging.Float, 20)
+	for i, img := range randomImages(71, len(imgs), 8, 8, 1, 0.2, 0.8) {
+		imgs[i] = img.Bytes().Float()
+	}
+	labels := modelLabels(m, imgs)
+	const budget = 3000
+	outs, err := HopSkipJump(t.Context(), m, imgs, labels, HSJConfig{Epsilon: math.Inf(1), MaxQueries: budget, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAdversarials(t, m, imgs, outs)
+	checkCurve(t, outs, budget)
+	for i, o := range outs {
+		for _, q := range []int{300, 1000} {
+			if at := o.L2At(q); !(at > o.L2) {
+				t.Errorf("image %d: L2 %g at %d queries, %g at the end: no delivery in between", i, at, q, o.L2)
+			}
+		}
+		if !o.Success || !o.RawSuccess || o.SuccessQueries > 30 || o.FinalQueries < budget-2*deliverTries {
+			t.Errorf("image %d: success %v/%v at %d queries, final at %d: want an early first success and a late final point",
+				i, o.Success, o.RawSuccess, o.SuccessQueries, o.FinalQueries)
+		}
+	}
+}
+
+// TestSignProbe: probes are cur +- a per value with independent, balanced signs, clipped to the
+// image range, and the same stream gives the same probes.
+func TestSignProbe(t *testing.T) {
+	const d, a = 1000, float32(0.01)
+	cur := make([]float32, d)
+	for i := range cur {
+		cur[i] = []float32{0, 0.5, 1, 0.005}[i%4]
+	}
+	dst, again := make([]float32, d), make([]float32, d)
+	src := imageSource(4, 2)
+	plus, pairs := 0, 0
+	prev := make([]float32, d)
+	var c probeCorners
+	c.set(cur, a)
+	for probe := range 200 {
+		signProbe(src, &c, dst)
+		for i, v := range dst {
+			up, down := min(cur[i]+a, 1), max(cur[i]-a, 0)
+			if v != up && v != down {
+				t.Fatalf("probe %d value %d: %g from %g, want %g or %g", probe, i, v, cur[i], down, up)
+			}
+			if cur[i] == 0.5 {
+				if v == up {
+					plus++
+				}
+				if probe > 0 && (v == up) == (prev[i] == min(cur[i]+a, 1)) {
+					pairs++
+				}
+			}
+		}
+		copy(prev, dst)
+	}
+	// 250 middle values x 200 probes: a fair sign lands within 3% of half.
+	if n := 250 * 200; math.Abs(float64(plus)/float64(n)-0.5) > 0.03 {
+		t.Errorf("%d of %d signs positive", plus, n)
+	}
+	if n := 250 * 199; math.Abs(float64(pairs)/float64(n)-0.5) > 0.03 {
+		t.Errorf("%d of %d consecutive probes agree in sign: not independent", pairs, n)
+	}
+	signProbe(imageSource(4, 2), &c, dst)
+	signProbe(imageSource(4, 2), &c, again)
+	if !slices.Equal(dst, again) {
+		t.Errorf("the same stream gave different probes")
 	}
 }

@@ -76,9 +76,51 @@ func Square(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []int, 
 }
 
 // maxSignTries bounds the redraws of a window's signs when they would leave the image unchanged.
-// With epsilon > 0 only the one sign vector equal to the window's current one can do that, so
-// 64 draws fail only when epsilon is below float32 resolution.
+// Only the one sign vector equal to the window's current one can do that, unless the ball holds
+// no other 8-bit value (epsilon below 1/255), so 64 draws fail only then.
 const maxSignTries = 64
+
+// vertices are, per pixel value, the two corners of the L-inf ball that Square moves between,
+// taken on the 8-bit grid: lo is the smallest value k/255 >= max(x-eps, 0), hi the largest <=
+// min(x+eps, 1). Every image Square sends is then already what an image file would hold, so its
+// successes survive being saved; the price is at most 1/255 of the budget (0.3 is 76.5/255, so
+// Square moves by 76/255 = 0.298).
+type vertices struct{ lo, hi []float32 }
+
+// slack absorbs float error when eps*255 is meant to be a whole number (8/255*255 may come out
+// as 7.999999999999999).
+const slack = 1e-6
+
+func newVertices(x *imaging.Float, eps float64) vertices {
+	v := vertices{lo: make([]float32, len(x.Pix)), hi: make([]float32, len(x.Pix))}
+	steps := math.Floor(eps*255 + slack) // whole 8-bit steps inside the ball
+	for i, p := range x.Pix {
+		var lo, hi float64
+		if b := imaging.UnitToByte(p); imaging.ByteToUnit(b) == p {
+			// On the grid, as pixels read from files are: count in steps, exactly.
+			lo, hi = float64(b)-steps, float64(b)+steps
+		} else {
+			lo = math.Ceil((float64(p)-eps)*255 - slack)
+			hi = math.Floor((float64(p)+eps)*255 + slack)
+		}
+		if lo > hi {
+			// An off-grid value with no 8-bit value within eps: the nearest one is the best an
+			// image file can do, slightly outside the ball (success then says so).
+			lo = float64(imaging.UnitToByte(p))
+			hi = lo
+		}
+		v.lo[i] = imaging.ByteToUnit(uint8(max(lo, 0)))
+		v.hi[i] = imaging.ByteToUnit(uint8(min(hi, 255)))
+	}
+	return v
+}
+
+func (v vertices) at(i int, up bool) float32 {
+	if up {
+		return v.hi[i]
+	}
+	return v.lo[i]
+}
 
 func squareAttack(x *imaging.Float, label int, cfg SquareConfig, rng *rand.Rand, out *Outcome) attack {
 	return func(yield func(request) bool) {
@@ -87,29 +129,37 @@ func squareAttack(x *imaging.Float, label int, cfg SquareConfig, rng *rand.Rand,
 		if !ok {
 			return
 		}
+		used := 1
 		if pred := predict(p); pred != label {
 			out.Skipped, out.AdvLabel = true, pred
 			return
 		}
-		eps := float32(cfg.Epsilon)
 		queriesLeft := cfg.MaxQueries - 1
-		if !(eps > 0) || queriesLeft == 0 {
+		if !(cfg.Epsilon > 0) || queriesLeft == 0 {
 			return
 		}
 		w, h, c := x.Width, x.Height, x.Channels
+		corner := newVertices(x, cfg.Epsilon)
 		succeed := func(adv *imaging.Float, pred int) {
-			out.Success, out.Adversarial, out.AdvLabel = true, adv, pred
+			out.Adversarial, out.AdvLabel = adv, pred
 			out.Linf, out.L2 = distances(adv, x)
+			out.Success = out.Linf <= cfg.Epsilon+1e-7 // float32 pixels measured in float64
+			out.RawSuccess, out.RawLinf, out.RawL2 = out.Success, out.Linf, out.L2
+			out.FinalQueries = used
+			if out.Success {
+				out.SuccessQueries = used
+			}
+			out.Trace = []Point{{Queries: used, L2: out.L2, Linf: out.Linf}}
 		}
 
 		// Vertical stripes: one random sign per column and channel, already a strong start.
 		best := x.Clone()
 		for col := range w {
 			for ch := range c {
-				s := randomSign(rng, eps)
+				up := randomSign(rng)
 				for row := range h {
 					i := (row*w+col)*c + ch
-					best.Pix[i] = clamp01(x.Pix[i] + s)
+					best.Pix[i] = corner.at(i, up)
 				}
 			}
 		}
@@ -118,6 +168,7 @@ func squareAttack(x *imaging.Float, label int, cfg SquareConfig, rng *rand.Rand,
 			return
 		}
 		queriesLeft--
+		used++
 		if pred := predict(p); pred != label {
 			succeed(best, pred)
 			return
@@ -125,7 +176,7 @@ func squareAttack(x *imaging.Float, label int, cfg SquareConfig, rng *rand.Rand,
 		bestMargin := margin(p, label)
 
 		iterations := queriesLeft
-		signs := make([]float32, c)
+		signs := make([]bool, c)
 		var saved []float32
 		for it := 0; queriesLeft > 0; it++ {
 			side := squareSide(squareFraction(cfg.PInit, it, iterations), w, h)
@@ -133,9 +184,9 @@ func squareAttack(x *imaging.Float, label int, cfg SquareConfig, rng *rand.Rand,
 			changed := false
 			for try := 0; try < maxSignTries && !changed; try++ {
 				for ch := range signs {
-					signs[ch] = randomSign(rng, eps)
+					signs[ch] = randomSign(rng)
 				}
-				changed = windowChanges(x, best, top, left, side, signs)
+				changed = windowChanges(corner, best, top, left, side, w, signs)
 			}
 			if !changed {
 				return // no representable perturbation: querying would only repeat the best image
@@ -145,7 +196,7 @@ func squareAttack(x *imaging.Float, label int, cfg SquareConfig, rng *rand.Rand,
 				start := (row*w + left) * c
 				saved = append(saved, best.Pix[start:start+side*c]...)
 				for i := start; i < start+side*c; i++ {
-					best.Pix[i] = clamp01(x.Pix[i] + signs[(i-start)%c])
+					best.Pix[i] = corner.at(i, signs[(i-start)%c])
 				}
 			}
 			p, ok = askOne(yield, best)
@@ -153,6 +204,7 @@ func squareAttack(x *imaging.Float, label int, cfg SquareConfig, rng *rand.Rand,
 				return
 			}
 			queriesLeft--
+			used++
 			if pred := predict(p); pred != label {
 				succeed(best, pred)
 				return
@@ -169,21 +221,17 @@ func squareAttack(x *imaging.Float, label int, cfg SquareConfig, rng *rand.Rand,
 	}
 }
 
-func randomSign(rng *rand.Rand, eps float32) float32 {
-	if rng.Uint64()&1 == 0 {
-		return -eps
-	}
-	return eps
-}
+// randomSign picks a corner: true for x+eps, false for x-eps.
+func randomSign(rng *rand.Rand) bool { return rng.Uint64()&1 == 1 }
 
-// windowChanges reports whether setting the window to x+signs would change best at all; the
-// paper redraws such no-op proposals rather than waste a query on them.
-func windowChanges(x, best *imaging.Float, top, left, side int, signs []float32) bool {
-	w, c := x.Width, x.Channels
+// windowChanges reports whether setting the window to the corners given by signs would change
+// best at all; the paper redraws such no-op proposals rather than waste a query on them.
+func windowChanges(corner vertices, best *imaging.Float, top, left, side, w int, signs []bool) bool {
+	c := len(signs)
 	for row := top; row < top+side; row++ {
 		start := (row*w + left) * c
 		for i := start; i < start+side*c; i++ {
-			if clamp01(x.Pix[i]+signs[(i-start)%c]) != best.Pix[i] {
+			if corner.at(i, signs[(i-start)%c]) != best.Pix[i] {
 				return true
 			}
 		}

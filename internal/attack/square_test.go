@@ -1,6 +1,7 @@
 package attack
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"slices"
@@ -286,5 +287,80 @@ func TestSquareSchedule(t *testing.T) {
 		if got := squareSide(tt.p, tt.w, tt.h); got != tt.want {
 			t.Errorf("squareSide(%g, %d, %d) = %d, want %d", tt.p, tt.w, tt.h, got, tt.want)
 		}
+	}
+}
+
+// TestVertices: Square's corners are the farthest 8-bit values inside the ball and the image
+// range, on both sides, whether or not the clean value is itself on the grid.
+func TestVertices(t *testing.T) {
+	b := func(k int) float32 { return float32(k) / 255 }
+	tests := []struct {
+		name   string
+		x      float32
+		eps    float64
+		lo, hi float32
+	}{
+		{"8/255 exactly", b(100), 8.0 / 255, b(92), b(108)},
+		{"0.3 is 76.5/255: 76 steps", b(100), 0.3, b(24), b(176)},
+		{"clipped below", b(3), 8.0 / 255, 0, b(11)},
+		{"clipped above", b(250), 8.0 / 255, b(242), 1},
+		{"under one step: no move", b(100), 0.5 / 255, b(100), b(100)},
+		{"off the grid", 0.5, 0.01, b(125), b(130)}, // 127.5 -/+ 2.55 steps
+		{"off the grid, no value inside", 0.5, 0.001, b(128), b(128)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			x := imaging.NewFloat(1, 1, 1)
+			x.Pix[0] = tt.x
+			v := newVertices(x, tt.eps)
+			if v.lo[0] != tt.lo || v.hi[0] != tt.hi {
+				t.Errorf("corners %g..%g (x%g), want %g..%g (x%g)", v.lo[0], v.hi[0], 255*v.lo[0], tt.lo, tt.hi, 255*tt.lo)
+			}
+			for _, c := range []float32{v.lo[0], v.hi[0]} {
+				if quantize(c) != c || math.Abs(float64(c)-float64(tt.x)) > max(tt.eps, 0.5/255)+1e-6 {
+					t.Errorf("corner %g is off the grid or outside the ball", c)
+				}
+			}
+		})
+	}
+}
+
+// TestSquareDeliverable: every image Square sends is an 8-bit image, so each success is exactly
+// what a saved file would hold, and the budget is still respected after rounding.
+func TestSquareDeliverable(t *testing.T) {
+	m := newLinearModel(61, 4, 12*12*3, 3)
+	imgs := make([]*imaging.Float, 40)
+	for i, img := range randomImages(61, len(imgs), 12, 12, 3, 0, 1) {
+		imgs[i] = img.Bytes().Float() // clean images come from files too
+	}
+	labels := modelLabels(m, imgs)
+	sent := 0
+	o := funcOracle(func(ctx context.Context, batch []*imaging.Float) ([][]float32, error) {
+		for _, img := range batch {
+			if !quantized(img) {
+				t.Errorf("Square sent an image off the 8-bit grid")
+				break
+			}
+		}
+		sent += len(batch)
+		return m.Probs(ctx, batch)
+	})
+	const eps = 0.3
+	outs, err := Square(t.Context(), o, imgs, labels, SquareConfig{Epsilon: eps, MaxQueries: 300, Seed: 9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAdversarials(t, m, imgs, outs)
+	s := Summarize(outs)
+	if s.Succeeded < len(imgs)/2 || s.Succeeded != s.RawSucceeded {
+		t.Errorf("%d successes, %d unrounded, of %d: want most, and the same", s.Succeeded, s.RawSucceeded, len(imgs))
+	}
+	for i, o := range outs {
+		if o.Success && (o.Linf > 76.0/255+1e-7 || o.SuccessQueries != o.Queries) {
+			t.Errorf("image %d: L-inf %g (budget 76/255), success at %d of %d queries", i, o.Linf, o.SuccessQueries, o.Queries)
+		}
+	}
+	if sent != sumQueries(outs) {
+		t.Errorf("oracle received %d images, outcomes count %d", sent, sumQueries(outs))
 	}
 }

@@ -142,6 +142,7 @@ func Load(src Sources) (*Loaded, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	canonicalAttacks(&cfg) // after Validate, whose errors quote the names as written
 	out.Config = cfg
 	return out, nil
 }

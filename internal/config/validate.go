@@ -146,9 +146,7 @@ func (c *Config) Validate() error {
 	}
 
 	ra := t.RobustAdversarial
-	for _, a := range ra.Attacks {
-		v.oneOf("thresholds.robust.adversarial.attacks", a, "square", "hopskipjump")
-	}
+	v.validateAttacks("thresholds.robust.adversarial.attacks", ra.Attacks)
 	v.check(ra.Sample >= 1, "thresholds.robust.adversarial.sample", "must be at least 1, got %d", ra.Sample)
 	v.check(ra.Epsilon >= 0 && ra.Epsilon <= 1, "thresholds.robust.adversarial.epsilon", "is an L-inf budget on 0..1 pixels and must be in [0, 1], got %g", ra.Epsilon)
 	v.check(ra.EpsilonL2 >= 0, "thresholds.robust.adversarial.epsilon_l2", "is an L2 budget on 0..1 pixels and must be 0 or more (.inf for no budget), got %g", ra.EpsilonL2)
