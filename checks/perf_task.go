@@ -115,7 +115,7 @@ func taskPerfBaseline(ctx context.Context, env *Env) (*report.Result, error) {
 
 	res := &report.Result{Status: report.StatusPass, Metrics: map[string]float64{
 		h.Key: ca.Score(nil), "baseline_" + h.Key: ba.Score(nil), "delta": diff.Estimate, "delta_ci_low": diff.Lo, "delta_ci_high": diff.Hi,
-		"images": float64(ca.Len()),
+		"images": float64(ca.Len()), "bootstrap_draws": float64(pr.draws),
 	}}
 	res.Threshold = fmt.Sprintf("fail if the drop is significant (%s CI) and beyond max_drop %s", level, h.FormatDelta(-cfg.MaxDrop))
 	res.VsBaseline = fmt.Sprintf("%s %s %s", h.Name, h.FormatDelta(diff.Estimate), arrow(diff.Estimate, true))

@@ -221,6 +221,15 @@ func taskCorruptions(ctx context.Context, env *Env) (*report.Result, error) {
 	// Interval of the relative drop 1 - rPC by an image-level bootstrap (the same resample for
 	// the clean and corrupted scores).
 	o := bootstrapOpts(200, env.Config.Seed, 0)
+	all := make([]int, len(sample))
+	for k := range all {
+		all[k] = k
+	}
+	timed := time.Now()
+	mpc(0, all)
+	if per := time.Since(timed); per > 0 {
+		o.Resamples = min(200, max(100, int(bootstrapTime/per)))
+	}
 	dropIv, err := stats.BootstrapIndices(len(sample), func(idx []int) float64 {
 		m, c := mpc(0, idx)
 		return 1 - m/c

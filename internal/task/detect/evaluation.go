@@ -321,3 +321,16 @@ func detectionsOf(p task.Prediction) []box.Detection {
 	}
 	return nil
 }
+
+// ScoreWithClasses is mAP and the per-class AP from one accumulation (a bootstrap draw's cost).
+func (ev *evaluation) ScoreWithClasses(rows []int) (float64, []float64) {
+	s := ev.summary(rows)
+	out := make([]float64, len(ev.t.classes))
+	for k := range out {
+		out[k] = math.NaN()
+		if k < len(s.PerClassAP) {
+			out[k] = undefined(s.PerClassAP[k])
+		}
+	}
+	return undefined(s.Stats[0]), out
+}
