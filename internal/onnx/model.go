@@ -79,6 +79,9 @@ type Model struct {
 
 	session *ort.DynamicAdvancedSession
 	stats   *Stats
+	// rt and opts are what the session was opened with, for WithThreads.
+	rt   *Runtime
+	opts Options
 }
 
 // Metadata is what ONNX Runtime reports of the model's metadata.
@@ -133,7 +136,7 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open model %q: not a model ONNX Runtime can load: %s", path, oneLine(err))
 	}
-	m := &Model{Path: path, SHA256: sum, SizeBytes: size, stats: stats}
+	m := &Model{Path: path, SHA256: sum, SizeBytes: size, stats: stats, rt: rt, opts: opts}
 	for _, in := range ins {
 		m.Inputs = append(m.Inputs, info(in))
 	}
@@ -188,6 +191,17 @@ func (m *Model) Close() error {
 	err := m.session.Destroy()
 	m.session = nil
 	return err
+}
+
+// WithThreads opens a second session of the same file with the same options except the number
+// of intra-op threads (0: all cores). The caller closes it. model.latency times batch-1 runs on
+// single-threaded sessions: with a thread pool per session, on a loaded machine each session's
+// workers land on different, differently loaded cores, and two sessions of one file then measure
+// persistently different latencies.
+func (m *Model) WithThreads(threads int) (*Model, error) {
+	opts := m.opts
+	opts.Threads = threads
+	return Open(m.rt, m.Path, opts, nil)
 }
 
 // Stats returns the counters this model adds to.

@@ -83,7 +83,7 @@ def paired_margin():
                 if gained == 0 and nll(0.0 + 1e-300) <= r.fun:
                     q = 0.0
             v = n * (2 * q + margin - margin * margin)
-            num = lost - gained - n * margin - 0.5  # half-image continuity correction
+            num = lost - gained - n * margin - 1  # continuity correction of one image
             if v <= 0:
                 z, p = 0.0, 1.0
             else:
