@@ -2,19 +2,16 @@ package checks
 
 import (
 	"context"
-	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
-	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/stats"
+	"github.com/cvgate/cvgate/internal/testutil/cpuhog"
 	"github.com/cvgate/cvgate/internal/testutil/ortlib"
 	"github.com/cvgate/cvgate/report"
 )
@@ -30,62 +27,7 @@ func withReopen(t *testing.T, s *Subject, name string) {
 	}
 }
 
-// hogEnv names the environment variable that turns TestLatencyHogProcess into a CPU hog.
-const hogEnv = "CVGATE_LATENCY_HOG"
-
-// TestLatencyHogProcess is not a test: startHog runs the test binary with hogEnv set to
-// "SECONDS,SEED", and then this burns CPU on two goroutines in bursts of 2 to 60 ms with pauses
-// of 2 to 60 ms, like a neighbour job on a shared runner, and exits by itself after SECONDS.
-func TestLatencyHogProcess(t *testing.T) {
-	spec := os.Getenv(hogEnv)
-	if spec == "" {
-		t.Skip("helper process for the background-load tests")
-	}
-	secs, seed, ok := strings.Cut(spec, ",")
-	d, err1 := strconv.ParseFloat(secs, 64)
-	s, err2 := strconv.ParseUint(seed, 10, 64)
-	if !ok || err1 != nil || err2 != nil || d <= 0 || d > 3600 {
-		t.Fatalf("%s=%q: want SECONDS,SEED with 0 < SECONDS <= 3600", hogEnv, spec)
-	}
-	end := time.Now().Add(time.Duration(d * float64(time.Second)))
-	done := make(chan float64)
-	for w := range 2 {
-		go func() {
-			r := rand.New(rand.NewPCG(s, uint64(w)))
-			x := 1.0
-			for time.Now().Before(end) {
-				stop := time.Now().Add(time.Duration(2+r.IntN(59)) * time.Millisecond)
-				for time.Now().Before(stop) {
-					for i := range 1000 {
-						x = x*1.0000001 + float64(i&1)
-					}
-				}
-				time.Sleep(time.Duration(2+r.IntN(59)) * time.Millisecond)
-			}
-			done <- x
-		}()
-	}
-	<-done
-	<-done
-}
-
-// startHog runs a CPU hog process beside the test for at most d (it stops by itself; the test's
-// cleanup also kills it if the test ends first).
-func startHog(t *testing.T, d time.Duration, seed uint64) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d+10*time.Second)
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLatencyHogProcess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%g,%d", hogEnv, d.Seconds(), seed))
-	if err := cmd.Start(); err != nil {
-		cancel()
-		t.Fatalf("start the CPU hog: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		cancel()
-	})
-}
+func TestCPUHogHelper(t *testing.T) { cpuhog.Helper(t) }
 
 // TestLatencySameModel: a model against a second session of itself must measure a ratio near 1.
 func TestLatencySameModel(t *testing.T) {
@@ -288,8 +230,7 @@ func TestLatencyUnderLoad(t *testing.T) {
 	if os.Getenv("CVGATE_SLOW") != "" {
 		runs = 300
 	}
-	startHog(t, 10*time.Minute, 16)
-	time.Sleep(200 * time.Millisecond) // let the hog start
+	cpuhog.Start(t, 20*time.Minute, 16)
 	const maxSlowdown = 0.2
 	warns := func(iv stats.Interval) bool { return iv.Estimate > 1+maxSlowdown && iv.Lo > 1 }
 	type tally struct{ warned, excludedOne int }

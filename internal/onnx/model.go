@@ -79,8 +79,10 @@ type Model struct {
 
 	session *ort.DynamicAdvancedSession
 	stats   *Stats
-	// rt and opts are what the session was opened with, for WithThreads.
+	// rt, file and opts are what the session was opened with, for WithThreads (callers may
+	// rename Path for display).
 	rt   *Runtime
+	file string
 	opts Options
 }
 
@@ -136,7 +138,7 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open model %q: not a model ONNX Runtime can load: %s", path, oneLine(err))
 	}
-	m := &Model{Path: path, SHA256: sum, SizeBytes: size, stats: stats, rt: rt, opts: opts}
+	m := &Model{Path: path, SHA256: sum, SizeBytes: size, stats: stats, rt: rt, file: path, opts: opts}
 	for _, in := range ins {
 		m.Inputs = append(m.Inputs, info(in))
 	}
@@ -201,7 +203,7 @@ func (m *Model) Close() error {
 func (m *Model) WithThreads(threads int) (*Model, error) {
 	opts := m.opts
 	opts.Threads = threads
-	return Open(m.rt, m.Path, opts, nil)
+	return Open(m.rt, m.file, opts, nil)
 }
 
 // Stats returns the counters this model adds to.

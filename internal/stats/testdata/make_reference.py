@@ -9,6 +9,7 @@ python3-scipy 1.10.1, python3-numpy 1.24.2 and python3-mpmath 1.2.1):
                      found numerically (scipy.optimize.minimize_scalar) rather than by the closed
                      form the Go code uses, and the p-value from scipy.stats.norm.sf
   batch_median.json  series, their medians, batch medians and t intervals (numpy, scipy)
+  clopper_pearson.json  exact binomial intervals, beta quantiles solved with mpmath at 40 digits
 
 Run from the repository root: /usr/bin/python3 internal/stats/testdata/make_reference.py
 """
@@ -114,6 +115,32 @@ def batch_median():
     dump("batch_median.json", cases)
 
 
+def clopper_pearson():
+    mpmath.mp.dps = 40
+
+    def beta_q(p, a, b):
+        """Bisection on mpmath's regularized incomplete beta, 200 halvings at 40 digits."""
+        p, a, b = mpmath.mpf(p), mpmath.mpf(a), mpmath.mpf(b)
+        lo, hi = mpmath.mpf(0), mpmath.mpf(1)
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            if mpmath.betainc(a, b, 0, mid, regularized=True) < p:
+                lo = mid
+            else:
+                hi = mid
+        return float((lo + hi) / 2)
+
+    cases = []
+    for k, n, level in ((0, 300, 0.95), (1, 300, 0.95), (3, 300, 0.95), (0, 30, 0.95), (15, 30, 0.95),
+                        (30, 30, 0.95), (7, 1000, 0.9), (999, 1000, 0.99), (1, 2, 0.95)):
+        tail = (1 - level) / 2
+        lo = 0.0 if k == 0 else beta_q(tail, k, n - k + 1)
+        hi = 1.0 if k == n else beta_q(1 - tail, k + 1, n - k)
+        cases.append({"k": k, "n": n, "level": level, "lo": lo, "hi": hi})
+    dump("clopper_pearson.json", cases)
+
+
 student_t()
 paired_margin()
 batch_median()
+clopper_pearson()
