@@ -6,7 +6,7 @@
 // beside it (a loaded shared runner). It is slow and runs only with CVGATE_SLOW=1;
 // scripts/false-alarms runs it and writes docs/false-alarms.md.
 //
-//	CVGATE_FALSE_ALARM_RUNS  full-suite runs per case (default 10; scripts/false-alarms: 60)
+//	CVGATE_FALSE_ALARM_RUNS  full-suite runs per case (default 10; scripts/false-alarms: 40)
 //	CVGATE_FALSE_ALARM_FAST  further runs per case without the two costly robustness checks,
 //	                         robust.corruptions and robust.adversarial (default 50; the script: 300)
 //	CVGATE_FALSE_ALARMS_OUT  write the markdown table there
@@ -51,8 +51,8 @@ const maxRate = 0.01
 // checks' owners. They are reported, not failed; the test fails instead when one of them stops
 // tripping, so that the list stays true.
 var overTarget = map[string]string{
-	"seed-only/robust.corruptions": "warns whenever the mCE estimate exceeds max_mce (1.05), even when its interval does not settle it (e.g. 1.08 [0.87, 2.38]); the seed-2 model's mCE against the seed-1 model is about 1.08",
-	"seed-only/robust.abnormal":    "warns on a point estimate over max_share (0.2): the seed-2 model answers 20.3% of 8 x 32 abnormal inputs with confidence > 0.9, against the seed-1 model's 19.1%, with a standard error of about 2.5 pp",
+	"seed-only/robust.corruptions": "it warns whenever the mCE estimate exceeds max_mce (1.05) even when its interval does not settle it (the seed-2 model's mCE against the seed-1 model is about 1.08, e.g. 1.08 [0.87, 2.38]), and it failed where the sequential sample stopped early (seen: mCE 1.75 [1.08, 7.71] on 200 images, 1.60 [1.07, 4.08] on 50 images at 100% clean accuracy): an interval over so few baseline errors, checked at every look, does not hold its level",
+	"seed-only/robust.abnormal":    "it warns on a point estimate over max_share (0.2): the seed-2 model answers 20.3% to 21.9% of 8 x 32 abnormal inputs with confidence > 0.9 (the seed-1 model about 19%), within one standard error (about 2.5 pp) of the limit",
 }
 
 type change struct{ name, candidate, baseline string }
@@ -144,7 +144,8 @@ func TestFalseAlarms(t *testing.T) {
 				t.Logf("%s, %s: tripped in %d of %d runs, over the %.0f%% target (open: %s)", ch.name, id, c.trips(), c.runs-c.skip, 100*maxRate, why)
 			case over:
 				t.Errorf("%s, %s: tripped in %d of %d runs, over the %.0f%% target", ch.name, id, c.trips(), c.runs-c.skip, 100*maxRate)
-			case known && c.trips() == 0:
+			case known && c.trips() == 0 && c.runs-c.skip >= 10:
+				// With fewer runs, no trip says little.
 				t.Errorf("%s, %s: no longer trips (0 of %d runs): remove it from overTarget", ch.name, id, c.runs-c.skip)
 			}
 		}
@@ -189,6 +190,23 @@ func markdown(t *testing.T, counts map[string]map[string]*count, full, fast int)
 	}
 	fmt.Fprintf(&b, "\n%d full-suite runs and %d runs without %s per change; %d-image seeded samples of the MNIST test set, `--seed` varied per run, a bursty CPU hog alongside. Tripped: warned or failed.\n",
 		full, fast, strings.Join(costly, " and "), sampleSize)
+	var open []string
+	for key := range overTarget {
+		open = append(open, key)
+	}
+	slices.Sort(open)
+	header := false
+	for _, key := range open {
+		name, id, _ := strings.Cut(key, "/")
+		if c := counts[name][id]; c == nil || float64(c.trips()) <= maxRate*float64(c.runs-c.skip) {
+			continue
+		}
+		if !header {
+			b.WriteString("\nOver the target, open for the checks' owners:\n\n")
+			header = true
+		}
+		fmt.Fprintf(&b, "- `%s`, %s change: %s.\n", id, name, overTarget[key])
+	}
 	return b.String()
 }
 
