@@ -6,7 +6,6 @@ import (
 	"math"
 	"os"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,10 +22,11 @@ import (
 // IDModelLatency is the ID of the latency check.
 const IDModelLatency = "model.latency"
 
-// ModelLatency measures load time, batch-1 latency (p50/p95/p99), throughput at the configured
-// batch and the memory a fresh session takes, for the candidate and the baseline in the same
-// process with their runs interleaved, so that machine noise (other jobs, frequency scaling, a
-// noisy CI neighbour) hits both alike and cancels in their ratio.
+// ModelLatency measures load time, batch-1 latency (p50/p95/p99), throughput at one batch size
+// and the memory a fresh session takes, for the candidate and the baseline in the same process
+// with their runs interleaved, so that machine noise (other jobs, frequency scaling, a noisy CI
+// neighbour) hits both alike and cancels in their ratio. See MeasureLatency and LatencyRatio for
+// why the comparison holds on a loaded shared runner.
 type ModelLatency struct{}
 
 // ID implements Check.
@@ -42,21 +42,30 @@ func (ModelLatency) Title() string { return "Latency, throughput and memory" }
 
 // LatencyOptions configure MeasureLatency.
 type LatencyOptions struct {
-	Repeats int // timed batch-1 runs per model
+	// Repeats is the number of batch-1 rounds; in each, every model runs twice (ABBA).
+	Repeats int
 	Batch   int // throughput batch for models with a dynamic batch dimension; 0: the models' automatic batch
-	// Budget bounds the batch-1 phase: with slow models the repeats are cut to fit it (at least
-	// minRepeats). Zero means no bound.
+	// Threads is the intra-op thread count of the sessions the batch-1 rounds run on: 1 (the
+	// check's default) gives each model a fresh single-threaded session, all run from one locked
+	// OS thread; 0 times the subjects' own sessions.
+	Threads int
+	// Budget bounds the batch-1 phase: with slow models the rounds are cut to fit it (at least
+	// minRepeats). Zero means defaultBudget.
 	Budget time.Duration
 }
 
 // LatencyProfile is one model's measurements. Latencies are in milliseconds.
 type LatencyProfile struct {
 	Name string
-	// Samples are the batch-1 latencies in round order: Samples[i] of two profiles measured
-	// together come from the same round, which is what makes their ratios paired.
-	Samples          []float64
-	P50, P95, P99    float64
-	Mean             float64
+	// Samples are all batch-1 latencies, two per round, in the order they ran.
+	Samples []float64
+	// Rounds is, per round, the sum of the model's two batch-1 runs. Rounds[i] of profiles
+	// measured together come from the same round, which is what makes their ratios paired.
+	Rounds        []float64
+	P50, P95, P99 float64
+	Mean          float64
+	// Threads is the intra-op thread count of the batch-1 sessions; 0: all cores.
+	Threads          int
 	FixedBatch       int // the model's fixed batch dimension; 0 when dynamic
 	Batch            int // the throughput batch
 	Throughput       float64
@@ -67,11 +76,12 @@ type LatencyProfile struct {
 }
 
 const (
-	warmupRuns      = 3
-	minRepeats      = 5
-	throughputRuns  = 3
-	defaultBudget   = time.Minute
-	latencyRatioSeq = 7 // seed offset of the ratio bootstrap, apart from other checks' streams
+	warmupRounds   = 3
+	minRepeats     = 10
+	throughputRuns = 3
+	defaultBudget  = time.Minute
+	// latencyLevel is the level of the ratio's interval.
+	latencyLevel = 0.95
 )
 
 // feeder runs a fixed, preprocessed batch of real images through a model.
@@ -110,10 +120,24 @@ func sampleImages(ds *dataset.Dataset, n int) []*imaging.Image {
 	return out
 }
 
-// MeasureLatency times the subjects on real images from ds, interleaved: in every round each
-// model runs once, the order rotating from round to round so that no model always goes first.
-// It then measures throughput (also interleaved) and, where Subject.Reopen is set, load time and
-// memory on a fresh session of each model.
+// MeasureLatency times the subjects on real images from ds, interleaved, then measures
+// throughput (also interleaved) and, where Subject.Reopen is set, load time and memory on a fresh
+// session of each model.
+//
+// Batch-1 latency is measured in rounds. In each round every model runs twice, in the order
+// A B ... B A (ABBA for two models): each model's two runs sit symmetrically in the round, so a
+// load that rises or falls steadily through the round costs every model the same, and each model
+// runs once right after the other (a cold cache) and once after itself. A round's sum of the two
+// runs is the model's value for that round; LatencyRatio compares the models round by round.
+// With Threads 1 every model gets a fresh single-threaded session and all runs happen on one OS
+// thread locked for the purpose: with a thread pool per session, on a loaded machine the pools of
+// two sessions of the same file land on differently loaded cores and stay there, and the ratio
+// measured the scheduler (identical models at x1.3 in some runs on a loaded 2-core machine; with
+// one thread, within 1.5%).
+//
+// Throughput runs on the subjects' own sessions at one batch for all: the configured batch, else
+// the first dynamic model's automatic batch; when a model's batch is fixed, the dynamic ones run
+// at that batch too, so that the row compares like with like.
 //
 // Memory is the growth of the process's resident set from just before a fresh session is created
 // to just after it ran one throughput batch (Linux; -1 elsewhere). It approximates what the model
@@ -125,57 +149,31 @@ func MeasureLatency(ctx context.Context, ds *dataset.Dataset, subjects []*Subjec
 	if len(ds.Items) == 0 {
 		return nil, fmt.Errorf("measure latency: no image to feed")
 	}
+	if len(subjects) == 0 {
+		return nil, fmt.Errorf("measure latency: no model")
+	}
 	if o.Budget == 0 {
 		o.Budget = defaultBudget
 	}
-	// One throughput batch for every dynamic-batch model, so that they are compared alike: the
-	// configured one, else the first such model's automatic batch.
-	dynBatch := o.Batch
-	for _, s := range subjects {
-		if dynBatch <= 0 && !s.Model.FixedBatch {
-			dynBatch = s.Model.Batch
-		}
-	}
+	batch := throughputBatch(subjects, o.Batch)
 	profiles := make([]*LatencyProfile, len(subjects))
 	one := make([]feeder, len(subjects))
 	many := make([]feeder, len(subjects))
 	for k, s := range subjects {
-		p := &LatencyProfile{Name: s.Name, MemoryBytes: -1, LoadSeconds: s.Model.LoadDuration.Seconds()}
+		p := &LatencyProfile{Name: s.Name, MemoryBytes: -1, LoadSeconds: s.Model.LoadDuration.Seconds(), Threads: o.Threads}
 		if s.Model.FixedBatch {
 			p.FixedBatch = s.Model.Batch
-			p.Batch = s.Model.Batch
-		} else {
-			p.Batch = max(dynBatch, 1)
+		}
+		p.Batch = s.Model.Batch
+		if !s.Model.FixedBatch {
+			p.Batch = batch
 		}
 		profiles[k] = p
 		one[k] = newFeeder(s, sampleImages(ds, 1))
 		many[k] = newFeeder(s, sampleImages(ds, p.Batch))
 	}
-
-	// Warm-up: first runs allocate ONNX Runtime's buffers and fill caches.
-	warmStart := time.Now()
-	for i := 0; i < warmupRuns; i++ {
-		for k, s := range subjects {
-			if err := one[k](ctx, s.Model); err != nil {
-				return nil, fmt.Errorf("warm up %q: %w", s.Name, err)
-			}
-		}
-	}
-	repeats := max(o.Repeats, minRepeats)
-	if perRound := time.Since(warmStart) / warmupRuns; perRound > 0 {
-		if fit := int(o.Budget / perRound); fit < repeats {
-			repeats = max(fit, minRepeats)
-		}
-	}
-	for round := 0; round < repeats; round++ {
-		for j := range subjects {
-			k := (round + j) % len(subjects)
-			start := time.Now()
-			if err := one[k](ctx, subjects[k].Model); err != nil {
-				return nil, fmt.Errorf("time %q: %w", subjects[k].Name, err)
-			}
-			profiles[k].Samples = append(profiles[k].Samples, float64(time.Since(start))/float64(time.Millisecond))
-		}
+	if err := timeRounds(ctx, subjects, profiles, one, o); err != nil {
+		return nil, err
 	}
 	for _, p := range profiles {
 		q, err := stats.Quantiles(p.Samples, 0.5, 0.95, 0.99)
@@ -213,6 +211,106 @@ func MeasureLatency(ctx context.Context, ds *dataset.Dataset, subjects []*Subjec
 		return nil, err
 	}
 	return profiles, nil
+}
+
+// throughputBatch is the batch every dynamic-batch subject is timed at: the one fixed batch among
+// the subjects when there is one, else the configured batch, else the first dynamic model's
+// automatic batch.
+func throughputBatch(subjects []*Subject, configured int) int {
+	fixed := 0
+	for _, s := range subjects {
+		if s.Model.FixedBatch {
+			if fixed != 0 && fixed != s.Model.Batch {
+				fixed = -1 // two different fixed batches: nothing makes them alike
+			} else if fixed == 0 {
+				fixed = s.Model.Batch
+			}
+		}
+	}
+	if fixed > 0 {
+		return fixed
+	}
+	if configured > 0 {
+		return configured
+	}
+	for _, s := range subjects {
+		if !s.Model.FixedBatch {
+			return max(s.Model.Batch, 1)
+		}
+	}
+	return 1
+}
+
+// timeRounds runs the batch-1 rounds (see MeasureLatency).
+func timeRounds(ctx context.Context, subjects []*Subject, profiles []*LatencyProfile, one []feeder, o LatencyOptions) error {
+	models := make([]*onnx.Model, len(subjects))
+	for k, s := range subjects {
+		models[k] = s.Model
+		if o.Threads <= 0 {
+			continue
+		}
+		m, err := s.Model.WithThreads(o.Threads)
+		if err != nil {
+			return fmt.Errorf("open %q for batch-1 timing: %w", s.Name, err)
+		}
+		defer m.Close()
+		models[k] = m
+	}
+	// Single-threaded sessions run on the calling thread: keep every run on the same one.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+
+	// The order of a round: every model, then every model again in reverse.
+	order := make([]int, 0, 2*len(subjects))
+	for k := range subjects {
+		order = append(order, k)
+	}
+	for k := len(subjects) - 1; k >= 0; k-- {
+		order = append(order, k)
+	}
+	sums := make([]float64, len(subjects))
+	round := func(keep bool) error {
+		clear(sums)
+		for _, k := range order {
+			start := time.Now()
+			if err := one[k](ctx, models[k]); err != nil {
+				return fmt.Errorf("time %q: %w", subjects[k].Name, err)
+			}
+			ms := float64(time.Since(start)) / float64(time.Millisecond)
+			sums[k] += ms
+			if keep {
+				profiles[k].Samples = append(profiles[k].Samples, ms)
+			}
+		}
+		if keep {
+			for k, p := range profiles {
+				p.Rounds = append(p.Rounds, sums[k])
+			}
+		}
+		return nil
+	}
+	// Warm-up: first runs allocate ONNX Runtime's buffers and fill caches.
+	warmStart := time.Now()
+	for range warmupRounds {
+		if err := round(false); err != nil {
+			return fmt.Errorf("warm up: %w", err)
+		}
+	}
+	repeats := max(o.Repeats, minRepeats)
+	if perRound := time.Since(warmStart) / warmupRounds; perRound > 0 {
+		if fit := int(o.Budget / perRound); fit < repeats {
+			repeats = max(fit, minRepeats)
+		}
+	}
+	for range repeats {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("time batch-1 rounds: %w", err)
+		}
+		if err := round(true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // measureLoads opens a fresh session of each subject that can be reopened, timing the load and
@@ -272,34 +370,37 @@ func residentBytes() int64 {
 	return pages * int64(os.Getpagesize())
 }
 
-// LatencyRatio is the typical batch-1 latency of a over b: the median of the per-round ratios
-// (geometric, so that a/b and b/a are reciprocal), with a percentile bootstrap interval over the
-// rounds. Both profiles must come from the same MeasureLatency call.
-func LatencyRatio(a, b *LatencyProfile, seed uint64) (stats.Interval, error) {
-	n := min(len(a.Samples), len(b.Samples))
-	if n == 0 {
-		return stats.Interval{}, fmt.Errorf("latency ratio: no paired rounds")
+// LatencyRatio is the typical batch-1 latency of a over b: the median over rounds of the ratio
+// of the two models' round sums (geometric, so that a/b and b/a are reciprocal), with a 95%
+// batch-median interval over the rounds (stats.BatchMedianInterval). Both profiles must come from
+// the same MeasureLatency call.
+//
+// Rounds are not independent on a loaded machine: a burst of load slows several consecutive
+// rounds, in each of them one model more than the other. A bootstrap that resamples rounds one by
+// one (this check's method before) treats those rounds as separate evidence, and its intervals
+// excluded 1 for a model against itself in about a fifth of runs on a loaded 2-core machine.
+// Batches of consecutive rounds absorb such bursts: the batch medians are close to independent,
+// and their spread gives an honest width (TestLatencyUnderLoad measures both).
+func LatencyRatio(a, b *LatencyProfile) (stats.Interval, error) {
+	n := min(len(a.Rounds), len(b.Rounds))
+	if n < 4 {
+		return stats.Interval{}, fmt.Errorf("latency ratio: %d paired rounds, need at least 4", n)
 	}
 	logs := make([]float64, n)
 	for i := range logs {
-		logs[i] = math.Log(math.Max(a.Samples[i], 1e-9) / math.Max(b.Samples[i], 1e-9))
+		logs[i] = math.Log(math.Max(a.Rounds[i], 1e-9) / math.Max(b.Rounds[i], 1e-9))
 	}
-	buf := make([]float64, n)
-	median := func(idx []int) float64 {
-		for j, i := range idx {
-			buf[j] = logs[i]
-		}
-		slices.Sort(buf)
-		if n%2 == 1 {
-			return buf[n/2]
-		}
-		return (buf[n/2-1] + buf[n/2]) / 2
-	}
-	iv, err := stats.BootstrapIndices(n, median, stats.BootstrapOptions{Seed: seed})
+	iv, err := stats.BatchMedianInterval(logs, ratioBatches(n), latencyLevel)
 	if err != nil {
-		return stats.Interval{}, err
+		return stats.Interval{}, fmt.Errorf("latency ratio: %w", err)
 	}
 	return stats.Interval{Estimate: math.Exp(iv.Estimate), Lo: math.Exp(iv.Lo), Hi: math.Exp(iv.Hi), Level: iv.Level}, nil
+}
+
+// ratioBatches is the number of batches of LatencyRatio's interval: about ten rounds a batch,
+// between 5 batches (few rounds; the t quantile widens the interval accordingly) and 20.
+func ratioBatches(rounds int) int {
+	return min(max(rounds/10, 5), 20, rounds/2)
 }
 
 // Run implements Check.
@@ -309,7 +410,7 @@ func (ModelLatency) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	}
 	cfg := env.Config.Thresholds.ModelLatency
 	subjects := env.Subjects()
-	profiles, err := MeasureLatency(ctx, env.Data, subjects, LatencyOptions{Repeats: cfg.Repeats, Batch: env.Config.Runtime.BatchSize})
+	profiles, err := MeasureLatency(ctx, env.Data, subjects, LatencyOptions{Repeats: cfg.Repeats, Batch: env.Config.Runtime.BatchSize, Threads: cfg.Threads})
 	if err != nil {
 		return nil, err
 	}
@@ -327,18 +428,23 @@ func (ModelLatency) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	if len(profiles) > 1 {
 		b := profiles[1]
 		thresholds = append(thresholds, fmt.Sprintf("slowdown <= +%.0f%%", 100*cfg.MaxSlowdown))
-		if ratio, err = LatencyRatio(c, b, env.Config.Seed+latencyRatioSeq); err != nil {
+		if ratio, err = LatencyRatio(c, b); err != nil {
 			return nil, err
 		}
 		res.BaselineMetrics = latencyMetrics(b, env.Baseline)
 		res.Metrics["latency_ratio"] = round(ratio.Estimate)
 		res.Metrics["latency_ratio_low"] = round(ratio.Lo)
 		res.Metrics["latency_ratio_high"] = round(ratio.Hi)
-		res.Metrics["throughput_ratio"] = round(c.Throughput / b.Throughput)
+		// Throughputs at different batches are not comparable: no ratio then.
+		if c.Batch == b.Batch {
+			res.Metrics["throughput_ratio"] = round(c.Throughput / b.Throughput)
+		}
 		sizeRatio := float64(env.Candidate.Model.SizeBytes) / float64(max(env.Baseline.Model.SizeBytes, 1))
 		res.Metrics["size_ratio"] = round(sizeRatio)
 		res.VsBaseline = fmt.Sprintf("latency ×%.2f [%.2f, %.2f] %s, size %+.0f%%", ratio.Estimate, ratio.Lo, ratio.Hi, arrow(ratio.Estimate-1, false), 100*(sizeRatio-1))
 		// Warn only on a slowdown that is both over the limit and real: the whole interval above 1.
+		// The slowdown must be large (the estimate over max_slowdown) and real (the interval above
+		// 1): a small real slowdown is not worth a warning, a large one within noise is not real.
 		if ratio.Estimate > 1+cfg.MaxSlowdown && ratio.Lo > 1 {
 			warnings = append(warnings, fmt.Sprintf("batch-1 latency is ×%.2f the baseline's (95%% CI %.2f to %.2f), over max_slowdown +%.0f%%",
 				ratio.Estimate, ratio.Lo, ratio.Hi, 100*cfg.MaxSlowdown))
@@ -410,8 +516,21 @@ func latencyTable(profiles []*LatencyProfile, ratio stats.Interval, env *Env) re
 	}
 	row("p95 latency, batch 1", func(p *LatencyProfile) float64 { return p.P95 }, ms, true)
 	row("p99 latency, batch 1", func(p *LatencyProfile) float64 { return p.P99 }, ms, true)
-	row(fmt.Sprintf("throughput, batch %d", profiles[0].Batch), func(p *LatencyProfile) float64 { return p.Throughput },
-		func(v float64) string { return thousands(int(math.Round(v))) + " img/s" }, true)
+	sameBatch := true
+	for _, p := range profiles {
+		sameBatch = sameBatch && p.Batch == profiles[0].Batch
+	}
+	if sameBatch {
+		row(fmt.Sprintf("throughput, batch %d", profiles[0].Batch), func(p *LatencyProfile) float64 { return p.Throughput },
+			func(v float64) string { return thousands(int(math.Round(v))) + " img/s" }, true)
+	} else {
+		// Fixed batches that differ: show each at its own batch, without a ratio.
+		cells := []string{"throughput (fixed batches differ: not compared)"}
+		for _, p := range profiles {
+			cells = append(cells, fmt.Sprintf("%s img/s at batch %d", thousands(int(math.Round(p.Throughput))), p.Batch))
+		}
+		addRow(t, append(cells, "")...)
+	}
 	row("load time", func(p *LatencyProfile) float64 { return p.LoadSeconds }, func(v float64) string { return fmt.Sprintf("%.3f s", v) }, true)
 	if profiles[0].MemoryBytes >= 0 {
 		row("resident memory added", func(p *LatencyProfile) float64 { return float64(p.MemoryBytes) / (1 << 20) },
@@ -433,9 +552,14 @@ func latencyTable(profiles []*LatencyProfile, ratio stats.Interval, env *Env) re
 }
 
 func latencyMethod(c *LatencyProfile, profiles []*LatencyProfile) string {
-	s := fmt.Sprintf("%d timed runs of one real, preprocessed image per model after %d warm-up runs", len(c.Samples), warmupRuns)
+	threads := "on the models' own sessions"
+	if c.Threads > 0 {
+		threads = fmt.Sprintf("on fresh sessions with %d intra-op thread(s), all from one OS thread", c.Threads)
+	}
+	s := fmt.Sprintf("%d rounds of batch-1 runs of one real, preprocessed image after %d warm-up rounds, %s", len(c.Rounds), warmupRounds, threads)
 	if len(profiles) > 1 {
-		s += ", candidate and baseline alternating (the order swaps every round) in the same process, so that machine noise hits both; the ratio is the median of the per-round ratios with a percentile bootstrap interval over rounds"
+		s += fmt.Sprintf("; in each round the candidate and the baseline run twice, in the order candidate, baseline, baseline, candidate, so that load rising or falling through the round hits both alike. The ratio is the median over rounds of the ratio of the two models' round times, with a %.0f%% interval from %d batches of consecutive rounds (batch medians, Student's t), which stays honest when bursts of load span several rounds; the check warns only when the ratio exceeds 1 + max_slowdown and the whole interval lies above 1",
+			100*latencyLevel, ratioBatches(len(c.Rounds)))
 	}
 	s += fmt.Sprintf(". Throughput: median of %d runs of a batch of %d images.", c.ThroughputRounds, c.Batch)
 	if c.LoadMeasured {

@@ -243,7 +243,7 @@ func (o *compareOptions) measureLatency(ctx context.Context, env *checks.Env, cs
 		subjects[i] = c.env.Candidate
 	}
 	cfg := env.Config
-	profiles, err := checks.MeasureLatency(ctx, env.Data, subjects, checks.LatencyOptions{Repeats: cfg.Thresholds.ModelLatency.Repeats, Batch: cfg.Runtime.BatchSize})
+	profiles, err := checks.MeasureLatency(ctx, env.Data, subjects, checks.LatencyOptions{Repeats: cfg.Thresholds.ModelLatency.Repeats, Batch: cfg.Runtime.BatchSize, Threads: cfg.Thresholds.ModelLatency.Threads})
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (o *compareOptions) measureLatency(ctx context.Context, env *checks.Env, cs
 	for i, c := range cs {
 		p := profiles[i]
 		c.latency = p
-		ratio, err := checks.LatencyRatio(p, fastest, cfg.Seed)
+		ratio, err := checks.LatencyRatio(p, fastest)
 		if err != nil {
 			return err
 		}

@@ -252,9 +252,11 @@ type ModelMetadata struct {
 // ModelLatency configures model.latency.
 type ModelLatency struct {
 	Common      `yaml:",inline"`
-	Repeats     int     `yaml:"repeats"`      // timed batch-1 runs per model
+	Repeats     int     `yaml:"repeats"`      // batch-1 rounds; each model runs twice per round
 	MaxSlowdown float64 `yaml:"max_slowdown"` // warn when latency grows by more than this share
 	MaxP95Ms    float64 `yaml:"max_p95_ms"`   // 0: no absolute limit
+	// Threads is the intra-op thread count of the batch-1 timing sessions; 0: runtime.threads.
+	Threads int `yaml:"threads"`
 }
 
 // PerfMetrics configures perf.metrics.
@@ -277,7 +279,10 @@ type PerfBaseline struct {
 	Alpha   float64 `yaml:"alpha"`    // significance level
 	// MaxNegativeFlipRate fails when more than this share of images go from right to wrong.
 	MaxNegativeFlipRate *float64 `yaml:"max_negative_flip_rate"`
-	Bootstrap           int      `yaml:"bootstrap"`
+	// ClassMaxDrop is the recall drop a class may lose before it warns; nil: max_drop. It is
+	// never finer than one image of the class.
+	ClassMaxDrop *float64 `yaml:"class_max_drop"`
+	Bootstrap    int      `yaml:"bootstrap"`
 }
 
 // PerfSegments configures perf.segments.

@@ -96,7 +96,8 @@ func (c *Config) Validate() error {
 			v.add("thresholds.model.metadata.patterns."+key, "not a valid regular expression: %v", err)
 		}
 	}
-	v.check(t.ModelLatency.Repeats >= 3, "thresholds.model.latency.repeats", "must be at least 3, got %d", t.ModelLatency.Repeats)
+	v.check(t.ModelLatency.Repeats >= 10 && t.ModelLatency.Repeats <= 100000, "thresholds.model.latency.repeats", "must be between 10 and 100000, got %d", t.ModelLatency.Repeats)
+	v.check(t.ModelLatency.Threads >= 0 && t.ModelLatency.Threads <= 1024, "thresholds.model.latency.threads", "must be between 0 (runtime.threads) and 1024, got %d", t.ModelLatency.Threads)
 	v.check(t.ModelLatency.MaxSlowdown > 0, "thresholds.model.latency.max_slowdown", "must be positive, got %g", t.ModelLatency.MaxSlowdown)
 	v.check(t.ModelLatency.MaxP95Ms >= 0, "thresholds.model.latency.max_p95_ms", "must not be negative")
 
@@ -113,6 +114,7 @@ func (c *Config) Validate() error {
 	v.share("thresholds.perf.baseline.max_drop", pb.MaxDrop)
 	v.check(pb.Alpha > 0 && pb.Alpha < 0.5, "thresholds.perf.baseline.alpha", "must be in (0, 0.5), got %g", pb.Alpha)
 	v.optShare("thresholds.perf.baseline.max_negative_flip_rate", pb.MaxNegativeFlipRate)
+	v.optShare("thresholds.perf.baseline.class_max_drop", pb.ClassMaxDrop)
 	v.check(pb.Bootstrap >= 100 && pb.Bootstrap <= 100000, "thresholds.perf.baseline.bootstrap", "must be between 100 and 100000, got %d", pb.Bootstrap)
 
 	ps := t.PerfSegments

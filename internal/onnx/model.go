@@ -96,6 +96,11 @@ type Model struct {
 	fetch   []TensorInfo
 	session *ort.DynamicAdvancedSession
 	stats   *Stats
+	// rt, file and opts are what the session was opened with, for WithThreads (callers may
+	// rename Path for display).
+	rt   *Runtime
+	file string
+	opts Options
 }
 
 // Metadata is what ONNX Runtime reports of the model's metadata.
@@ -150,7 +155,7 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	if err != nil {
 		return nil, fmt.Errorf("open model %q: not a model ONNX Runtime can load: %s", path, oneLine(err))
 	}
-	m := &Model{Path: path, SHA256: sum, SizeBytes: size, PassTimeout: opts.PassTimeout, Budget: opts.Budget, stats: stats}
+	m := &Model{Path: path, SHA256: sum, SizeBytes: size, PassTimeout: opts.PassTimeout, Budget: opts.Budget, stats: stats, rt: rt, file: path, opts: opts}
 	for _, in := range ins {
 		m.Inputs = append(m.Inputs, info(in))
 	}
@@ -236,6 +241,17 @@ func (m *Model) Close() error {
 	err := m.session.Destroy()
 	m.session = nil
 	return err
+}
+
+// WithThreads opens a second session of the same file with the same options except the number
+// of intra-op threads (0: all cores). The caller closes it. model.latency times batch-1 runs on
+// single-threaded sessions: with a thread pool per session, on a loaded machine each session's
+// workers land on different, differently loaded cores, and two sessions of one file then measure
+// persistently different latencies.
+func (m *Model) WithThreads(threads int) (*Model, error) {
+	opts := m.opts
+	opts.Threads = threads
+	return Open(m.rt, m.file, opts, nil)
 }
 
 // Stats returns the counters this model adds to.
