@@ -111,13 +111,19 @@ func (RobustAbnormal) Run(ctx context.Context, env *Env) (*report.Result, error)
 	}
 
 	res := &report.Result{Status: report.StatusPass, Metrics: map[string]float64{}}
-	res.Threshold = fmt.Sprintf("confident share <= %s (confidence > %g)", pct(cfg.MaxShare), cfg.Confidence)
+	res.Threshold = fmt.Sprintf("confident share <= %s (confidence > %g), warned when its 95%% lower bound is over it", pct(cfg.MaxShare), cfg.Confidence)
 	if cfg.FailShare > 0 {
 		res.Threshold += fmt.Sprintf(", fail > %s", pct(cfg.FailShare))
 	}
 	overall := make([]float64, len(subjects))
+	// lower is the one-sided 95% lower bound of the candidate's mean share: each kind's share is a
+	// binomial proportion over its inputs, and the mean of K kinds has variance
+	// sum p(1-p)/n / K^2. The gate warns only when that bound clears max_share, so that a model
+	// within sampling error of the limit (a seed-only retrain at 21% against 20%) does not trip it.
+	var lower float64
 	for si := range subjects {
 		var shares []float64
+		var variance float64
 		m := res.Metrics
 		if si == 1 {
 			res.BaselineMetrics = map[string]float64{}
@@ -129,12 +135,19 @@ func (RobustAbnormal) Run(ctx context.Context, env *Env) (*report.Result, error)
 				continue
 			}
 			shares = append(shares, o.share())
+			if n := float64(len(o.confident)); n > 0 {
+				variance += o.share() * (1 - o.share()) / n
+			}
 			m[k.name+".confident_share"] = round(o.share())
 			m[k.name+".mean_confidence"] = finite(meanConf(o.conf))
 			m[k.name+".inputs"] = float64(len(o.confident))
 		}
 		overall[si] = mean(shares)
 		m["confident_share"] = finite(overall[si])
+		if si == 0 && len(shares) > 0 {
+			lower = overall[si] - 1.6448536269514722*math.Sqrt(variance)/float64(len(shares))
+			m["confident_share_lower_95"] = finite(math.Max(lower, 0))
+		}
 		m["kinds"] = float64(len(shares))
 	}
 
@@ -159,12 +172,14 @@ func (RobustAbnormal) Run(ctx context.Context, env *Env) (*report.Result, error)
 	}
 	res.Summary = summary
 	switch {
-	case cfg.FailShare > 0 && overall[0] > cfg.FailShare:
+	case cfg.FailShare > 0 && lower > cfg.FailShare:
 		res.Status = report.StatusFail
-		res.Summary = fmt.Sprintf("overconfident on abnormal inputs: %s over fail_share %s · %s", pct(overall[0]), pct(cfg.FailShare), summary)
-	case overall[0] > cfg.MaxShare:
+		res.Summary = fmt.Sprintf("overconfident on abnormal inputs: %s (at least %s with 95%% confidence) over fail_share %s · %s", pct(overall[0]), pct(lower), pct(cfg.FailShare), summary)
+	case lower > cfg.MaxShare:
 		res.Status = report.StatusWarn
-		res.Summary = fmt.Sprintf("overconfident on abnormal inputs: %s over max_share %s · %s", pct(overall[0]), pct(cfg.MaxShare), summary)
+		res.Summary = fmt.Sprintf("overconfident on abnormal inputs: %s (at least %s with 95%% confidence) over max_share %s · %s", pct(overall[0]), pct(lower), pct(cfg.MaxShare), summary)
+	case overall[0] > cfg.MaxShare:
+		res.Summary += fmt.Sprintf(" (over max_share %s, but within sampling error of it: at least %s with 95%% confidence; more samples would tell)", pct(cfg.MaxShare), pct(math.Max(lower, 0)))
 	}
 	if len(subjects) == 2 {
 		d := overall[0] - overall[1]

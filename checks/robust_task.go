@@ -545,6 +545,7 @@ func taskAbnormal(ctx context.Context, env *Env) (*report.Result, error) {
 	overall := make([]float64, len(subjects))
 	var pending []pendingCase
 	used := 0
+	variance := 0.0 // of the candidate's flagged shares, summed over kinds
 	for _, k := range kinds {
 		if k.derived {
 			continue // inverted or saturated real images keep their objects: not phantoms
@@ -580,6 +581,9 @@ func taskAbnormal(ctx context.Context, env *Env) (*report.Result, error) {
 			share := float64(flagged) / float64(len(preds))
 			overall[si] += share
 			if si == 0 {
+				variance += share * (1 - share) / float64(len(preds))
+			}
+			if si == 0 {
 				row = append(row, pct(share), fmt.Sprintf("%.3g", amount/float64(len(preds))))
 				res.Metrics[k.name+".flagged_share"] = share
 				res.Metrics[k.name+".mean_amount"] = amount / float64(len(preds))
@@ -598,17 +602,22 @@ func taskAbnormal(ctx context.Context, env *Env) (*report.Result, error) {
 	for si := range overall {
 		overall[si] /= float64(used)
 	}
+	lower := overall[0] - 1.6448536269514722*math.Sqrt(variance)/float64(used)
 	res.Metrics["flagged_share"] = overall[0]
+	res.Metrics["flagged_share_lower_95"] = math.Max(lower, 0)
 	what := phantomWord(env.Task.Kind())
 	res.Summary = fmt.Sprintf("%s of empty inputs (constant, noise) get %s with confidence >= %g (mean over %d kinds)", pct(overall[0]), what, cfg.Confidence, used)
 	res.Threshold = fmt.Sprintf("flagged share <= %s", pct(cfg.MaxShare))
+	// As for classifiers, the gate needs the share's one-sided 95% lower bound over the limit.
 	switch {
-	case cfg.FailShare > 0 && overall[0] > cfg.FailShare:
+	case cfg.FailShare > 0 && lower > cfg.FailShare:
 		res.Status = report.StatusFail
 		res.Summary = fmt.Sprintf("claims content in empty inputs: %s over fail_share %s · %s", pct(overall[0]), pct(cfg.FailShare), res.Summary)
-	case overall[0] > cfg.MaxShare:
+	case lower > cfg.MaxShare:
 		res.Status = report.StatusWarn
 		res.Summary = fmt.Sprintf("claims content in empty inputs: %s over max_share %s · %s", pct(overall[0]), pct(cfg.MaxShare), res.Summary)
+	case overall[0] > cfg.MaxShare:
+		res.Summary += fmt.Sprintf(" (over max_share %s, but within sampling error of it)", pct(cfg.MaxShare))
 	}
 	if len(subjects) == 2 {
 		res.BaselineMetrics = map[string]float64{"flagged_share": overall[1]}

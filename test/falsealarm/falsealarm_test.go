@@ -50,10 +50,7 @@ const maxRate = 0.01
 // overTarget are the checks measured over the target, by change, with why: open findings for the
 // checks' owners. They are reported, not failed; the test fails instead when one of them stops
 // tripping, so that the list stays true.
-var overTarget = map[string]string{
-	"seed-only/robust.corruptions": "it warns whenever the mCE estimate exceeds max_mce (1.05) even when its interval does not settle it (the seed-2 model's mCE against the seed-1 model is about 1.08, e.g. 1.08 [0.87, 2.38]), and it failed where the sequential sample stopped early (seen: mCE 1.75 [1.08, 7.71] on 200 images, 1.60 [1.07, 4.08] on 50 images at 100% clean accuracy): an interval over so few baseline errors, checked at every look, does not hold its level",
-	"seed-only/robust.abnormal":    "it warns on a point estimate over max_share (0.2): the seed-2 model answers 20.3% to 21.9% of 8 x 32 abnormal inputs with confidence > 0.9 (the seed-1 model about 19%), within one standard error (about 2.5 pp) of the limit",
-}
+var overTarget = map[string]string{}
 
 type change struct{ name, candidate, baseline string }
 
