@@ -82,6 +82,9 @@ type BuildOptions struct {
 	LogitsAreProbabilities bool
 	// FeaturesNote says why there are no features, when Observations.Features is nil.
 	FeaturesNote string
+	// InputsOnly builds a guard of input checks alone (score "none"): for models whose outputs
+	// the guard cannot read yet (detection, segmentation).
+	InputsOnly bool
 }
 
 func (o *BuildOptions) defaults() {
@@ -97,6 +100,17 @@ func (o *BuildOptions) defaults() {
 	if o.Level == 0 {
 		o.Level = 0.95
 	}
+}
+
+// Split is Build's seeded split of n reference images into the fit and calibration images (each
+// list in ascending order), so that callers can tell which images were held out.
+func Split(n int, share float64, seed uint64) (fit, cal []int) {
+	nCal := int(math.Round(float64(n) * share))
+	perm := rand.New(rand.NewPCG(seed, 0x67756172640a)).Perm(n)
+	fit, cal = slices.Clone(perm[nCal:]), slices.Clone(perm[:nCal])
+	slices.Sort(fit)
+	slices.Sort(cal)
+	return fit, cal
 }
 
 // minFitPerClass is the fewest fit images a class needs for its own mean; classes with fewer are
@@ -121,10 +135,7 @@ func Build(obs *Observations, opts BuildOptions) (*Guard, error) {
 	if nFit < 2 {
 		return nil, fmt.Errorf("%d reference images leave %d to fit the guard on", obs.N, nFit)
 	}
-	perm := rand.New(rand.NewPCG(opts.Seed, 0x67756172640a)).Perm(obs.N)
-	fitIdx, calIdx := slices.Clone(perm[nCal:]), slices.Clone(perm[:nCal])
-	slices.Sort(fitIdx)
-	slices.Sort(calIdx)
+	fitIdx, calIdx := Split(obs.N, opts.CalibrationShare, opts.Seed)
 	fit, cal := obs.Subset(fitIdx), obs.Subset(calIdx)
 
 	g := &Guard{SchemaVersion: SchemaVersion, Task: "classification", Notes: []string{},
@@ -134,12 +145,15 @@ func Build(obs *Observations, opts BuildOptions) (*Guard, error) {
 		return nil, err
 	}
 
-	if !opts.LogitsAreProbabilities {
+	switch {
+	case opts.InputsOnly || obs.K == 0:
+	case !opts.LogitsAreProbabilities:
 		g.Energy = &Energy{Temperature: 1}
-	} else {
+	default:
 		g.Notes = append(g.Notes, "energy score not available: the class scores are probabilities and no logits were found before the softmax")
 	}
 	switch {
+	case opts.InputsOnly || obs.K == 0:
 	case obs.Features == nil:
 		note := "Mahalanobis score not available"
 		if opts.FeaturesNote != "" {
@@ -161,8 +175,10 @@ func Build(obs *Observations, opts BuildOptions) (*Guard, error) {
 		}
 	}
 	available := map[string]bool{ScoreEnergy: g.Energy != nil, ScoreMahalanobis: g.Mahalanobis != nil, ScoreCombined: g.Combined != nil}
-	switch opts.Score {
-	case ScoreAuto:
+	switch {
+	case opts.InputsOnly:
+		g.Score = ScoreNone
+	case opts.Score == ScoreAuto:
 		for _, s := range []string{ScoreCombined, ScoreMahalanobis, ScoreEnergy} {
 			if available[s] {
 				g.Score = s
@@ -172,7 +188,7 @@ func Build(obs *Observations, opts BuildOptions) (*Guard, error) {
 		if g.Score == ScoreEnergy {
 			g.Notes = append(g.Notes, "fell back to the energy score alone")
 		}
-	case ScoreEnergy, ScoreMahalanobis, ScoreCombined:
+	case opts.Score == ScoreEnergy || opts.Score == ScoreMahalanobis || opts.Score == ScoreCombined:
 		if !available[opts.Score] {
 			return nil, fmt.Errorf("the %s score was asked for but is not available: %s", opts.Score, joinNotes(g.Notes))
 		}

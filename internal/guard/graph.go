@@ -25,6 +25,9 @@ const minOpset = 7
 // (the others), and as an input from then on.
 func (gd *Guard) Additions(g *onnxgraph.Graph) (onnxgraph.Additions, error) {
 	var a onnxgraph.Additions
+	if gd.Score == ScoreNone {
+		return a, fmt.Errorf("the guard has input checks only, no model score for the guarded model to compute")
+	}
 	if g.Opset < minOpset {
 		return a, fmt.Errorf("the model imports opset %d; the guard's operators need opset %d or later", g.Opset, minOpset)
 	}

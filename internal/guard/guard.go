@@ -36,6 +36,8 @@ const (
 	ScoreMahalanobis = "mahalanobis"
 	ScoreCombined    = "combined"
 	ScoreAuto        = "auto"
+	// ScoreNone is a guard of input checks alone; its score is 0 for every input.
+	ScoreNone = "none"
 )
 
 // Guard is a learned guard, as stored in guard.json.
@@ -54,8 +56,20 @@ type Guard struct {
 	Mahalanobis *Mahalanobis `json:"mahalanobis,omitempty"`
 	Combined    *Combined    `json:"combined,omitempty"`
 	Threshold   Threshold    `json:"threshold"`
+	// Evaluation is what `cvgate guard build --ood` measured, when it was given.
+	Evaluation *Evaluation `json:"evaluation,omitempty"`
 	// Notes say what the guard could not do and why (no feature layer, a fallback).
 	Notes []string `json:"notes"`
+}
+
+// Evaluation measures a guard on held-out reference images and an out-of-distribution set.
+type Evaluation struct {
+	OOD       string `json:"ood"`
+	OODImages int    `json:"ood_images"`
+	// HeldOut are the calibration images, scored as clean inputs.
+	HeldOut     int          `json:"held_out_images"`
+	OODCaught   float64      `json:"ood_caught"`
+	Separations []Separation `json:"separations"`
 }
 
 // Model identifies the guarded model and the tensors the guard reads.
@@ -380,8 +394,9 @@ func (g *Guard) Validate() error {
 		} else if !(g.Combined.EnergySD > 0 && g.Combined.LogMahalanobisSD > 0) {
 			add("combined: the standard deviations must be positive")
 		}
+	case ScoreNone:
 	default:
-		add("score %q is not energy, mahalanobis or combined", g.Score)
+		add("score %q is not energy, mahalanobis, combined or none", g.Score)
 	}
 	if g.Energy != nil && !(g.Energy.Temperature > 0) {
 		add("energy.temperature must be positive")

@@ -58,6 +58,8 @@ func (g *Guard) judge(obs *Observations, i int, y []float64) Verdict {
 		v.Score = v.Energy
 	case ScoreMahalanobis:
 		v.Score = v.Mahalanobis
+	case ScoreNone:
+		v.Score = 0
 	default:
 		v.Score = v.Combined
 	}

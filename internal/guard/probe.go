@@ -132,7 +132,12 @@ func NewProbe(rt *onnx.Runtime, path string, spec preprocess.Spec, opts ProbeOpt
 }
 
 // Close releases the session.
-func (p *Probe) Close() error { return p.session.Close() }
+func (p *Probe) Close() error {
+	if p.session == nil {
+		return nil
+	}
+	return p.session.Close()
+}
 
 // Batch is the session's batch size.
 func (p *Probe) Batch() int { return p.session.Batch }
@@ -209,6 +214,9 @@ func (p *Probe) observe(ctx context.Context, imgs []*imaging.Image, labels []int
 			}
 			return nil
 		}
+		if p.session == nil {
+			continue // input checks only
+		}
 		var err error
 		if spec.DType == onnx.Uint8 {
 			err = onnx.RunBatches(ctx, p.session, u8[:count*per], count, spec.Dims, collect)
@@ -220,6 +228,12 @@ func (p *Probe) observe(ctx context.Context, imgs []*imaging.Image, labels []int
 		}
 	}
 	return o, nil
+}
+
+// ObserveInputs computes what the input checks read (properties, tensor moments) without a
+// model, for tasks whose outputs the guard does not read yet.
+func ObserveInputs(ctx context.Context, imgs []*imaging.Image, spec preprocess.Spec) (*Observations, error) {
+	return (&Probe{Spec: spec}).observe(ctx, imgs, nil, nil)
 }
 
 func grow[T any](b []T, n int) []T {
