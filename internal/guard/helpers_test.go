@@ -61,6 +61,12 @@ func fashion(t testing.TB, n int) []*imaging.Image {
 // openProbe opens a fixture model's probe with cvgate's inferred preprocessing.
 func openProbe(t testing.TB, name string) (*Probe, *onnx.Runtime) {
 	t.Helper()
+	return openProbeWith(t, name, "")
+}
+
+// openProbeWith is openProbe with the feature tensor named ("" for the automatic choice).
+func openProbeWith(t testing.TB, name, features string) (*Probe, *onnx.Runtime) {
+	t.Helper()
 	rt := ortlib.Runtime(t)
 	path := ortlib.Model(t, name)
 	m, err := onnx.Open(rt, path, onnx.Options{Threads: 1}, nil)
@@ -72,7 +78,7 @@ func openProbe(t testing.TB, name string) (*Probe, *onnx.Runtime) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := NewProbe(rt, path, spec, ProbeOptions{Threads: 1, Input: m.Input.Name, Output: m.Output.Name})
+	p, err := NewProbe(rt, path, spec, ProbeOptions{Threads: 1, Input: m.Input.Name, Output: m.Output.Name, Features: features})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,9 @@ type ProbeOptions struct {
 	// DropOutputs are outputs of the model file to leave out of the probe (a guarded model's
 	// boolean cvgate_reject, which ONNX Runtime's Go binding cannot copy out).
 	DropOutputs []string
+	// Features names the tensor the Mahalanobis score reads, overriding the automatic choice
+	// (the pre-activation of the final layer's input, or that input); it must be [batch, D].
+	Features string
 }
 
 // ReadModel reads a model file into memory, refusing what the guard cannot rewrite.
@@ -98,6 +101,11 @@ func NewProbe(rt *onnx.Runtime, path string, spec preprocess.Spec, opts ProbeOpt
 	}
 	p := &Probe{Path: path, SHA256: sum, Bytes: b, Graph: g, Head: head, Spec: spec, InputName: in.Name, Features: head.Features}
 	switch {
+	case opts.Features != "":
+		if !g.Names()[opts.Features] {
+			return nil, fmt.Errorf("read model %q: no tensor %q for the features", path, opts.Features)
+		}
+		p.Features, p.FeatureSource = opts.Features, "chosen by name"
 	case head.PreActivation != "":
 		p.Features, p.FeatureSource = head.PreActivation, "pre-activation of the "+head.Activation+" before the final layer"
 	case head.Features != "":
