@@ -422,7 +422,7 @@ func guardResult(env *Env, cfg config.RobustGuard, evals []*guardEval, notes []s
 	text += fmt.Sprintf("; threshold %.4g, calibrated on %d held-out reference images for a %s false-reject rate: split-conformal guarantee %s-%s, and %s-%s for 95%% of calibration draws.",
 		th.Value, th.Calibration, pct(th.TargetFRR), pct(th.LowerFRR), pct(th.ExpectedFRR), pct(th.Interval[0]), pct(th.Interval[1]))
 	for _, nt := range g.Notes {
-		notes = append(notes, capitalize(nt)+".")
+		notes = append(notes, inertText(capitalize(nt))+".")
 	}
 	if len(notes) > 0 {
 		text += "\n\n" + strings.Join(notes, " ")
@@ -482,6 +482,14 @@ func short12(s string) string {
 		return s[:12]
 	}
 	return s
+}
+
+// inertText keeps a sentence that quotes names from the model file (a note naming its final
+// layer) from becoming markup: HTML is escaped, markdown's active characters are neutralized and
+// line breaks are flattened.
+func inertText(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "`", "'", "|", "/", "*", "\\*", "_", "\\_",
+		"[", "\\[", "]", "\\]", "\n", " ", "\r", " ").Replace(s)
 }
 
 func capitalize(s string) string {

@@ -208,3 +208,19 @@ func TestGuardCheckInputsOnly(t *testing.T) {
 		t.Errorf("details: %s", text)
 	}
 }
+
+// TestInertText: a note quoting a hostile node name cannot become HTML or markdown.
+func TestInertText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{`the class scores come from "Expand" "<img src=x onerror=alert(1)>"`, `the class scores come from "Expand" "&lt;img src=x onerror=alert(1)&gt;"`},
+		{"a `code` **bold** [link](x) | cell\nnext", `a 'code' \*\*bold\*\* \[link\](x) / cell next`},
+	}
+	for _, tc := range tests {
+		if got := inertText(tc.in); got != tc.want {
+			t.Errorf("inertText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if got := code("a`b<c>\nd"); got != "`abcd`" {
+		t.Errorf("code() = %q", got)
+	}
+}

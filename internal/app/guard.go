@@ -217,11 +217,11 @@ func (a *App) buildGuard(ctx context.Context, cfg *config.Config, gc config.Robu
 	return nil
 }
 
-// describeGuard prints what was built. Only numbers and cvgate's own words are printed: names
-// from the model or the data could hold terminal escapes.
+// describeGuard prints what was built. Names from the model or the data could hold terminal
+// escapes: the model's file name is quoted, and no tensor or image name is printed.
 func (a *App) describeGuard(w io.Writer, g *guard.Guard, dir string, c guard.Check) {
 	th := g.Threshold
-	fmt.Fprintf(w, "guard for %s (sha256 %s...) from %d reference images (%d fit, %d calibration)\n", filepath.Base(dir), g.Model.SHA256[:12], g.Reference.Images, g.Reference.Fit, g.Reference.Calibration)
+	fmt.Fprintf(w, "guard for %q (sha256 %s...) from %d reference images (%d fit, %d calibration)\n", g.Model.File, g.Model.SHA256[:12], g.Reference.Images, g.Reference.Fit, g.Reference.Calibration)
 	fmt.Fprintf(w, "  score: %s", g.Score)
 	if g.Mahalanobis != nil {
 		fmt.Fprintf(w, " (Mahalanobis on %d features, %s, Ledoit-Wolf shrinkage %.3g)", g.Mahalanobis.Dim, g.Model.FeatureSource, g.Mahalanobis.Shrinkage)

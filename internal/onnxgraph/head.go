@@ -88,7 +88,7 @@ func (g *Graph) FindHead(output string) (Head, error) {
 				return h, nil
 			}
 			h.Features, h.Layer = n.Inputs[0], describe(n)
-			if t := n.Attrs["transB"].Int; t != 0 {
+			if n.Attrs["transB"].Int != 0 {
 				h.Layer += " (transB=1)"
 			}
 			g.preActivation(&h)
@@ -127,9 +127,10 @@ func (g *Graph) isConstant(name string) bool {
 	return i >= 0 && g.Nodes[i].OpType == "Constant"
 }
 
+// describe names a node for messages, quoted: names and operator types come from the model file.
 func describe(n Node) string {
 	if n.Name == "" {
-		return n.OpType + " (" + strings.Join(n.Outputs, ", ") + ")"
+		return fmt.Sprintf("%q (output %q)", n.OpType, strings.Join(n.Outputs, ", "))
 	}
-	return n.OpType + " " + n.Name
+	return fmt.Sprintf("%q %q", n.OpType, n.Name)
 }
