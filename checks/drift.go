@@ -28,7 +28,7 @@ const (
 // Drift returns the checks of `cvgate drift`, in report order. Each compares the current images
 // (Env.Data) with the reference images (Env.Reference.Data).
 func Drift() []Check {
-	return []Check{DriftProperties{}, DriftLabels{}, DriftPredictions{}, DriftDomain{}}
+	return []Check{DriftProperties{}, DriftLabels{}, DriftPredictions{}, DriftDomain{}, DriftGuard{}}
 }
 
 // maxProbabilityFeatures is the largest class count whose probabilities feed the domain classifier

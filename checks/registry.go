@@ -20,6 +20,7 @@ func All() []Check {
 		RobustCorruptions{},
 		RobustInvariance{},
 		RobustAbnormal{},
+		RobustGuard{},
 		RobustAdversarial{},
 	}
 }

@@ -101,6 +101,7 @@ func (a *App) commands() []command {
 		{"check", "evaluate models on labelled images and gate on the results", (*App).runCheck},
 		{"drift", "compare current images with reference images (properties, labels, predictions)", (*App).runDrift},
 		{"compare", "rank several models on the same images, with paired statistics", (*App).runCompare},
+		{"guard", "build an input guard into the model (guard build) and screen images with it (guard screen)", (*App).runGuard},
 		{"config", "print the effective configuration (defaults, file, flags merged)", (*App).runConfig},
 		{"action", "run as the GitHub container action (reads INPUT_* and the event; the image's entrypoint)", (*App).runAction},
 		{"publish", "post a saved report.json as the sticky PR comment, summary and outputs (never runs a model)", (*App).runPublish},

@@ -70,9 +70,9 @@ func TestDriftCommand(t *testing.T) {
 		stderr   string
 	}{
 		{name: "fashion against mnist", args: []string{"--reference", mnist, "--current", fashion, "--model", model}, code: ExitGateFailed,
-			statuses: map[string]report.Status{"drift.properties": report.StatusFail, "drift.labels": report.StatusFail, "drift.predictions": report.StatusFail, "drift.domain": report.StatusFail}},
+			statuses: map[string]report.Status{"drift.properties": report.StatusFail, "drift.labels": report.StatusFail, "drift.predictions": report.StatusFail, "drift.domain": report.StatusFail, "drift.guard": report.StatusWarn}},
 		{name: "mnist train against mnist test", args: []string{"--reference", mnist, "--current", train, "--model", model}, code: ExitPass,
-			statuses: map[string]report.Status{"drift.properties": report.StatusPass, "drift.labels": report.StatusPass, "drift.predictions": report.StatusPass, "drift.domain": report.StatusPass}},
+			statuses: map[string]report.Status{"drift.properties": report.StatusPass, "drift.labels": report.StatusPass, "drift.predictions": report.StatusPass, "drift.domain": report.StatusPass, "drift.guard": report.StatusPass}},
 		{name: "without a model", args: []string{"--reference", mnist, "--current", fashion}, code: ExitGateFailed,
 			statuses: map[string]report.Status{"drift.properties": report.StatusFail, "drift.predictions": report.StatusSkip}},
 		{name: "checks from a shared list", args: []string{"--reference", mnist, "--current", train, "--checks", "perf.metrics,drift.labels"}, code: ExitPass,

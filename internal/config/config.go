@@ -201,6 +201,7 @@ type Thresholds struct {
 	RobustInvariance  RobustInvariance  `yaml:"robust.invariance"`
 	RobustAdversarial RobustAdversarial `yaml:"robust.adversarial"`
 	RobustAbnormal    RobustAbnormal    `yaml:"robust.abnormal"`
+	RobustGuard       RobustGuard       `yaml:"robust.guard"`
 	DataIntegrity     DataIntegrity     `yaml:"data.integrity"`
 	DataLeakage       DataLeakage       `yaml:"data.leakage"`
 	Drift             Drift             `yaml:"drift"`
@@ -351,6 +352,29 @@ type RobustAbnormal struct {
 	MaxShare   float64 `yaml:"max_share"`  // warn past this share of confident answers
 	FailShare  float64 `yaml:"fail_share"` // fail past this share (0: never fail)
 	Samples    int     `yaml:"samples"`    // abnormal inputs per kind
+}
+
+// RobustGuard configures robust.guard and the defaults of `cvgate guard build`.
+type RobustGuard struct {
+	Common `yaml:",inline"`
+	// Reference are the images the guard is built from on the fly (training or validation
+	// images, a folder or manifest); Guard is a guard folder or guard.json made by
+	// `cvgate guard build`, used instead. The check skips when neither is set.
+	Reference string `yaml:"reference"`
+	Guard     string `yaml:"guard"`
+	// OOD are images the guard should reject (another domain), a folder or manifest.
+	OOD string `yaml:"ood"`
+	// TargetFRR is the false-reject rate the threshold is calibrated for.
+	TargetFRR float64 `yaml:"target_frr"`
+	// CalibrationShare is the part of the reference images held out to calibrate the threshold.
+	CalibrationShare float64 `yaml:"calibration_share"`
+	// Score is "auto", "energy", "mahalanobis" or "combined".
+	Score string `yaml:"score"`
+	// MinAbnormalCatch warns when the guard lets more blank, constant and noise inputs through.
+	MinAbnormalCatch float64 `yaml:"min_abnormal_catch"`
+	// MinAUROC warns when the guard separates the OOD images from clean ones less well.
+	MinAUROC float64 `yaml:"min_auroc"`
+	Fail     bool    `yaml:"fail"` // fail instead of warn
 }
 
 // DataIntegrity configures data.integrity.

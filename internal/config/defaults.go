@@ -71,6 +71,9 @@ func Defaults() Config {
 			// 32 inputs per noise or derived kind: a share's standard error is then at most 9 pp,
 			// for about 300 forward passes per model.
 			RobustAbnormal: RobustAbnormal{Confidence: 0.9, MaxShare: 0.2, Samples: 32},
+			// A 1% false-reject rate needs 99 calibration images (split conformal); 30% of the
+			// reference set leaves the rest to fit the statistics (internal/guard).
+			RobustGuard: RobustGuard{TargetFRR: 0.01, CalibrationShare: 0.3, Score: "auto", MinAbnormalCatch: 0.95, MinAUROC: 0.9},
 			// Near-duplicates are hash candidates within 8 bits confirmed by a thumbnail
 			// correlation of 0.99 (see internal/analysis.ThumbSide for the measurements).
 			DataIntegrity: DataIntegrity{NearDuplicateDistance: 8, MinSimilarity: 0.99, MaxDuplicateShare: 0.05, MinClassShare: 0.2},

@@ -163,6 +163,14 @@ func (c *Config) Validate() error {
 	v.share("thresholds.robust.abnormal.fail_share", ab.FailShare)
 	v.check(ab.Samples >= 1, "thresholds.robust.abnormal.samples", "must be at least 1, got %d", ab.Samples)
 
+	rg := t.RobustGuard
+	v.check(rg.TargetFRR > 0 && rg.TargetFRR < 0.5, "thresholds.robust.guard.target_frr", "must be in (0, 0.5), got %g", rg.TargetFRR)
+	v.check(rg.CalibrationShare > 0 && rg.CalibrationShare < 1, "thresholds.robust.guard.calibration_share", "must be in (0, 1), got %g", rg.CalibrationShare)
+	v.oneOf("thresholds.robust.guard.score", rg.Score, "auto", "energy", "mahalanobis", "combined")
+	v.share("thresholds.robust.guard.min_abnormal_catch", rg.MinAbnormalCatch)
+	v.share("thresholds.robust.guard.min_auroc", rg.MinAUROC)
+	v.check(rg.Reference == "" || rg.Guard == "", "thresholds.robust.guard.guard", "set reference (build the guard on the fly) or guard (use a built one), not both")
+
 	di := t.DataIntegrity
 	v.check(di.NearDuplicateDistance >= 0 && di.NearDuplicateDistance <= 16, "thresholds.data.integrity.near_duplicate_distance", "must be between 0 and 16 bits, got %d", di.NearDuplicateDistance)
 	v.check(di.MinSimilarity > 0 && di.MinSimilarity <= 1, "thresholds.data.integrity.min_similarity", "must be in (0, 1], got %g", di.MinSimilarity)
