@@ -92,7 +92,7 @@ func TestFalseAlarms(t *testing.T) {
 		data := filepath.Join(dir, "data")
 		writeSample(t, data, imgs, labels, uint64(run))
 		for _, ch := range changes {
-			args := []string{"check", "--quiet", "--model", filepath.Join(root, "testdata", "models", ch.candidate),
+			args := []string{"check", "--quiet", "--allow-outside-workspace", "--model", filepath.Join(root, "testdata", "models", ch.candidate),
 				"--baseline", filepath.Join(root, "testdata", "models", ch.baseline), "--data", data,
 				"--seed", strconv.Itoa(run + 1), "--out", filepath.Join(dir, "out")}
 			if run >= full {
