@@ -203,7 +203,11 @@ func checkUnique(images []string) error {
 // checkWithin refuses a path that is not a regular file or, with within set, that resolves
 // (through symbolic links) outside within.
 func checkWithin(file, within string) error {
-	real, err := filepath.EvalSymlinks(file)
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return err
+	}
+	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
 		return err
 	}
@@ -217,7 +221,11 @@ func checkWithin(file, within string) error {
 	if within == "" {
 		return nil
 	}
-	root, err := filepath.EvalSymlinks(within)
+	rootAbs, err := filepath.Abs(within)
+	if err != nil {
+		return err
+	}
+	root, err := filepath.EvalSymlinks(rootAbs)
 	if err != nil {
 		return err
 	}
