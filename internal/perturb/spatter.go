@@ -1,0 +1,379 @@
+package perturb
+
+import (
+	"math"
+
+	"github.com/cvgate/cvgate/internal/imaging"
+)
+
+// spatterParams are the reference's tuples: N(loc, scale) noise smoothed by sigma (pixels at 224
+// px), zeroed below threshold; then water (droplets of pale turquoise whose peak brightness is
+// intensity) or mud (the wet mask smoothed by intensity as a sigma, kept where >= 0.8, painted
+// mud brown).
+var spatterParams = [Severities]struct {
+	loc, scale, sigma, threshold, intensity float64
+	mud                                     bool
+}{
+	{.65, .3, 4, .69, .6, false},
+	{.65, .3, 3, .68, .6, false},
+	{.65, .3, 2, .68, .5, false},
+	{.65, .3, 1, .65, 1.5, true},
+	{.67, .4, 1, .65, 1.5, true},
+}
+
+// spatterDistCap is the reference's cap on the distance to a droplet's rim, in pixels at 224 px.
+const spatterDistCap = 20
+
+func (c *Corruptor) spatterSeverity(dst, src *imaging.Image, sev int) {
+	p := spatterParams[sev]
+	s := sizeScale(src.Width, src.Height)
+	c.spatter(dst, src, p.loc, p.scale, p.sigma, s, p.threshold, p.intensity, p.mud)
+}
+
+// spatter splashes water or mud on the lens. The liquid layer is smoothed normal noise; its
+// spread is set to what the reference's smoothing gives at 224 px (scale/(2*sqrt(pi)*sigma)), so
+// that the share of the image above the threshold does not depend on the image size.
+//
+// Mud: as the reference, the wet mask is smoothed by a Gaussian whose sigma is intensity (pixels
+// at 224 px, so times s), kept where >= 0.8, and replaces the image with mud brown (63, 42, 20)
+// in that proportion. Water: the droplets are drawn at 224 px scale, on a grid of the image's
+// size divided by s, with the reference's parameters and pixel operators as they are (see
+// waterShade), and the shade is then resampled to the image by area; normalized to a peak of
+// intensity, it adds pale turquoise (175, 238, 238). s is the size scale.
+func (c *Corruptor) spatter(dst, src *imaging.Image, loc, scale, sigma224, s, threshold, intensity float64, mud bool) {
+	w, h, ch := src.Width, src.Height, src.Channels
+	if !mud {
+		c.water(dst, src, loc, scale, sigma224, s, threshold, intensity)
+		return
+	}
+	layer := c.liquidLayer(w, h, loc, scale, sigma224, sigma224*s, threshold)
+	mask := c.buf(1, w*h)
+	thr := float32(threshold)
+	for i, v := range layer {
+		mask[i] = 0
+		if v > thr {
+			mask[i] = 1
+		}
+	}
+	c.gaussianBlur(mask, w, h, 1, intensity*s)
+	brown := colourFor(ch, 63./255, 42./255, 20./255)
+	for i, m := range mask {
+		if m < 0.8 {
+			m = 0
+		}
+		for k := range ch {
+			x := imaging.ByteToUnit(src.Pix[i*ch+k])
+			dst.Pix[i*ch+k] = unitByte(x*(1-m) + m*brown[k])
+		}
+	}
+}
+
+// liquidLayer draws a w x h layer of normal noise smoothed by sigma px, rescaled to mean loc and
+// the spread the reference's smoothing by sigma224 gives, and zeroed below threshold (buffer 0).
+func (c *Corruptor) liquidLayer(w, h int, loc, scale, sigma224, sigma, threshold float64) []float32 {
+	layer := c.buf(0, w*h)
+	c.fillNormal(layer, 0, 1)
+	c.gaussianBlur(layer, w, h, 1, sigma)
+	var sum, sq float64
+	for _, v := range layer {
+		sum += float64(v)
+		sq += float64(v) * float64(v)
+	}
+	n := float64(len(layer))
+	mean := sum / n
+	std := math.Sqrt(max(sq/n-mean*mean, 1e-12))
+	spread := scale / (2 * math.Sqrt(math.Pi) * sigma224)
+	gain, bias := float32(spread/std), float32(loc-mean*spread/std)
+	thr := float32(threshold)
+	for i, v := range layer {
+		v = v*gain + bias
+		if v < thr {
+			v = 0
+		}
+		layer[i] = v
+	}
+	return layer
+}
+
+// water is spatter's water mode; see spatter.
+func (c *Corruptor) water(dst, src *imaging.Image, loc, scale, sigma224, s, threshold, intensity float64) {
+	w, h, ch := src.Width, src.Height, src.Channels
+	// The 224 px grid: the image's size over s (the image itself when s is 1).
+	vw, vh := max(int(math.Ceil(float64(w)/s-1e-9)), 1), max(int(math.Ceil(float64(h)/s-1e-9)), 1)
+	layer := c.liquidLayer(vw, vh, loc, scale, sigma224, sigma224, threshold)
+	shade := c.buf(1, vw*vh)
+	c.waterShade(shade, layer, vw, vh, spatterDistCap)
+	var peak float32
+	for _, m := range shade {
+		peak = max(peak, m)
+	}
+	gain := float32(0)
+	if peak > 0 {
+		gain = float32(intensity) / peak
+	}
+	colour := colourFor(ch, 175./255, 238./255, 238./255)
+	blend := func(o int, m float32) {
+		m *= gain
+		for k := range ch {
+			dst.Pix[o+k] = unitByte(imaging.ByteToUnit(src.Pix[o+k]) + m*colour[k])
+		}
+	}
+	if vw == w && vh == h {
+		for i, m := range shade {
+			blend(i*ch, m)
+		}
+		return
+	}
+	xs := c.windowAxis(0, w, 0, s, vw, false)
+	ys := c.windowAxis(1, h, 0, s, vh, false)
+	for y := range h {
+		for x := range w {
+			var m float32
+			for _, ty := range ys[y] {
+				for _, tx := range xs[x] {
+					m += ty.w * tx.w * shade[ty.i*vw+tx.i]
+				}
+			}
+			blend((y*w+x)*ch, m)
+		}
+	}
+}
+
+// waterShade writes into shade the un-normalized brightness of the water droplets of layer (0
+// outside the droplets), the way ImageNet-C shades them: find the droplets' rims (Canny edges of
+// the 8-bit layer, thresholds 50 and 150), take every pixel's distance to the nearest rim capped
+// at distCap, smooth it (3x3 box), equalize its histogram over the whole image, emboss it along
+// the diagonal and smooth again; the shade is the layer times that. So a droplet is dark at its
+// rim, brighter toward its middle, and lit from one corner. Each step is written here from its
+// textbook definition, with the same borders, rounding and saturation as OpenCV's.
+func (c *Corruptor) waterShade(shade, layer []float32, w, h int, distCap float64) {
+	n := w * h
+	u8 := c.bytesN(0, n)
+	for i, v := range layer {
+		u8[i] = uint8(min(v*255, 255)) // truncation, as numpy's astype(uint8)
+	}
+	edges := c.bytesN(1, n)
+	c.canny(edges, u8, w, h, 50, 150)
+	dist := c.buf(2, n)
+	chamferDistance(dist, edges, w, h)
+	dc := float32(distCap)
+	for i, v := range dist {
+		dist[i] = min(v, dc)
+	}
+	tmp := c.buf(3, n)
+	box3(tmp, dist, w, h)
+	for i, v := range tmp {
+		u8[i] = uint8(v) // truncation: the distance is stored as 8 bits
+	}
+	equalizeHist(u8)
+	emb := c.bytesN(2, n)
+	emboss(emb, u8, w, h)
+	for i, v := range emb {
+		tmp[i] = float32(v)
+	}
+	box3(dist, tmp, w, h)
+	for i, v := range dist {
+		shade[i] = layer[i] * float32(math.RoundToEven(float64(v))) // the box blur is 8-bit
+	}
+}
+
+// canny marks in edges (1 edge, 0 not) the Canny edges of an 8-bit plane: 3x3 Sobel gradients
+// (replicated border), L1 magnitude, non-maximum suppression across the gradient direction
+// binned to 0, 45, 90 or 135 degrees, and hysteresis: pixels above high, and pixels above low
+// 8-connected to them.
+func (c *Corruptor) canny(edges, src []uint8, w, h int, low, high int32) {
+	n := w * h
+	mag := c.intsN(n)
+	gx := c.buf(4, n) // gradients as floats: exact for these small integers
+	gy := c.buf(5, n)
+	at := func(x, y int) int32 {
+		return int32(src[min(max(y, 0), h-1)*w+min(max(x, 0), w-1)])
+	}
+	for y := range h {
+		for x := range w {
+			dx := at(x+1, y-1) + 2*at(x+1, y) + at(x+1, y+1) - at(x-1, y-1) - 2*at(x-1, y) - at(x-1, y+1)
+			dy := at(x-1, y+1) + 2*at(x, y+1) + at(x+1, y+1) - at(x-1, y-1) - 2*at(x, y-1) - at(x+1, y-1)
+			i := y*w + x
+			gx[i], gy[i] = float32(dx), float32(dy)
+			mag[i] = abs32(dx) + abs32(dy)
+		}
+	}
+	m := func(x, y int) int32 { // magnitude, 0 outside the image
+		if x < 0 || y < 0 || x >= w || y >= h {
+			return 0
+		}
+		return mag[y*w+x]
+	}
+	const tan22, tan67 = 0.41421356237309503, 2.414213562373095
+	// 0: not an edge; 1: weak candidate; 2: edge.
+	for y := range h {
+		for x := range w {
+			i := y*w + x
+			v := mag[i]
+			edges[i] = 0
+			if v <= low {
+				continue
+			}
+			ax, ay := math.Abs(float64(gx[i])), math.Abs(float64(gy[i]))
+			var keep bool
+			switch {
+			case ay < tan22*ax: // horizontal gradient: compare left and right
+				keep = v > m(x-1, y) && v >= m(x+1, y)
+			case ay > tan67*ax: // vertical gradient: compare above and below
+				keep = v > m(x, y-1) && v >= m(x, y+1)
+			default: // diagonal, along the gradient's sign
+				s := 1
+				if (gx[i] < 0) != (gy[i] < 0) {
+					s = -1
+				}
+				keep = v > m(x-s, y-1) && v > m(x+s, y+1)
+			}
+			if keep {
+				edges[i] = 1
+				if v > high {
+					edges[i] = 2
+				}
+			}
+		}
+	}
+	// Hysteresis: grow the edges into 8-connected weak candidates.
+	stack := c.smallInts(0, 0)
+	for i, e := range edges {
+		if e == 2 {
+			stack = append(stack, i)
+		}
+	}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		x, y := i%w, i/w
+		for ny := max(y-1, 0); ny <= min(y+1, h-1); ny++ {
+			for nx := max(x-1, 0); nx <= min(x+1, w-1); nx++ {
+				if j := ny*w + nx; edges[j] == 1 {
+					edges[j] = 2
+					stack = append(stack, j)
+				}
+			}
+		}
+	}
+	c.small[0] = stack[:0]
+	for i, e := range edges {
+		edges[i] = e >> 1
+	}
+}
+
+func abs32(v int32) int32 {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// Chamfer weights of the 5x5 distance mask (Borgefors; OpenCV's DIST_L2 with mask 5): a step
+// along an axis, a diagonal step and a knight's move.
+const chamferA, chamferB, chamferC = 1, 1.4, 2.1969
+
+// chamferDistance writes the 5x5 chamfer distance from every pixel to the nearest pixel with
+// edges != 0 (0 on the edges themselves), in two raster passes; with no edge at all every
+// distance is large.
+func chamferDistance(dist []float32, edges []uint8, w, h int) {
+	const far = 1e6
+	for i, e := range edges {
+		dist[i] = far
+		if e != 0 {
+			dist[i] = 0
+		}
+	}
+	type step struct {
+		dx, dy int
+		wt     float32
+	}
+	forward := [...]step{
+		{-1, 0, chamferA}, {0, -1, chamferA}, {-1, -1, chamferB}, {1, -1, chamferB},
+		{-1, -2, chamferC}, {1, -2, chamferC}, {-2, -1, chamferC}, {2, -1, chamferC},
+	}
+	relax := func(x, y int, steps []step) {
+		i := y*w + x
+		d := dist[i]
+		for _, s := range steps {
+			nx, ny := x+s.dx, y+s.dy
+			if nx >= 0 && ny >= 0 && nx < w && ny < h {
+				d = min(d, dist[ny*w+nx]+s.wt)
+			}
+		}
+		dist[i] = d
+	}
+	backward := forward
+	for i := range backward {
+		backward[i].dx, backward[i].dy = -backward[i].dx, -backward[i].dy
+	}
+	for y := range h {
+		for x := range w {
+			relax(x, y, forward[:])
+		}
+	}
+	for y := h - 1; y >= 0; y-- {
+		for x := w - 1; x >= 0; x-- {
+			relax(x, y, backward[:])
+		}
+	}
+}
+
+// box3 is the 3x3 mean with mirrored borders (reflect-101).
+func box3(dst, src []float32, w, h int) {
+	for y := range h {
+		y0, y2 := reflect101(y-1, h), reflect101(y+1, h)
+		for x := range w {
+			x0, x2 := reflect101(x-1, w), reflect101(x+1, w)
+			var s float32
+			for _, yy := range [3]int{y0, y, y2} {
+				r := src[yy*w:]
+				s += r[x0] + r[x] + r[x2]
+			}
+			dst[y*w+x] = s / 9
+		}
+	}
+}
+
+// equalizeHist spreads an 8-bit plane's histogram over 0..255 in place: the lowest level
+// present maps to 0 and level v to 255 times the share of the pixels above the lowest level
+// that are at most v, rounded.
+func equalizeHist(p []uint8) {
+	var hist [256]int
+	for _, v := range p {
+		hist[v]++
+	}
+	lo := 0
+	for hist[lo] == 0 {
+		lo++
+	}
+	if hist[lo] == len(p) {
+		return // one level: nothing to spread
+	}
+	var lut [256]uint8
+	scale := 255 / float32(len(p)-hist[lo])
+	sum := 0
+	for v := lo + 1; v < 256; v++ {
+		sum += hist[v]
+		lut[v] = byteRound(float32(sum) * scale)
+	}
+	for i, v := range p {
+		p[i] = lut[v]
+	}
+}
+
+// emboss correlates an 8-bit plane with [-2 -1 0; -1 1 1; 0 1 2] (mirrored borders), saturating
+// to 0..255: flat areas keep their level, and slopes rising toward the bottom right brighten.
+func emboss(dst, src []uint8, w, h int) {
+	for y := range h {
+		ym, yp := reflect101(y-1, h)*w, reflect101(y+1, h)*w
+		yc := y * w
+		for x := range w {
+			xm, xp := reflect101(x-1, w), reflect101(x+1, w)
+			v := -2*int(src[ym+xm]) - int(src[ym+x]) -
+				int(src[yc+xm]) + int(src[yc+x]) + int(src[yc+xp]) +
+				int(src[yp+x]) + 2*int(src[yp+xp])
+			dst[yc+x] = uint8(min(max(v, 0), 255))
+		}
+	}
+}
