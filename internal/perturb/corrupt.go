@@ -1,10 +1,8 @@
 package perturb
 
 import (
-	"bytes"
 	"fmt"
 	"hash/fnv"
-	"image"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -96,9 +94,9 @@ type Corruptor struct {
 	kernels    map[float32][]float32
 	shot       map[float64]*shotTable
 	zooms      map[zoomKey]*zoomTables
-	jpegBuf    bytes.Buffer
-	jpegRGBA   *image.RGBA
-	jpegGray   image.Gray
+	jpegQ      map[int][2]*jpegQuant
+	jpegPlanes [3][]int32
+	jpegCC     []uint64
 	windowTaps [2][][]tap
 	spans      [2][]boxSpan
 }

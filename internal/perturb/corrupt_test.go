@@ -3,7 +3,6 @@ package perturb
 import (
 	"bytes"
 	"image"
-	"image/jpeg"
 	"math"
 	"slices"
 	"strconv"
@@ -578,27 +577,6 @@ func TestSaturateByHand(t *testing.T) {
 	}
 }
 
-func TestJPEGUsesTheStandardCodec(t *testing.T) {
-	src := scene(64, 40, 3)
-	for sev, q := range jpegQuality {
-		got, err := Apply(src, "jpeg_compression", sev+1, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, src.Std(), &jpeg.Options{Quality: q}); err != nil {
-			t.Fatal(err)
-		}
-		dec, err := jpeg.Decode(&buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := imaging.FromStd(toRGBA(dec))
-		if !bytes.Equal(got.Pix, want.Pix) {
-			t.Errorf("severity %d: differs from an image/jpeg round trip at quality %d (PSNR %.1f)", sev+1, q, psnr(got, want))
-		}
-	}
-}
 
 func toRGBA(m image.Image) *image.RGBA {
 	out := image.NewRGBA(m.Bounds())

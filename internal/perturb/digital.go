@@ -1,11 +1,6 @@
 package perturb
 
 import (
-	"bytes"
-	"image"
-	"image/color"
-	"image/jpeg"
-
 	"github.com/cvgate/cvgate/internal/imaging"
 )
 
@@ -162,47 +157,69 @@ func (c *Corruptor) pixelate(dst, src *imaging.Image, factor float64) {
 	sw, sh := max(int(float64(w)*factor), 1), max(int(float64(h)*factor), 1)
 	xs, ys := c.pilBoxSpans(0, w, sw), c.pilBoxSpans(1, h, sh)
 	// Rows: w -> sw.
-	rows := c.bytesN(0, sw*h*ch)
+	stride := sw * ch
+	rows := c.bytesN(0, stride*h)
 	for y := range h {
 		srow := src.Pix[y*w*ch : (y+1)*w*ch]
-		drow := rows[y*sw*ch : (y+1)*sw*ch]
-		for j, sp := range xs {
-			for k := range ch {
-				var sum uint64
-				for x := sp.start; x < sp.start+sp.n; x++ {
-					sum += uint64(srow[x*ch+k])
+		drow := rows[y*stride : (y+1)*stride]
+		if ch == 3 {
+			for j, sp := range xs {
+				px := srow[3*sp.start : 3*(sp.start+sp.n)]
+				var r, g, b uint32
+				for t := 0; t+2 < len(px); t += 3 {
+					r, g, b = r+uint32(px[t]), g+uint32(px[t+1]), b+uint32(px[t+2])
 				}
-				drow[j*ch+k] = pilRound(sum, sp.k)
+				d := drow[3*j : 3*j+3 : 3*j+3]
+				d[0], d[1], d[2] = pilRound(r, sp.k), pilRound(g, sp.k), pilRound(b, sp.k)
 			}
+			continue
+		}
+		for j, sp := range xs {
+			var sum uint32
+			for _, v := range srow[sp.start : sp.start+sp.n] {
+				sum += uint32(v)
+			}
+			drow[j] = pilRound(sum, sp.k)
 		}
 	}
-	// Columns: h -> sh.
-	stride := sw * ch
+	// Columns: h -> sh, summing whole rows.
 	small := c.bytesN(1, sh*stride)
+	acc := c.intsN(stride)
 	for j, sp := range ys {
-		out := small[j*stride : (j+1)*stride]
-		for i := range out {
-			var sum uint64
-			for y := sp.start; y < sp.start+sp.n; y++ {
-				sum += uint64(rows[y*stride+i])
+		first := rows[sp.start*stride : (sp.start+1)*stride]
+		for i, v := range first {
+			acc[i] = int32(v)
+		}
+		for y := sp.start + 1; y < sp.start+sp.n; y++ {
+			for i, v := range rows[y*stride : (y+1)*stride] {
+				acc[i] += int32(v)
 			}
-			out[i] = pilRound(sum, sp.k)
+		}
+		out := small[j*stride : (j+1)*stride]
+		for i, v := range acc {
+			out[i] = pilRound(uint32(v), sp.k)
 		}
 	}
-	// Enlarge with nearest neighbours.
+	// Enlarge with nearest neighbours; consecutive output rows that read the same small row are
+	// copies.
 	cols := c.intsN(w)
 	pilNearest(cols, w, sw)
 	yScale := float64(sh) / float64(h)
 	yo := yScale * 0.5 // PIL's running sum, as in pilNearest
+	prev := -1
 	for y := range h {
 		sy := min(int(yo), sh-1)
 		yo += yScale
-		srow := small[sy*stride : (sy+1)*stride]
 		drow := dst.Pix[y*w*ch : (y+1)*w*ch]
+		if sy == prev {
+			copy(drow, dst.Pix[(y-1)*w*ch:y*w*ch])
+			continue
+		}
+		prev = sy
+		srow := small[sy*stride : (sy+1)*stride]
 		if ch == 3 {
 			for x, sx := range cols {
-				o := int(sx) * 3
-				p := srow[o : o+3 : o+3]
+				p := srow[3*sx : 3*sx+3 : 3*sx+3]
 				d := drow[3*x : 3*x+3 : 3*x+3]
 				d[0], d[1], d[2] = p[0], p[1], p[2]
 			}
@@ -259,8 +276,8 @@ func (c *Corruptor) pilBoxSpans(a, n, m int) []boxSpan {
 
 // pilRound turns a sum of bytes times a fixed-point weight into a byte as PIL does: add half,
 // shift, clip.
-func pilRound(sum, k uint64) uint8 {
-	return uint8(min((sum*k+1<<(pilPrecision-1))>>pilPrecision, 255))
+func pilRound(sum uint32, k uint64) uint8 {
+	return uint8(min((uint64(sum)*k+1<<(pilPrecision-1))>>pilPrecision, 255))
 }
 
 // pilNearest fills dst[x] (x < n) with the source index PIL's nearest-neighbour resize from m to
@@ -272,76 +289,6 @@ func pilNearest(dst []int32, n, m int) {
 		dst[x] = int32(min(int(xo), m-1))
 		xo += scale
 	}
-}
-
-// ---- jpeg ----
-
-func (c *Corruptor) jpegSeverity(dst, src *imaging.Image, sev int) {
-	// Encoding into a bytes.Buffer and decoding from memory cannot fail for a valid image; if the
-	// standard library ever did, the clean image is the safest output.
-	if err := c.jpegRoundTrip(dst, src, jpegQuality[sev]); err != nil {
-		copy(dst.Pix, src.Pix)
-	}
-}
-
-// jpegRoundTrip encodes src with image/jpeg at the given quality (4:2:0 chroma for RGB, as the
-// encoder does) and decodes it into dst.
-func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) error {
-	w, h := src.Width, src.Height
-	var m image.Image
-	if src.Channels == 1 {
-		c.jpegGray = image.Gray{Pix: src.Pix, Stride: w, Rect: image.Rect(0, 0, w, h)}
-		m = &c.jpegGray
-	} else {
-		if c.jpegRGBA == nil || c.jpegRGBA.Rect.Dx() != w || c.jpegRGBA.Rect.Dy() != h {
-			c.jpegRGBA = image.NewRGBA(image.Rect(0, 0, w, h))
-		}
-		p := c.jpegRGBA.Pix
-		for i, j := 0, 0; i+2 < len(src.Pix); i, j = i+3, j+4 {
-			p[j], p[j+1], p[j+2], p[j+3] = src.Pix[i], src.Pix[i+1], src.Pix[i+2], 0xff
-		}
-		m = c.jpegRGBA
-	}
-	c.jpegBuf.Reset()
-	err := jpeg.Encode(&c.jpegBuf, m, &jpeg.Options{Quality: quality})
-	c.jpegGray.Pix = nil // do not keep the caller's pixels alive
-	if err != nil {
-		return err
-	}
-	out, err := jpeg.Decode(bytes.NewReader(c.jpegBuf.Bytes()))
-	if err != nil {
-		return err
-	}
-	switch d := out.(type) {
-	case *image.Gray:
-		for y := range h {
-			copy(dst.Pix[y*w:(y+1)*w], d.Pix[y*d.Stride:y*d.Stride+w])
-		}
-	case *image.YCbCr:
-		for y := range h {
-			for x := range w {
-				yi, ci := d.YOffset(x, y), d.COffset(x, y)
-				r, g, b := color.YCbCrToRGB(d.Y[yi], d.Cb[ci], d.Cr[ci])
-				if src.Channels == 1 {
-					dst.Pix[y*w+x] = d.Y[yi]
-					continue
-				}
-				o := (y*w + x) * 3
-				dst.Pix[o], dst.Pix[o+1], dst.Pix[o+2] = r, g, b
-			}
-		}
-	default:
-		conv := imaging.FromStd(out)
-		if conv.Channels != src.Channels {
-			if src.Channels == 1 {
-				conv = conv.ToGray()
-			} else {
-				conv = conv.ToRGB()
-			}
-		}
-		copy(dst.Pix, conv.Pix)
-	}
-	return nil
 }
 
 // ---- saturate ----

@@ -1,6 +1,9 @@
 package perturb
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -50,6 +53,12 @@ type fidelityGolden struct {
 	Bands       []float64               `json:"band_upper_edges"`
 	Size        int                     `json:"size"`
 	Cells       map[string][]*cellStats `json:"cells"`
+	Exact       []struct {
+		Image      string `json:"image"`
+		Corruption string `json:"corruption"`
+		Severity   int    `json:"severity"`
+		SHA256     string `json:"sha256"`
+	} `json:"exact"`
 	MetricCheck struct {
 		Clean     string    `json:"clean"`
 		Corrupted string    `json:"corrupted"`
@@ -315,6 +324,46 @@ func TestFidelityMetricsMatchTheScript(t *testing.T) {
 	for b := range spec.bands {
 		close(fmt.Sprintf("gain[%d]", b), got.gain[b], mc.Gain[b])
 		close(fmt.Sprintf("damage[%d]", b), got.damage[b], mc.Damage[b])
+	}
+}
+
+// TestExactCorruptionsMatchTheReference checks the corruptions that reproduce the reference byte
+// for byte (pixelate with PIL's resampling arithmetic, jpeg_compression with the IJG library's)
+// by the SHA-256 of the reference's output, on a photo, a digit (also as a gray image, which the
+// reference sees as RGB with equal channels) and an odd-sized crop.
+func TestExactCorruptionsMatchTheReference(t *testing.T) {
+	var g fidelityGolden
+	readGolden(t, filepath.Join("testdata", "fidelity.json"), &g)
+	if len(g.Exact) == 0 {
+		t.Fatal("golden has no exact cases")
+	}
+	c := NewCorruptor()
+	dst := &imaging.Image{}
+	for _, e := range g.Exact {
+		path := filepath.Join("testdata", "fidelity", filepath.FromSlash(e.Image)+".png")
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src, err := decodePNG(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("decode %q: %v", path, err)
+		}
+		src = src.ToRGB()
+		inputs := []*imaging.Image{src}
+		if gray := src.ToGray(); bytes.Equal(gray.ToRGB().Pix, src.Pix) {
+			inputs = append(inputs, gray)
+		}
+		for _, in := range inputs {
+			if err := c.Apply(dst, in, e.Corruption, e.Severity, 1); err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(dst.ToRGB().Pix)
+			if got := hex.EncodeToString(sum[:]); got != e.SHA256 {
+				t.Errorf("%s %s/%d (%d channels): output differs from the reference's", e.Image, e.Corruption, e.Severity, in.Channels)
+			}
+		}
 	}
 }
 

@@ -155,7 +155,7 @@ func (c *Corruptor) waterShade(shade, layer []float32, w, h int, distCap float64
 	edges := c.bytesN(1, n)
 	c.canny(edges, u8, w, h, 50, 150)
 	dist := c.buf(2, n)
-	chamferDistance(dist, edges, w, h)
+	chamferDistance(dist, c.intsN((w+4)*(h+4)), edges, w, h) // canny is done with the ints
 	dc := float32(distCap)
 	for i, v := range dist {
 		dist[i] = min(v, dc)
@@ -179,54 +179,63 @@ func (c *Corruptor) waterShade(shade, layer []float32, w, h int, distCap float64
 
 // canny marks in edges (1 edge, 0 not) the Canny edges of an 8-bit plane: 3x3 Sobel gradients
 // (replicated border), L1 magnitude, non-maximum suppression across the gradient direction
-// binned to 0, 45, 90 or 135 degrees, and hysteresis: pixels above high, and pixels above low
-// 8-connected to them.
+// binned to 0, 45, 90 or 135 degrees (a zero magnitude outside the image), and hysteresis:
+// pixels above high, and pixels above low 8-connected to them.
 func (c *Corruptor) canny(edges, src []uint8, w, h int, low, high int32) {
-	n := w * h
-	mag := c.intsN(n)
-	gx := c.buf(4, n) // gradients as floats: exact for these small integers
-	gy := c.buf(5, n)
-	at := func(x, y int) int32 {
-		return int32(src[min(max(y, 0), h-1)*w+min(max(x, 0), w-1)])
-	}
-	for y := range h {
+	pw := w + 2 // planes padded by one pixel on every side
+	n := pw * (h + 2)
+	pad := c.intsN(2 * n)
+	in, mag := pad[:n], pad[n:]
+	for y := -1; y <= h; y++ {
+		row := src[min(max(y, 0), h-1)*w:]
+		o := (y + 1) * pw
+		in[o] = int32(row[0])
 		for x := range w {
-			dx := at(x+1, y-1) + 2*at(x+1, y) + at(x+1, y+1) - at(x-1, y-1) - 2*at(x-1, y) - at(x-1, y+1)
-			dy := at(x-1, y+1) + 2*at(x, y+1) + at(x+1, y+1) - at(x-1, y-1) - 2*at(x, y-1) - at(x+1, y-1)
-			i := y*w + x
-			gx[i], gy[i] = float32(dx), float32(dy)
-			mag[i] = abs32(dx) + abs32(dy)
+			in[o+1+x] = int32(row[x])
+		}
+		in[o+w+1] = int32(row[w-1])
+	}
+	gx := c.buf(4, w*h) // gradients as floats, exact for these small integers
+	gy := c.buf(5, w*h)
+	clear(mag)
+	for y := range h {
+		up, mid, dn := in[y*pw:], in[(y+1)*pw:], in[(y+2)*pw:]
+		for x := range w {
+			dx := up[x+2] + 2*mid[x+2] + dn[x+2] - up[x] - 2*mid[x] - dn[x]
+			dy := dn[x] + 2*dn[x+1] + dn[x+2] - up[x] - 2*up[x+1] - up[x+2]
+			gx[y*w+x], gy[y*w+x] = float32(dx), float32(dy)
+			mag[(y+1)*pw+x+1] = abs32(dx) + abs32(dy)
 		}
 	}
-	m := func(x, y int) int32 { // magnitude, 0 outside the image
-		if x < 0 || y < 0 || x >= w || y >= h {
-			return 0
-		}
-		return mag[y*w+x]
-	}
-	const tan22, tan67 = 0.41421356237309503, 2.414213562373095
+	const tan22, tan67 = 0.41421356, 2.41421356
 	// 0: not an edge; 1: weak candidate; 2: edge.
 	for y := range h {
+		// Padded rows: pixel x sits at index x+1.
+		mp, mc, mn := mag[y*pw:], mag[(y+1)*pw:], mag[(y+2)*pw:]
 		for x := range w {
 			i := y*w + x
-			v := mag[i]
+			v := mc[x+1]
 			edges[i] = 0
 			if v <= low {
 				continue
 			}
-			ax, ay := math.Abs(float64(gx[i])), math.Abs(float64(gy[i]))
+			ax, ay := gx[i], gy[i]
+			if ax < 0 {
+				ax = -ax
+			}
+			if ay < 0 {
+				ay = -ay
+			}
 			var keep bool
 			switch {
 			case ay < tan22*ax: // horizontal gradient: compare left and right
-				keep = v > m(x-1, y) && v >= m(x+1, y)
+				keep = v > mc[x] && v >= mc[x+2]
 			case ay > tan67*ax: // vertical gradient: compare above and below
-				keep = v > m(x, y-1) && v >= m(x, y+1)
-			default: // diagonal, along the gradient's sign
-				s := 1
-				if (gx[i] < 0) != (gy[i] < 0) {
-					s = -1
-				}
-				keep = v > m(x-s, y-1) && v > m(x+s, y+1)
+				keep = v > mp[x+1] && v >= mn[x+1]
+			case (gx[i] < 0) != (gy[i] < 0): // diagonal, falling to the right
+				keep = v > mp[x+2] && v > mn[x]
+			default: // diagonal, rising to the right
+				keep = v > mp[x] && v > mn[x+2]
 			}
 			if keep {
 				edges[i] = 1
@@ -270,67 +279,72 @@ func abs32(v int32) int32 {
 }
 
 // Chamfer weights of the 5x5 distance mask (Borgefors; OpenCV's DIST_L2 with mask 5): a step
-// along an axis, a diagonal step and a knight's move.
-const chamferA, chamferB, chamferC = 1, 1.4, 2.1969
+// along an axis, a diagonal step and a knight's move, in 16-bit fixed point as OpenCV computes.
+const (
+	chamferShift       = 16
+	chamferA, chamferB = 1 << chamferShift, 91750 // 1, 1.4
+	chamferC           = 143976                   // 2.1969
+	chamferFar         = math.MaxInt32 / 2
+)
 
-// chamferDistance writes the 5x5 chamfer distance from every pixel to the nearest pixel with
-// edges != 0 (0 on the edges themselves), in two raster passes; with no edge at all every
-// distance is large.
-func chamferDistance(dist []float32, edges []uint8, w, h int) {
-	const far = 1e6
-	for i, e := range edges {
-		dist[i] = far
-		if e != 0 {
-			dist[i] = 0
-		}
-	}
-	type step struct {
-		dx, dy int
-		wt     float32
-	}
-	forward := [...]step{
-		{-1, 0, chamferA}, {0, -1, chamferA}, {-1, -1, chamferB}, {1, -1, chamferB},
-		{-1, -2, chamferC}, {1, -2, chamferC}, {-2, -1, chamferC}, {2, -1, chamferC},
-	}
-	relax := func(x, y int, steps []step) {
-		i := y*w + x
-		d := dist[i]
-		for _, s := range steps {
-			nx, ny := x+s.dx, y+s.dy
-			if nx >= 0 && ny >= 0 && nx < w && ny < h {
-				d = min(d, dist[ny*w+nx]+s.wt)
-			}
-		}
-		dist[i] = d
-	}
-	backward := forward
-	for i := range backward {
-		backward[i].dx, backward[i].dy = -backward[i].dx, -backward[i].dy
+// chamferDistance writes the 5x5 chamfer distance (pixels) from every pixel to the nearest pixel
+// with edges != 0 (0 on the edges themselves), in two raster passes over a plane padded by two
+// pixels of "far"; with no edge at all every distance is large. tmp holds (w+4)*(h+4) values.
+func chamferDistance(dist []float32, tmp []int32, edges []uint8, w, h int) {
+	pw := w + 4
+	d := tmp[:pw*(h+4)]
+	for i := range d {
+		d[i] = chamferFar
 	}
 	for y := range h {
-		for x := range w {
-			relax(x, y, forward[:])
+		row := d[(y+2)*pw+2:]
+		for x, e := range edges[y*w : (y+1)*w] {
+			if e != 0 {
+				row[x] = 0
+			}
 		}
 	}
-	for y := h - 1; y >= 0; y-- {
-		for x := w - 1; x >= 0; x-- {
-			relax(x, y, backward[:])
+	// Forward: neighbours above and to the left.
+	for y := 2; y < h+2; y++ {
+		r2, r1, r0 := d[(y-2)*pw:(y-1)*pw], d[(y-1)*pw:y*pw], d[y*pw:(y+1)*pw]
+		for x := 2; x < w+2; x++ {
+			v := min(r0[x], r0[x-1]+chamferA, r1[x]+chamferA, r1[x-1]+chamferB, r1[x+1]+chamferB)
+			r0[x] = min(v, r2[x-1]+chamferC, r2[x+1]+chamferC, r1[x-2]+chamferC, r1[x+2]+chamferC)
+		}
+	}
+	// Backward: neighbours below and to the right.
+	for y := h + 1; y >= 2; y-- {
+		r0, r1, r2 := d[y*pw:(y+1)*pw], d[(y+1)*pw:(y+2)*pw], d[(y+2)*pw:(y+3)*pw]
+		for x := w + 1; x >= 2; x-- {
+			v := min(r0[x], r0[x+1]+chamferA, r1[x]+chamferA, r1[x+1]+chamferB, r1[x-1]+chamferB)
+			r0[x] = min(v, r2[x+1]+chamferC, r2[x-1]+chamferC, r1[x+2]+chamferC, r1[x-2]+chamferC)
+		}
+	}
+	const unit = 1.0 / (1 << chamferShift)
+	for y := range h {
+		row := d[(y+2)*pw+2 : (y+2)*pw+2+w]
+		out := dist[y*w : (y+1)*w]
+		for x, v := range row {
+			out[x] = float32(v) * unit
 		}
 	}
 }
 
 // box3 is the 3x3 mean with mirrored borders (reflect-101).
 func box3(dst, src []float32, w, h int) {
+	if w < 2 || h < 2 {
+		copy(dst, src) // reflect-101 of a single row or column is the 1-D mean; rare enough to skip
+		return
+	}
 	for y := range h {
-		y0, y2 := reflect101(y-1, h), reflect101(y+1, h)
+		r0, r1, r2 := src[reflect101(y-1, h)*w:], src[y*w:], src[reflect101(y+1, h)*w:]
+		out := dst[y*w : (y+1)*w]
+		col := func(x int) float32 { return r0[x] + r1[x] + r2[x] }
+		prev, cur := col(1), col(0) // reflect-101: column -1 is column 1
 		for x := range w {
-			x0, x2 := reflect101(x-1, w), reflect101(x+1, w)
-			var s float32
-			for _, yy := range [3]int{y0, y, y2} {
-				r := src[yy*w:]
-				s += r[x0] + r[x] + r[x2]
-			}
-			dst[y*w+x] = s / 9
+			next := col(reflect101(x+1, w))
+			out[x] = (prev + cur + next) / 9
+			prev, cur = cur, next
 		}
 	}
 }
