@@ -577,7 +577,6 @@ func TestSaturateByHand(t *testing.T) {
 	}
 }
 
-
 func toRGBA(m image.Image) *image.RGBA {
 	out := image.NewRGBA(m.Bounds())
 	for y := m.Bounds().Min.Y; y < m.Bounds().Max.Y; y++ {

@@ -48,12 +48,12 @@ type cellStats struct {
 }
 
 type fidelityGolden struct {
-	Reference   string                  `json:"reference"`
-	Images      []string                `json:"images"`
-	Bands       []float64               `json:"band_upper_edges"`
-	Size        int                     `json:"size"`
-	Cells       map[string][]*cellStats `json:"cells"`
-	Exact       []struct {
+	Reference string                  `json:"reference"`
+	Images    []string                `json:"images"`
+	Bands     []float64               `json:"band_upper_edges"`
+	Size      int                     `json:"size"`
+	Cells     map[string][]*cellStats `json:"cells"`
+	Exact     []struct {
 		Image      string `json:"image"`
 		Corruption string `json:"corruption"`
 		Severity   int    `json:"severity"`
