@@ -161,9 +161,9 @@ func (c *Corruptor) glassBlurSeverity(dst, src *imaging.Image, sev int) {
 	delta := max(int(p.delta*s), 1)
 	// The shuffle displaces a pixel by a random walk whose variance grows as passes*delta². When
 	// scaling makes delta fractional, it is rounded down (at least 1) and the pass count absorbs
-	// the difference, so that the variance still
-	// scales with s² and grows with severity (the reference's pass counts 2, 1, 3, 2, 2 rely on its
-	// deltas 1, 2, 2, 3, 4 for that). At 224 px this is exactly the reference.
+	// the difference, so that the variance still scales with s². At 224 px this is exactly the
+	// reference (whose damage, with passes 2, 1, 3, 2, 2 at deltas 1, 2, 2, 3, 4, dips at
+	// severities 2 and 4).
 	passes := float64(p.iterations) * (p.delta * s) * (p.delta * s) / float64(delta*delta)
 	c.glassBlur(dst, src, max(p.sigma*s, minBlurSigma), delta, passes)
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/cvgate/cvgate/internal/imaging"
 )
 
+// Reference names the implementation whose damage the corruptions match (see the package
+// documentation), for reports that quote mCE figures next to published ones.
+const Reference = "imagecorruptions 1.1.2"
+
 // Severities is the number of severity levels of every corruption; Apply takes 1..Severities.
 const Severities = 5
 
@@ -95,7 +99,7 @@ type Corruptor struct {
 	shot       map[float64]*shotTable
 	zooms      map[zoomKey]*zoomTables
 	jpegQ      map[int][2]*jpegQuant
-	jpegPlanes [3][]int32
+	jpegPlanes [3][]uint8
 	jpegCC     []uint64
 	windowTaps [2][][]tap
 	spans      [2][]boxSpan

@@ -2,7 +2,6 @@ package perturb
 
 import (
 	"bytes"
-	"image"
 	"math"
 	"slices"
 	"strconv"
@@ -575,16 +574,6 @@ func TestSaturateByHand(t *testing.T) {
 			t.Errorf("saturate/%d = %v, want %v", tc.sev, out.Pix, tc.want)
 		}
 	}
-}
-
-func toRGBA(m image.Image) *image.RGBA {
-	out := image.NewRGBA(m.Bounds())
-	for y := m.Bounds().Min.Y; y < m.Bounds().Max.Y; y++ {
-		for x := m.Bounds().Min.X; x < m.Bounds().Max.X; x++ {
-			out.Set(x, y, m.At(x, y))
-		}
-	}
-	return out
 }
 
 func TestPixelateMakesBlocks(t *testing.T) {

@@ -14,7 +14,7 @@ const clockProcessCPUTime = 2
 // neighbours as much as the code.
 func processCPU() (time.Duration, bool) {
 	var ts syscall.Timespec
-	if _, _, errno := syscall.Syscall(syscall.SYS_CLOCK_GETTIME, clockProcessCPUTime, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
+	if _, _, errno := syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, clockProcessCPUTime, uintptr(unsafe.Pointer(&ts)), 0); errno != 0 {
 		return 0, false
 	}
 	return time.Duration(ts.Nano()), true

@@ -28,26 +28,39 @@ func TestFFTMatchesTheDirectSum(t *testing.T) {
 	}
 }
 
-func TestFFT2RoundTrip(t *testing.T) {
+func TestRealFFT2RoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
-	w, h := 12, 7
-	z := make([]complex128, w*h)
-	for i := range z {
-		z[i] = complex(rng.NormFloat64(), rng.NormFloat64())
-	}
-	orig := append([]complex128(nil), z...)
-	fft2(z, w, h, false)
-	want := real(orig[0]) // the DC term is the sum
-	for _, v := range orig[1:] {
-		want += real(v)
-	}
-	if math.Abs(real(z[0])-want) > 1e-9 {
-		t.Fatalf("DC = %v, want %v", real(z[0]), want)
-	}
-	fft2(z, w, h, true)
-	for i := range z {
-		if cmplx.Abs(z[i]-orig[i]) > 1e-12 {
-			t.Fatalf("round trip [%d] = %v, want %v", i, z[i], orig[i])
+	for _, sz := range [][2]int{{12, 7}, {8, 8}, {9, 5}, {1, 4}} {
+		w, h := sz[0], sz[1]
+		z := make([]float64, w*h)
+		var sum float64
+		for i := range z {
+			z[i] = rng.NormFloat64()
+			sum += z[i]
+		}
+		f := realFFT2(z, w, h)
+		if math.Abs(real(f[0])-sum) > 1e-9 {
+			t.Fatalf("%dx%d: DC = %v, want the sum %v", w, h, real(f[0]), sum)
+		}
+		// Against the direct 2-D sum at a few frequencies.
+		for _, uv := range [][2]int{{1, 0}, {0, 1}, {w - 1, h / 2}, {w / 2, h - 1}} {
+			u, v := uv[0]%w, uv[1]%h
+			var want complex128
+			for y := range h {
+				for x := range w {
+					want += complex(z[y*w+x], 0) * cmplx.Rect(1, -2*math.Pi*(float64(u*x)/float64(w)+float64(v*y)/float64(h)))
+				}
+			}
+			if cmplx.Abs(f[v*w+u]-want) > 1e-9 {
+				t.Fatalf("%dx%d: F[%d][%d] = %v, want %v", w, h, v, u, f[v*w+u], want)
+			}
+		}
+		back := make([]float64, w*h)
+		realIFFT2(back, f, w, h)
+		for i := range z {
+			if math.Abs(back[i]-z[i]) > 1e-12 {
+				t.Fatalf("%dx%d: round trip [%d] = %v, want %v", w, h, i, back[i], z[i])
+			}
 		}
 	}
 }

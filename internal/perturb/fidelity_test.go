@@ -130,11 +130,6 @@ func newSpectrum(w, h int, edges []float64) *spectrum {
 	return s
 }
 
-// energy sums the DFT power of z per band (DC excluded).
-func (s *spectrum) energy(z []float64) []float64 {
-	return s.bandPower(dft2Real(z, s.w, s.h), nil)
-}
-
 // bandPower sums |f - minus|^2 per band (DC excluded); minus may be nil.
 func (s *spectrum) bandPower(f, minus []complex128) []float64 {
 	e := make([]float64, s.bands)
@@ -448,4 +443,50 @@ func worstBand(got, ref []float64, tol func(ref float64) float64) (int, float64)
 		}
 	}
 	return wb, worst
+}
+
+// TestWriteSmallSizeTable writes, when CVGATE_FIDELITY_SMALL_REPORT names a file, the markdown
+// table of docs/corruptions.md that puts cvgate's damage at 32 and 28 px beside the reference's
+// (testdata/fidelity_small.json). It checks nothing: the two differ on purpose (cvgate scales
+// spatial parameters, the reference does not, and refuses images under 32 px).
+func TestWriteSmallSizeTable(t *testing.T) {
+	path := os.Getenv("CVGATE_FIDELITY_SMALL_REPORT")
+	if path == "" {
+		t.Skip("set CVGATE_FIDELITY_SMALL_REPORT=file to write the small-size table")
+	}
+	var g struct {
+		Bands []float64 `json:"band_upper_edges"`
+		Sizes map[string]struct {
+			Images []string                `json:"images"`
+			Cells  map[string][]*cellStats `json:"cells"`
+		} `json:"sizes"`
+	}
+	readGolden(t, filepath.Join("testdata", "fidelity_small.json"), &g)
+	got := map[int]map[string][]*cellStats{}
+	for _, size := range []int{32, 28} {
+		sz := g.Sizes[fmt.Sprint(size)]
+		set := newFidelitySet(fidelityImages(t, size, sz.Images), g.Bands)
+		got[size] = map[string][]*cellStats{}
+		for _, name := range Names() {
+			got[size][name] = set.measure(t, name)
+		}
+	}
+	psnr := func(c *cellStats) string {
+		if c == nil {
+			return "–"
+		}
+		return fmt.Sprintf("%.1f", c.PSNR[0])
+	}
+	var b strings.Builder
+	b.WriteString("| corruption | severity | 32 px reference | 32 px cvgate | 28 px reference (unscaled) | 28 px cvgate |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, name := range Names() {
+		for _, sev := range []int{1, 3, 5} {
+			r32, r28 := g.Sizes["32"].Cells[name], g.Sizes["28"].Cells[name]
+			fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s |\n", name, sev,
+				psnr(r32[sev-1]), psnr(got[32][name][sev-1]), psnr(r28[sev-1]), psnr(got[28][name][sev-1]))
+		}
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -39,7 +39,7 @@ var frostVariants = [...]frostVariant{
 	{ // 991x660 at 224 px: blue-green crinkled ice, mostly smooth
 		name:      "frost1",
 		weight:    1,
-		size:      [2]int{990, 660},
+		size:      [2]int{768, 512},
 		quantiles: [...]float32{80.567, 90.029, 90.773, 91.416, 92.136, 92.809, 93.524, 94.239, 95.008, 95.823, 96.659, 97.638, 98.762, 100.06, 101.59, 103.26, 105.03, 106.98, 109.02, 111.28, 113.75, 116.46, 119.46, 122.67, 126.13, 129.78, 133.56, 137.45, 141.48, 145.56, 149.65, 153.65, 157.44, 160.94, 164.23, 167.26, 170.13, 172.91, 175.43, 177.72, 179.91, 182.04, 184.04, 186.08, 187.87, 189.67, 191.6, 193.55, 224.15},
 		psd:       [...]float64{0, 0, 0, 0, 0, 0, 76957, 26491, 11960, 4276.2, 1564.6, 763.97, 507.66, 386.14, 307.05, 234.67, 111.31, 20.831, 3.0663},
 		colour:    [3][2]float32{{-103.79, 1.4061}, {37.455, 0.85896}, {79.362, 0.66106}},
@@ -47,7 +47,7 @@ var frostVariants = [...]frostVariant{
 	{ // 616x347 at 224 px: dense white needles (frost3 holds the same pixels)
 		name:      "frost2",
 		weight:    2,
-		size:      [2]int{616, 350},
+		size:      [2]int{640, 360},
 		quantiles: [...]float32{57.271, 108.01, 112.05, 116.18, 120.67, 124.56, 128.86, 132.67, 136.49, 140.65, 144.9, 148.79, 153.19, 157.67, 161.9, 166.13, 170.9, 175.6, 180.06, 184.79, 189.13, 193.77, 197.83, 201.77, 205.13, 208.86, 212.06, 215.06, 217.77, 220.06, 222.34, 224.35, 226.34, 228.06, 229.93, 231.19, 232.83, 234.05, 235.06, 236.06, 237.06, 238.05, 238.94, 239.83, 240.67, 241.62, 242.37, 243.15, 254.06},
 		psd:       [...]float64{0, 0, 0, 0, 0, 0, 47400, 26014, 17778, 11027, 7787.4, 5192.6, 2556, 1217.5, 705.34, 364.28, 151.36, 23.06, 2.6442},
 		colour:    [3][2]float32{{2.1882, 0.9688}, {-1.2268, 1.0073}, {0.57756, 1.0442}},
@@ -123,10 +123,20 @@ func newFrostLayer(v *frostVariant, seed uint64) *frostLayer {
 	// that spectral density); the DC term is left to the histogram step.
 	power := make([]float64, n)
 	var total, low float64
+	// The spectrum as a fine table over the radial frequency (0 .. 0.71 cycles per pixel),
+	// interpolated linearly: the log-log interpolation per frequency would cost more than the
+	// FFTs.
+	const steps = 4096
+	lut := make([]float64, steps+2)
+	for i := range lut {
+		lut[i] = v.interpPSD(max(float64(i), 0.5) * (math.Sqrt2 / 2 / steps))
+	}
 	for y := range h {
 		for x := range w {
 			if f := math.Hypot(freqOf(y, h), freqOf(x, w)); f > 0 {
-				p := v.interpPSD(f)
+				t := f / (math.Sqrt2 / 2 / steps)
+				i := int(t)
+				p := lut[i] + (t-float64(i))*(lut[i+1]-lut[i])
 				power[y*w+x] = p
 				total += p
 				if f < frostLowFreq {
@@ -152,12 +162,8 @@ func newFrostLayer(v *frostVariant, seed uint64) *frostLayer {
 	for i, p := range power {
 		amp[i] = math.Sqrt(float64(n) * p)
 	}
-	z := make([]complex128, n)
 	for range 2 {
-		for i, l := range lum {
-			z[i] = complex(l, 0)
-		}
-		fft2(z, w, h, false)
+		z := realFFT2(lum, w, h)
 		for i, c := range z {
 			if a := cmplx.Abs(c); a > 0 {
 				z[i] = c * complex(amp[i]/a, 0)
@@ -165,10 +171,7 @@ func newFrostLayer(v *frostVariant, seed uint64) *frostLayer {
 				z[i] = 0
 			}
 		}
-		fft2(z, w, h, true)
-		for i := range lum {
-			lum[i] = real(z[i])
-		}
+		realIFFT2(lum, z, w, h)
 		v.matchHistogram(lum)
 	}
 	l := &frostLayer{w: w, h: h, rgb: make([]uint8, 3*n), gray: make([]uint8, n)}
@@ -281,9 +284,17 @@ func frostPattern(w, h int, seed uint64) []float64 {
 	work := &Corruptor{}
 	ice := make([]float32, w*h)
 	fw, fh := float64(w), float64(h)
+	wrap := func(v, n float64) float64 {
+		for v < 0 {
+			v += n
+		}
+		for v >= n {
+			v -= n
+		}
+		return v
+	}
 	deposit := func(x, y, v float64) {
-		x = math.Mod(math.Mod(x, fw)+fw, fw)
-		y = math.Mod(math.Mod(y, fh)+fh, fh)
+		x, y = wrap(x, fw), wrap(y, fh)
 		x0, y0 := math.Floor(x), math.Floor(y)
 		fx, fy := float32(x-x0), float32(y-y0)
 		ix, iy := int(x0), int(y0)

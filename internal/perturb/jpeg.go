@@ -128,17 +128,17 @@ func descale(x int32, n uint) int32 { return (x + 1<<(n-1)) >> n }
 
 // jpegPlane compresses and reconstructs a plane of 8-bit samples (stride w, a multiple of 8, and
 // h rows, a multiple of 8) in place, block by block.
-func jpegPlane(p []int32, w, h int, t *jpegQuant) {
+func jpegPlane(p []uint8, w, h int, t *jpegQuant) {
 	var blk, ws [64]int32
 	for by := 0; by < h; by += 8 {
 		for bx := 0; bx < w; bx += 8 {
 			var sum, sq int64
 			for y := range 8 {
 				o := (by+y)*w + bx
-				row := (*[8]int32)(p[o : o+8])
+				row := (*[8]uint8)(p[o : o+8])
 				b := (*[8]int32)(blk[8*y : 8*y+8])
 				for x := range 8 {
-					v := row[x] - 128
+					v := int32(row[x]) - 128
 					b[x] = v
 					sum += int64(v)
 					sq += int64(v * v)
@@ -150,7 +150,8 @@ func jpegPlane(p []int32, w, h int, t *jpegQuant) {
 				v := min(max(descale(t.quantize(0, int32(sum))<<jpegPass1Bits, jpegPass1Bits+3)+128, 0), 255)
 				for y := range 8 {
 					o := (by+y)*w + bx
-					*(*[8]int32)(p[o : o+8]) = [8]int32{v, v, v, v, v, v, v, v}
+					u := uint8(v)
+					*(*[8]uint8)(p[o : o+8]) = [8]uint8{u, u, u, u, u, u, u, u}
 				}
 				continue
 			}
@@ -180,7 +181,7 @@ func jpegPlane(p []int32, w, h int, t *jpegQuant) {
 			idctColumns(&ws, &blk)
 			for y := range 8 {
 				o := (by+y)*w + bx
-				idctRow((*[8]int32)(p[o:o+8]), (*[8]int32)(ws[8*y:8*y+8]))
+				idctRow((*[8]uint8)(p[o:o+8]), (*[8]int32)(ws[8*y:8*y+8]))
 			}
 		}
 	}
@@ -272,11 +273,11 @@ func idctColumns(ws, b *[64]int32) {
 
 // idctRow is the inverse DCT's second pass over one row of ws, writing samples (level shift
 // undone, clamped to 0..255) to out.
-func idctRow(out, w *[8]int32) {
+func idctRow(out *[8]uint8, w *[8]int32) {
 	const shift = jpegConstBits + jpegPass1Bits + 3
 	if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
-		v := min(max(descale(w[0], jpegPass1Bits+3)+128, 0), 255)
-		*out = [8]int32{v, v, v, v, v, v, v, v}
+		v := uint8(min(max(descale(w[0], jpegPass1Bits+3)+128, 0), 255))
+		*out = [8]uint8{v, v, v, v, v, v, v, v}
 		return
 	}
 	var tmp10, tmp11, tmp12, tmp13, tmp0, tmp1, tmp2, tmp3 int32
@@ -303,14 +304,14 @@ func idctRow(out, w *[8]int32) {
 		tmp10, tmp11, tmp12, tmp13 = idctEven(w[0], w[2], w[4], w[6])
 		tmp0, tmp1, tmp2, tmp3 = idctOdd(w[7], w[5], w[3], w[1])
 	}
-	out[0] = min(max(descale(tmp10+tmp3, shift)+128, 0), 255)
-	out[7] = min(max(descale(tmp10-tmp3, shift)+128, 0), 255)
-	out[1] = min(max(descale(tmp11+tmp2, shift)+128, 0), 255)
-	out[6] = min(max(descale(tmp11-tmp2, shift)+128, 0), 255)
-	out[2] = min(max(descale(tmp12+tmp1, shift)+128, 0), 255)
-	out[5] = min(max(descale(tmp12-tmp1, shift)+128, 0), 255)
-	out[3] = min(max(descale(tmp13+tmp0, shift)+128, 0), 255)
-	out[4] = min(max(descale(tmp13-tmp0, shift)+128, 0), 255)
+	out[0] = uint8(min(max(descale(tmp10+tmp3, shift)+128, 0), 255))
+	out[7] = uint8(min(max(descale(tmp10-tmp3, shift)+128, 0), 255))
+	out[1] = uint8(min(max(descale(tmp11+tmp2, shift)+128, 0), 255))
+	out[6] = uint8(min(max(descale(tmp11-tmp2, shift)+128, 0), 255))
+	out[2] = uint8(min(max(descale(tmp12+tmp1, shift)+128, 0), 255))
+	out[5] = uint8(min(max(descale(tmp12-tmp1, shift)+128, 0), 255))
+	out[3] = uint8(min(max(descale(tmp13+tmp0, shift)+128, 0), 255))
+	out[4] = uint8(min(max(descale(tmp13-tmp0, shift)+128, 0), 255))
 }
 
 // idctEven is the even part of the inverse DCT from inputs 0, 2, 4, 6.
@@ -368,20 +369,17 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 	if src.Channels == 1 {
 		// A gray image is an RGB image with equal channels: its chroma is exactly neutral and its
 		// luma is the value itself, so only the luma plane is compressed.
-		y := c.jpegInts(0, pw*ph)
+		y := c.jpegBytes(0, pw*ph)
 		for row := range ph {
-			s := src.Pix[min(row, h-1)*w : min(row, h-1)*w+w]
 			d := y[row*pw : (row+1)*pw]
-			for x := range pw {
-				d[x] = int32(s[min(x, w-1)])
+			copy(d, src.Pix[min(row, h-1)*w:min(row, h-1)*w+w])
+			for x := w; x < pw; x++ {
+				d[x] = d[w-1]
 			}
 		}
 		jpegPlane(y, pw, ph, lq)
 		for row := range h {
-			d := dst.Pix[row*w : (row+1)*w]
-			for x := range d {
-				d[x] = uint8(y[row*pw+x])
-			}
+			copy(dst.Pix[row*w:(row+1)*w], y[row*pw:row*pw+w])
 		}
 		return
 	}
@@ -391,9 +389,9 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 	// ready. Decoding lags one chroma row behind (its lower neighbour comes with the next strip),
 	// so two luma strips are kept.
 	cw, chh := pw/2, ph/2
-	ys := c.jpegInts(0, 2*16*pw)
-	cb := c.jpegInts(1, cw*chh)
-	cr := c.jpegInts(2, cw*chh)
+	ys := c.jpegBytes(0, 2*16*pw)
+	cb := c.jpegBytes(1, cw*chh)
+	cr := c.jpegBytes(2, cw*chh)
 	vw, vh := (w+1)/2, (h+1)/2
 	rows := c.jpegPacked(3 * vw) // packed chroma rows: above, near, below
 	pack := func(dst []uint64, r int) {
@@ -446,7 +444,7 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 // products with both coefficients are one 64-bit multiply, and because both final values are
 // non-negative and below 2^32, wrapping arithmetic leaves each half exact even though some
 // terms are negative.
-func jpegEncodeRows(y, cb, cr []int32, s0, s1 []uint8, w, pw int) {
+func jpegEncodeRows(y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
 	y0, y1 := y[:pw], y[pw:2*pw]
 	cr = cr[:len(cb)]
 	conv := func(p []uint8) (int32, uint64) {
@@ -463,10 +461,10 @@ func jpegEncodeRows(y, cb, cr []int32, s0, s1 []uint8, w, pw int) {
 		yb, cb2 := conv(p0[3:6])
 		yc, cc := conv(p1[0:3])
 		yd, cd := conv(p1[3:6])
-		y0[2*i], y0[2*i+1], y1[2*i], y1[2*i+1] = ya, yb, yc, yd
+		y0[2*i], y0[2*i+1], y1[2*i], y1[2*i+1] = uint8(ya), uint8(yb), uint8(yc), uint8(yd)
 		sum := (ca + cb2 + cc + cd + bias) >> 2
-		cb[i] = int32(sum & 0xff)
-		cr[i] = int32(sum >> 32 & 0xff)
+		cb[i] = uint8(sum)
+		cr[i] = uint8(sum >> 32)
 		bias ^= 3 | 3<<32
 	}
 	for i := inner; i < len(cb); i++ { // the padding: columns past the image repeat its last
@@ -475,10 +473,10 @@ func jpegEncodeRows(y, cb, cr []int32, s0, s1 []uint8, w, pw int) {
 		yb, cb2 := conv(s0[3*x1 : 3*x1+3 : 3*x1+3])
 		yc, cc := conv(s1[3*x0 : 3*x0+3 : 3*x0+3])
 		yd, cd := conv(s1[3*x1 : 3*x1+3 : 3*x1+3])
-		y0[2*i], y0[2*i+1], y1[2*i], y1[2*i+1] = ya, yb, yc, yd
+		y0[2*i], y0[2*i+1], y1[2*i], y1[2*i+1] = uint8(ya), uint8(yb), uint8(yc), uint8(yd)
 		sum := (ca + cb2 + cc + cd + bias) >> 2
-		cb[i] = int32(sum & 0xff)
-		cr[i] = int32(sum >> 32 & 0xff)
+		cb[i] = uint8(sum)
+		cr[i] = uint8(sum >> 32)
 		bias ^= 3 | 3<<32
 	}
 }
@@ -500,7 +498,7 @@ func pack2(lo, hi int32) uint64 { return uint64(int64(lo) + int64(hi)<<32) }
 // library's rounding (the "fancy" triangle filter; the edge columns repeat), then converted to
 // RGB. Chroma samples hold Cb in the low and Cr in the high 32 bits; the filter's sums stay
 // below 2^14, so both channels are filtered by the same integer operations.
-func jpegDecodeRow(out []uint8, yr []int32, near, far []uint64) {
+func jpegDecodeRow(out []uint8, yr []uint8, near, far []uint64) {
 	tab := &jpegColourTables
 	n := len(near)
 	far = far[:n]
@@ -510,7 +508,7 @@ func jpegDecodeRow(out []uint8, yr []int32, near, far []uint64) {
 		if x >= len(yr) {
 			return
 		}
-		yy, b, r := yr[x], uint8(v), uint8(v>>32)
+		yy, b, r := int32(yr[x]), uint8(v), uint8(v>>32)
 		p := out[3*x : 3*x+3 : 3*x+3]
 		p[0] = jpegRange[(yy+tab.crR[r]+jpegRangeOffset)&1023]
 		p[1] = jpegRange[(yy+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
@@ -532,15 +530,16 @@ func jpegDecodeRow(out []uint8, yr []int32, near, far []uint64) {
 		next := near[i+1]*3 + far[i+1]
 		e, o := (this*3+last+r8)>>4&mask, (this*3+next+r7)>>4&mask
 		y := yr2[2*i : 2*i+2 : 2*i+2]
+		y0, y1 := int32(y[0]), int32(y[1])
 		p := out[6*i : 6*i+6 : 6*i+6]
 		b, r := uint8(e), uint8(e>>32)
-		p[0] = jpegRange[(y[0]+tab.crR[r]+jpegRangeOffset)&1023]
-		p[1] = jpegRange[(y[0]+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
-		p[2] = jpegRange[(y[0]+tab.cbB[b]+jpegRangeOffset)&1023]
+		p[0] = jpegRange[(y0+tab.crR[r]+jpegRangeOffset)&1023]
+		p[1] = jpegRange[(y0+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
+		p[2] = jpegRange[(y0+tab.cbB[b]+jpegRangeOffset)&1023]
 		b, r = uint8(o), uint8(o>>32)
-		p[3] = jpegRange[(y[1]+tab.crR[r]+jpegRangeOffset)&1023]
-		p[4] = jpegRange[(y[1]+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
-		p[5] = jpegRange[(y[1]+tab.cbB[b]+jpegRangeOffset)&1023]
+		p[3] = jpegRange[(y1+tab.crR[r]+jpegRangeOffset)&1023]
+		p[4] = jpegRange[(y1+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
+		p[5] = jpegRange[(y1+tab.cbB[b]+jpegRangeOffset)&1023]
 		last, this = this, next
 	}
 	out = out[:cap(out)]
@@ -601,10 +600,10 @@ func (c *Corruptor) jpegPacked(n int) []uint64 {
 	return c.jpegCC[:n]
 }
 
-// jpegInts returns reusable int32 plane i (0..2) with length n.
-func (c *Corruptor) jpegInts(i, n int) []int32 {
+// jpegBytes returns reusable 8-bit plane i (0..2) with length n.
+func (c *Corruptor) jpegBytes(i, n int) []uint8 {
 	if cap(c.jpegPlanes[i]) < n {
-		c.jpegPlanes[i] = make([]int32, n)
+		c.jpegPlanes[i] = make([]uint8, n)
 	}
 	return c.jpegPlanes[i][:n]
 }

@@ -199,27 +199,33 @@ func (c *Corruptor) canny(edges, src []uint8, w, h int, low, high int32) {
 	gy := c.buf(5, w*h)
 	clear(mag)
 	for y := range h {
-		up, mid, dn := in[y*pw:], in[(y+1)*pw:], in[(y+2)*pw:]
-		for x := range w {
-			dx := up[x+2] + 2*mid[x+2] + dn[x+2] - up[x] - 2*mid[x] - dn[x]
-			dy := dn[x] + 2*dn[x+1] + dn[x+2] - up[x] - 2*up[x+1] - up[x+2]
-			gx[y*w+x], gy[y*w+x] = float32(dx), float32(dy)
-			mag[(y+1)*pw+x+1] = abs32(dx) + abs32(dy)
+		up, mid, dn := in[y*pw:(y+1)*pw], in[(y+1)*pw:(y+2)*pw], in[(y+2)*pw:(y+3)*pw]
+		mrow := mag[(y+1)*pw+1 : (y+1)*pw+1+w]
+		grx, gry := gx[y*w:(y+1)*w], gy[y*w:(y+1)*w]
+		for x := range mrow {
+			u, m, d := (*[3]int32)(up[x:x+3]), (*[3]int32)(mid[x:x+3]), (*[3]int32)(dn[x:x+3])
+			dx := u[2] + 2*m[2] + d[2] - u[0] - 2*m[0] - d[0]
+			dy := d[0] + 2*d[1] + d[2] - u[0] - 2*u[1] - u[2]
+			grx[x], gry[x] = float32(dx), float32(dy)
+			mrow[x] = abs32(dx) + abs32(dy)
 		}
 	}
 	const tan22, tan67 = 0.41421356, 2.41421356
 	// 0: not an edge; 1: weak candidate; 2: edge.
+	clear(edges)
 	for y := range h {
 		// Padded rows: pixel x sits at index x+1.
-		mp, mc, mn := mag[y*pw:], mag[(y+1)*pw:], mag[(y+2)*pw:]
-		for x := range w {
-			i := y*w + x
-			v := mc[x+1]
-			edges[i] = 0
+		mp, mc, mn := mag[y*pw:(y+1)*pw], mag[(y+1)*pw:(y+2)*pw], mag[(y+2)*pw:(y+3)*pw]
+		erow := edges[y*w : (y+1)*w]
+		grx, gry := gx[y*w:(y+1)*w], gy[y*w:(y+1)*w]
+		for x := range erow {
+			c3 := (*[3]int32)(mc[x : x+3])
+			v := c3[1]
 			if v <= low {
 				continue
 			}
-			ax, ay := gx[i], gy[i]
+			p3, n3 := (*[3]int32)(mp[x:x+3]), (*[3]int32)(mn[x:x+3])
+			ax, ay := grx[x], gry[x]
 			if ax < 0 {
 				ax = -ax
 			}
@@ -229,18 +235,18 @@ func (c *Corruptor) canny(edges, src []uint8, w, h int, low, high int32) {
 			var keep bool
 			switch {
 			case ay < tan22*ax: // horizontal gradient: compare left and right
-				keep = v > mc[x] && v >= mc[x+2]
+				keep = v > c3[0] && v >= c3[2]
 			case ay > tan67*ax: // vertical gradient: compare above and below
-				keep = v > mp[x+1] && v >= mn[x+1]
-			case (gx[i] < 0) != (gy[i] < 0): // diagonal, falling to the right
-				keep = v > mp[x+2] && v > mn[x]
+				keep = v > p3[1] && v >= n3[1]
+			case (grx[x] < 0) != (gry[x] < 0): // diagonal, falling to the right
+				keep = v > p3[2] && v > n3[0]
 			default: // diagonal, rising to the right
-				keep = v > mp[x] && v > mn[x+2]
+				keep = v > p3[0] && v > n3[2]
 			}
 			if keep {
-				edges[i] = 1
+				erow[x] = 1
 				if v > high {
-					edges[i] = 2
+					erow[x] = 2
 				}
 			}
 		}
@@ -304,20 +310,33 @@ func chamferDistance(dist []float32, tmp []int32, edges []uint8, w, h int) {
 			}
 		}
 	}
-	// Forward: neighbours above and to the left.
+	// Forward: neighbours above (two rows, no dependency within the row), then the one to the
+	// left (a running minimum along the row). The backward pass mirrors it. Splitting the
+	// stencil this way gives the same result: the left neighbour is final when it is read.
 	for y := 2; y < h+2; y++ {
 		r2, r1, r0 := d[(y-2)*pw:(y-1)*pw], d[(y-1)*pw:y*pw], d[y*pw:(y+1)*pw]
 		for x := 2; x < w+2; x++ {
-			v := min(r0[x], r0[x-1]+chamferA, r1[x]+chamferA, r1[x-1]+chamferB, r1[x+1]+chamferB)
-			r0[x] = min(v, r2[x-1]+chamferC, r2[x+1]+chamferC, r1[x-2]+chamferC, r1[x+2]+chamferC)
+			a, b := (*[5]int32)(r2[x-2:x+3]), (*[5]int32)(r1[x-2:x+3])
+			r0[x] = min(r0[x], b[2]+chamferA, b[1]+chamferB, b[3]+chamferB,
+				a[1]+chamferC, a[3]+chamferC, b[0]+chamferC, b[4]+chamferC)
+		}
+		run := r0[1]
+		for x := 2; x < w+2; x++ {
+			run = min(r0[x], run+chamferA)
+			r0[x] = run
 		}
 	}
-	// Backward: neighbours below and to the right.
 	for y := h + 1; y >= 2; y-- {
 		r0, r1, r2 := d[y*pw:(y+1)*pw], d[(y+1)*pw:(y+2)*pw], d[(y+2)*pw:(y+3)*pw]
 		for x := w + 1; x >= 2; x-- {
-			v := min(r0[x], r0[x+1]+chamferA, r1[x]+chamferA, r1[x+1]+chamferB, r1[x-1]+chamferB)
-			r0[x] = min(v, r2[x+1]+chamferC, r2[x-1]+chamferC, r1[x+2]+chamferC, r1[x-2]+chamferC)
+			a, b := (*[5]int32)(r2[x-2:x+3]), (*[5]int32)(r1[x-2:x+3])
+			r0[x] = min(r0[x], b[2]+chamferA, b[3]+chamferB, b[1]+chamferB,
+				a[3]+chamferC, a[1]+chamferC, b[4]+chamferC, b[0]+chamferC)
+		}
+		run := r0[w+2]
+		for x := w + 1; x >= 2; x-- {
+			run = min(r0[x], run+chamferA)
+			r0[x] = run
 		}
 	}
 	const unit = 1.0 / (1 << chamferShift)
@@ -330,22 +349,24 @@ func chamferDistance(dist []float32, tmp []int32, edges []uint8, w, h int) {
 	}
 }
 
-// box3 is the 3x3 mean with mirrored borders (reflect-101).
+// box3 is the 3x3 mean with mirrored borders (reflect-101): column sums of three rows, then a
+// running sum along the row.
 func box3(dst, src []float32, w, h int) {
 	if w < 2 || h < 2 {
 		copy(dst, src) // reflect-101 of a single row or column is the 1-D mean; rare enough to skip
 		return
 	}
 	for y := range h {
-		r0, r1, r2 := src[reflect101(y-1, h)*w:], src[y*w:], src[reflect101(y+1, h)*w:]
+		r0, r1, r2 := src[reflect101(y-1, h)*w:][:w], src[y*w:][:w], src[reflect101(y+1, h)*w:][:w]
 		out := dst[y*w : (y+1)*w]
 		col := func(x int) float32 { return r0[x] + r1[x] + r2[x] }
 		prev, cur := col(1), col(0) // reflect-101: column -1 is column 1
-		for x := range w {
-			next := col(reflect101(x+1, w))
+		for x := 0; x < w-1; x++ {
+			next := col(x + 1)
 			out[x] = (prev + cur + next) / 9
 			prev, cur = cur, next
 		}
+		out[w-1] = (prev + cur + prev) / 9 // column w is column w-2
 	}
 }
 
@@ -379,15 +400,22 @@ func equalizeHist(p []uint8) {
 // emboss correlates an 8-bit plane with [-2 -1 0; -1 1 1; 0 1 2] (mirrored borders), saturating
 // to 0..255: flat areas keep their level, and slopes rising toward the bottom right brighten.
 func emboss(dst, src []uint8, w, h int) {
+	at := func(r []uint8, x int) int { return int(r[reflect101(x, w)]) }
 	for y := range h {
-		ym, yp := reflect101(y-1, h)*w, reflect101(y+1, h)*w
-		yc := y * w
-		for x := range w {
-			xm, xp := reflect101(x-1, w), reflect101(x+1, w)
-			v := -2*int(src[ym+xm]) - int(src[ym+x]) -
-				int(src[yc+xm]) + int(src[yc+x]) + int(src[yc+xp]) +
-				int(src[yp+x]) + 2*int(src[yp+xp])
-			dst[yc+x] = uint8(min(max(v, 0), 255))
+		up, mid, dn := src[reflect101(y-1, h)*w:][:w], src[y*w:][:w], src[reflect101(y+1, h)*w:][:w]
+		out := dst[y*w : (y+1)*w]
+		edge := func(x int) {
+			v := -2*at(up, x-1) - at(up, x) - at(mid, x-1) + at(mid, x) + at(mid, x+1) + at(dn, x) + 2*at(dn, x+1)
+			out[x] = uint8(min(max(v, 0), 255))
+		}
+		edge(0)
+		for x := 1; x < w-1; x++ {
+			u, m, d := (*[3]uint8)(up[x-1:x+2]), (*[3]uint8)(mid[x-1:x+2]), (*[3]uint8)(dn[x-1:x+2])
+			v := -2*int(u[0]) - int(u[1]) - int(m[0]) + int(m[1]) + int(m[2]) + int(d[1]) + 2*int(d[2])
+			out[x] = uint8(min(max(v, 0), 255))
+		}
+		if w > 1 {
+			edge(w - 1)
 		}
 	}
 }

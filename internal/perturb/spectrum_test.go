@@ -7,44 +7,8 @@ import (
 	"testing"
 )
 
-// dft2Real returns the 2-D DFT of a real h x w plane (row-major). Rows are transformed in pairs
-// packed as one complex row, and only the columns up to w/2 are transformed: the spectrum of a
-// real plane is conjugate-symmetric, F[-y][-x] = conj(F[y][x]).
-func dft2Real(z []float64, w, h int) []complex128 {
-	pw, ph := newFFTPlan(w), newFFTPlan(h)
-	grid := make([]complex128, w*h)
-	row, f := make([]complex128, w), make([]complex128, w)
-	for y := 0; y < h; y += 2 {
-		for x := range w {
-			im := 0.0
-			if y+1 < h {
-				im = z[(y+1)*w+x]
-			}
-			row[x] = complex(z[y*w+x], im)
-		}
-		pw.transform(f, row)
-		for x := range w {
-			a, b := f[x], cmplx.Conj(f[(w-x)%w])
-			grid[y*w+x] = (a + b) / 2
-			if y+1 < h {
-				grid[(y+1)*w+x] = (a - b) / complex(0, 2)
-			}
-		}
-	}
-	out := make([]complex128, w*h)
-	col, g := make([]complex128, h), make([]complex128, h)
-	for x := 0; x <= w/2; x++ {
-		for y := range h {
-			col[y] = grid[y*w+x]
-		}
-		ph.transform(g, col)
-		for y := range h {
-			out[y*w+x] = g[y]
-			out[((h-y)%h)*w+(w-x)%w] = cmplx.Conj(g[y])
-		}
-	}
-	return out
-}
+// dft2Real is the 2-D DFT of a real plane (realFFT2, shared with the frost textures).
+func dft2Real(z []float64, w, h int) []complex128 { return realFFT2(z, w, h) }
 
 // power2D returns |DFT2(z)|^2 for a real h x w plane.
 func power2D(z []float64, w, h int) []float64 {
