@@ -36,7 +36,7 @@
 //     with imagecorruptions, so it is not here either.
 //   - glass_blur does what the reference's code does, not what it says: its pixel "swap" assigns
 //     through numpy row views, so only the first assignment takes effect and each visited pixel
-//     takes its neighbour's value (values travel and duplicate). A true swap is 3 to 5 dB milder.
+//     takes its neighbour's value (values travel and duplicate). A true swap is 1 to 3 dB milder.
 //   - frost blends procedural ice textures, one per reference photograph, calibrated to the
 //     photograph's histogram, power spectrum and colour; the photograph is drawn as the reference
 //     draws it (randint(5) over frost1..frost5, two of which are the same image).
@@ -87,7 +87,7 @@
 //   - jpeg_compression does not produce a JPEG file: the entropy coder is lossless, so it runs
 //     the lossy steps alone (colour conversion, chroma subsampling, DCT, quantization and their
 //     inverses) in the IJG library's integer arithmetic.
-//   - The frost textures are built once per process from fixed seeds (a few hundred ms) and
+//   - The frost textures are built once per process from fixed seeds (about a second of CPU) and
 //     shared read-only.
 //
 // # Colour corruptions on gray images
