@@ -679,7 +679,7 @@ func (sw *corruptionSweep) result() (*report.Result, error) {
 	summary := fmt.Sprintf("accuracy %s clean → %s corrupted, mean relative drop %s [%s, %s]",
 		pct(t.cleanAcc[0]), pct(t.meanAcc[0]), pct(lk.drop.Estimate), pct(lk.drop.Lo), pct(lk.drop.Hi))
 	if hasBase {
-		summary += fmt.Sprintf(", mCE %s", f2(t.mce))
+		summary += fmt.Sprintf(", mCE %s (corruptions matched to %s)", f2(t.mce), perturb.Reference)
 	}
 	if len(worstText) > 0 {
 		summary += " · worst: " + strings.Join(worstText, ", ")
@@ -699,7 +699,7 @@ func (sw *corruptionSweep) result() (*report.Result, error) {
 	}
 	if hasBase {
 		d := t.drop[0] - t.drop[1]
-		res.VsBaseline = fmt.Sprintf("mCE %s, drop %s vs %s %s", f2(t.mce), pct(t.drop[0]), pct(t.drop[1]), arrow(d, false))
+		res.VsBaseline = fmt.Sprintf("mCE %s (as %s), drop %s vs %s %s", f2(t.mce), perturb.Reference, pct(t.drop[0]), pct(t.drop[1]), arrow(d, false))
 	}
 
 	sw.fillMetrics(res, t, lk)

@@ -1,16 +1,18 @@
 package perturb
 
 import (
-	"bytes"
 	"fmt"
 	"hash/fnv"
-	"image"
 	"math"
 	"math/rand/v2"
 	"strings"
 
 	"github.com/cvgate/cvgate/internal/imaging"
 )
+
+// Reference names the implementation whose damage the corruptions match (see the package
+// documentation), for reports that quote mCE figures next to published ones.
+const Reference = "imagecorruptions 1.1.2"
 
 // Severities is the number of severity levels of every corruption; Apply takes 1..Severities.
 const Severities = 5
@@ -87,20 +89,20 @@ type Corruptor struct {
 	rng rand.PCG
 
 	// Float working buffers, grown on demand and reused across calls.
-	bufs    [6][]float32
-	ints    []int32
-	byteBuf []uint8
-	small   [2][]int
-	rows    [][]float32
+	bufs     [6][]float32
+	ints     []int32
+	byteBufs [3][]uint8
+	small    [2][]int
+	rows     [][]float32
 
-	kernels   map[float32][]float32
-	shot      map[float64]*shotTable
-	zooms     map[zoomKey]*zoomTables
-	jpegBuf   bytes.Buffer
-	jpegRGBA  *image.RGBA
-	jpegGray  image.Gray
-	frostTaps [2][][]tap
-	area      []areaTap
+	kernels    map[float32][]float32
+	shot       map[float64]*shotTable
+	zooms      map[zoomKey]*zoomTables
+	jpegQ      map[int][2]*jpegQuant
+	jpegPlanes [3][]uint8
+	jpegCC     []uint64
+	windowTaps [2][][]tap
+	spans      [2][]boxSpan
 }
 
 // NewCorruptor returns a Corruptor with empty caches.
@@ -181,12 +183,12 @@ func (c *Corruptor) buf(i, n int) []float32 {
 	return c.bufs[i][:n]
 }
 
-// bytes returns the reusable byte buffer with length n.
-func (c *Corruptor) bytes(n int) []uint8 {
-	if cap(c.byteBuf) < n {
-		c.byteBuf = make([]uint8, n)
+// bytesN returns reusable byte buffer i (0..2) with length n. Contents are unspecified.
+func (c *Corruptor) bytesN(i, n int) []uint8 {
+	if cap(c.byteBufs[i]) < n {
+		c.byteBufs[i] = make([]uint8, n)
 	}
-	return c.byteBuf[:n]
+	return c.byteBufs[i][:n]
 }
 
 // smallInts returns reusable int slice i (0 or 1) with length n, for per-call tables such as

@@ -2,8 +2,6 @@ package perturb
 
 import (
 	"bytes"
-	"image"
-	"image/jpeg"
 	"math"
 	"slices"
 	"strconv"
@@ -153,13 +151,17 @@ func TestTinyImages(t *testing.T) {
 //   - pixelate: the non-integer factors (0.6, 0.4, 0.3) make irregular 1-2 px blocks that sit
 //     across edges, which can damage more than the next, integer factor (0.5, 0.25).
 //   - frost: severity 4 lowers the image weight (0.7 -> 0.65) at the same frost weight, which
-//     darkens bright images towards their clean values.
+//     darkens bright images towards their clean values (the reference's own mean PSNR rises
+//     from 9.13 to 9.32 dB there on the fidelity images).
+//   - glass_blur: the reference's (sigma, delta, passes) go (0.7, 1, 2), (0.9, 2, 1), (1, 2, 3),
+//     (1.1, 3, 2): one pass at delta 2 moves pixels less than two at delta 1, and two at delta 3
+//     less than three at delta 2 (its mean PSNR rises by 0.7 and 0.9 dB there).
 //   - snow: severities 2 and 3 trade flake count for flake size (zoom 2 vs 4); where both zooms hit
 //     the 1 px floor (small images) severity 3 can have fewer flakes.
 //   - defocus_blur: on small images the scaled radii 1.5 and 2 give a 3x3 square and a 13-pixel
 //     disk; the square averages away a 3-row periodic pattern (the houses' stripes) better.
 var nonMonotone = map[string]float64{
-	"saturate": 3, "pixelate": 1.5, "frost": 0.6, "snow": 0.5, "defocus_blur": 0.7,
+	"saturate": 3, "pixelate": 1.5, "frost": 1.0, "snow": 0.5, "defocus_blur": 0.7, "glass_blur": 0.6,
 }
 
 // identityOnGray lists corruption severities that leave gray images unchanged by design (see the
@@ -233,7 +235,7 @@ func TestNeutralParametersAreIdentity(t *testing.T) {
 			{"fog strength 0", func(c *Corruptor, dst *imaging.Image) { c.fog(dst, src, 0, 2) }},
 			{"brightness 0", func(c *Corruptor, dst *imaging.Image) { brightness(dst, src, 0) }},
 			{"contrast 1", func(c *Corruptor, dst *imaging.Image) { contrast(dst, src, 1) }},
-			{"elastic alpha 0 affine 0", func(c *Corruptor, dst *imaging.Image) { c.elastic(dst, src, 0, 2, 0) }},
+			{"elastic amplitude 0", func(c *Corruptor, dst *imaging.Image) { c.elastic(dst, src, 0, 2) }},
 			{"pixelate factor 1", func(c *Corruptor, dst *imaging.Image) { c.pixelate(dst, src, 1) }},
 			{"saturate factor 1", func(c *Corruptor, dst *imaging.Image) { saturate(dst, src, 1, 0) }},
 			{"spatter water intensity 0", func(c *Corruptor, dst *imaging.Image) { c.spatter(dst, src, .65, .3, 3, 1, .68, 0, false) }},
@@ -574,38 +576,6 @@ func TestSaturateByHand(t *testing.T) {
 	}
 }
 
-func TestJPEGUsesTheStandardCodec(t *testing.T) {
-	src := scene(64, 40, 3)
-	for sev, q := range jpegQuality {
-		got, err := Apply(src, "jpeg_compression", sev+1, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		if err := jpeg.Encode(&buf, src.Std(), &jpeg.Options{Quality: q}); err != nil {
-			t.Fatal(err)
-		}
-		dec, err := jpeg.Decode(&buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := imaging.FromStd(toRGBA(dec))
-		if !bytes.Equal(got.Pix, want.Pix) {
-			t.Errorf("severity %d: differs from an image/jpeg round trip at quality %d (PSNR %.1f)", sev+1, q, psnr(got, want))
-		}
-	}
-}
-
-func toRGBA(m image.Image) *image.RGBA {
-	out := image.NewRGBA(m.Bounds())
-	for y := m.Bounds().Min.Y; y < m.Bounds().Max.Y; y++ {
-		for x := m.Bounds().Min.X; x < m.Bounds().Max.X; x++ {
-			out.Set(x, y, m.At(x, y))
-		}
-	}
-	return out
-}
-
 func TestPixelateMakesBlocks(t *testing.T) {
 	// Severity 5 shrinks 224 to 56 (factor 0.25): exact 4x4 blocks holding the block mean.
 	src := scene(224, 224, 3)
@@ -626,7 +596,8 @@ func TestPixelateMakesBlocks(t *testing.T) {
 						sum += float64(src.Pix[(y*224+x)*3+k])
 					}
 				}
-				if math.Abs(sum/16-float64(first)) > 0.51 {
+				// Within one level: PIL, and so cvgate, rounds the row pass to 8 bits first.
+				if math.Abs(sum/16-float64(first)) > 1 {
 					t.Fatalf("block (%d,%d) holds %d, want the mean %.2f", bx, by, first, sum/16)
 				}
 			}
@@ -701,46 +672,5 @@ func TestConcurrentCorruptorsAgree(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
-	}
-}
-
-func TestSolveAffine(t *testing.T) {
-	// A rotation by 30 degrees, scaled by 1.5 and translated by (4, -2), recovered from 3 points.
-	sin, cos := math.Sincos(math.Pi / 6)
-	want := [6]float64{1.5 * cos, -1.5 * sin, 4, 1.5 * sin, 1.5 * cos, -2}
-	p := [3][2]float64{{1, 2}, {7, -3}, {-4, 5}}
-	var q [3][2]float64
-	for i, pt := range p {
-		q[i] = [2]float64{want[0]*pt[0] + want[1]*pt[1] + want[2], want[3]*pt[0] + want[4]*pt[1] + want[5]}
-	}
-	got, ok := solveAffine(p, q)
-	if !ok {
-		t.Fatal("solveAffine failed on independent points")
-	}
-	for i := range got {
-		if math.Abs(got[i]-want[i]) > 1e-9 {
-			t.Fatalf("solveAffine = %v, want %v", got, want)
-		}
-	}
-	if _, ok := solveAffine([3][2]float64{{0, 0}, {1, 1}, {2, 2}}, q); ok {
-		t.Error("solveAffine accepted collinear points")
-	}
-}
-
-func TestFrostTexture(t *testing.T) {
-	a, b := frostTexture(), newFrostLayer(frostSize, frostSeed1, frostSeed2)
-	if !slices.Equal(a.rgb, b.rgb) {
-		t.Fatal("frost texture is not reproducible from its seeds")
-	}
-	var sum float64
-	for _, v := range a.rgb {
-		if v < 0 || v > 1 {
-			t.Fatalf("frost value %g outside [0,1]", v)
-		}
-		sum += float64(v)
-	}
-	// Frost photographs are bright overall but not white: the blend weights assume that.
-	if mean := sum / float64(len(a.rgb)); mean < 0.3 || mean > 0.65 {
-		t.Errorf("frost mean %.2f, want a bright but textured layer", mean)
 	}
 }
