@@ -49,6 +49,14 @@ func taskPerfMetrics(ctx context.Context, env *Env) (*report.Result, error) {
 		res.VsBaseline = fmt.Sprintf("%s %s %s (baseline %s)", h.Name, h.FormatDelta(d), arrow(d, true), h.Format(bev.Score(nil)))
 	}
 	res.Details = append(res.Details, ev.Details()...)
+	if w, ok := env.Candidate.Decoder.(interface{ Warnings() []string }); ok {
+		if ws := w.Warnings(); len(ws) > 0 {
+			if res.Status == report.StatusPass {
+				res.Status = report.StatusWarn
+			}
+			res.Summary = strings.Join(ws, "; ") + " · " + res.Summary
+		}
+	}
 
 	// Failure cases: the images the model does worst on.
 	rows := env.worstRows(ev, cand.Indices, max(env.exportLimit(), 0), 1)

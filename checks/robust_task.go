@@ -462,12 +462,18 @@ func taskInvariance(ctx context.Context, env *Env) (*report.Result, error) {
 	res := &report.Result{Status: report.StatusPass, Metrics: map[string]float64{"images": float64(len(sample))}}
 	var h task.Metric
 	tb := tableOf("transform", "score kept", "agreement", "baseline agreement")
-	var low []string
+	var low, skipped []string
 	minAgree := math.Inf(1)
 	for _, spec := range cfg.Transforms {
 		tr, err := perturb.ParseTransform(spec)
 		if err != nil {
 			return nil, fmt.Errorf("thresholds.robust.invariance.transforms: %w", err)
+		}
+		if ts, ok := env.Task.(transformSupport); ok {
+			if why := ts.Unsupported(tr); why != "" {
+				skipped = append(skipped, fmt.Sprintf("%s (%s)", tr, why))
+				continue
+			}
 		}
 		v := Variant{Key: fmt.Sprintf("%s|%s|seed%d|n%d", IDRobustInvariance, tr, env.Config.Seed, len(sample)), Indices: sample,
 			Transform: func(_ int, img *imaging.Image) *imaging.Image {
@@ -515,9 +521,15 @@ func taskInvariance(ctx context.Context, env *Env) (*report.Result, error) {
 		}
 		addRow(tb, row...)
 	}
+	if math.IsInf(minAgree, 1) {
+		return nil, Skip("no configured transform applies to %s models: %s", env.Task.Kind(), strings.Join(skipped, "; "))
+	}
+	if len(skipped) > 0 {
+		budgetNote += " Left out: " + strings.Join(skipped, "; ") + "."
+	}
 	res.Metrics["min_agreement"] = minAgree
 	res.Threshold = fmt.Sprintf("agreement >= %s for every transform", pct(cfg.MinConsistency))
-	res.Summary = fmt.Sprintf("lowest agreement %s over %d transforms on %d images", pct(minAgree), len(cfg.Transforms), len(sample))
+	res.Summary = fmt.Sprintf("lowest agreement %s over %d transforms on %d images", pct(minAgree), len(cfg.Transforms)-len(skipped), len(sample))
 	if len(low) > 0 {
 		res.Status = report.StatusWarn
 		res.Summary = fmt.Sprintf("agreement below %s under %s", pct(cfg.MinConsistency), strings.Join(low, ", "))
@@ -526,6 +538,12 @@ func taskInvariance(ctx context.Context, env *Env) (*report.Result, error) {
 		Text: fmt.Sprintf("Geometric transforms move the ground truth with the image, so 'score kept' is %s on the transformed images over %s on the clean ones; agreement compares each prediction with the clean prediction moved by the same transform (%s).",
 			h.Name, h.Name, agreementWord(env.Task.Kind())) + budgetNote})
 	return res, nil
+}
+
+// transformSupport is implemented by tasks whose ground truth cannot follow some transforms.
+type transformSupport interface {
+	// Unsupported says why the task leaves a transform out of invariance checks ("" if it does not).
+	Unsupported(tr perturb.Transform) string
 }
 
 // taskAbnormal is robust.abnormal for decoded tasks: inputs that hold nothing (constant images,

@@ -243,8 +243,18 @@ func (e *Env) taskCase(item int, pred task.Prediction, ev task.Evaluation, row i
 		}
 	}
 	score := ev.ImageScore(row)
-	return failures.Case{Image: img, Path: it.Path, Label: "ground truth", Predicted: ev.Describe(row),
-		Confidence: score, Perturbation: perturbation, Severity: 1 - score}
+	label, short := "ground truth", ev.Describe(row)
+	if sd, ok := ev.(shortDescriber); ok {
+		label, short = sd.Short(row)
+	}
+	return failures.Case{Image: img, Path: it.Path, Label: label, Predicted: short,
+		Confidence: score, Perturbation: perturbation, Severity: 1 - score, Note: ev.Describe(row)}
+}
+
+// shortDescriber is implemented by evaluations that can caption an image in a few words for a
+// contact sheet: what the truth holds and what the prediction got.
+type shortDescriber interface {
+	Short(r int) (truth, pred string)
 }
 
 // worstRows returns up to n rows with the lowest image score (ties by path), skipping rows whose

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/cvgate/cvgate/checks"
@@ -58,6 +60,9 @@ func (s *session) loadTaskData(ctx context.Context) (*dataset.Dataset, error) {
 		return nil, err
 	}
 	dr.Adopt(listing)
+	if err := s.joinAttributes(listing); err != nil {
+		return nil, err
+	}
 	s.prog.Start("decode images", len(listing.Entries))
 	ds, facts, err := s.loadAnalysed(ctx, listing, dataset.Options{
 		MaxUnreadable: s.cfg.MaxUnreadable,
@@ -142,4 +147,48 @@ func taskHint(err error) error {
 		return err
 	}
 	return fmt.Errorf("%w; if this model is a detector or a segmentation model, set --task detection|segmentation and give its ground truth (--annotations)", err)
+}
+
+// joinAttributes gives the images of a detection or segmentation listing the attribute columns of
+// a manifest.csv or manifest.jsonl in the data folder (or in the folder of the images), matched by
+// image path, so that perf.segments slices by them as it does for classifiers. Images the manifest
+// does not list get empty values.
+func (s *session) joinAttributes(l *dataset.Listing) error {
+	if len(l.Attributes) > 0 || len(l.Entries) == 0 {
+		return nil
+	}
+	dirs := []string{l.Source}
+	if d := filepath.Dir(l.Entries[0].File); d != l.Source {
+		dirs = append(dirs, d)
+	}
+	for _, dir := range dirs {
+		for _, name := range []string{"manifest.csv", "manifest.jsonl"} {
+			p := filepath.Join(dir, name)
+			if st, err := os.Lstat(p); err != nil || !st.Mode().IsRegular() {
+				continue
+			}
+			r, err := s.reader()
+			if err != nil {
+				return err
+			}
+			m, err := r.List(p)
+			if err != nil {
+				return fmt.Errorf("read the attributes of the images: %w", err)
+			}
+			byFile := map[string][]string{}
+			for _, e := range m.Entries {
+				byFile[filepath.Clean(e.File)] = e.Attrs
+			}
+			l.Attributes = m.Attributes
+			for i := range l.Entries {
+				attrs := byFile[filepath.Clean(l.Entries[i].File)]
+				if attrs == nil {
+					attrs = make([]string, len(m.Attributes))
+				}
+				l.Entries[i].Attrs = attrs
+			}
+			return nil
+		}
+	}
+	return nil
 }

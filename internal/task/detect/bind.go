@@ -2,6 +2,8 @@ package detect
 
 import (
 	"fmt"
+	"math"
+	"sync"
 
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/detect/box"
@@ -16,6 +18,15 @@ type decoder struct {
 	d        *decode.Decoder
 	batchOne bool
 	classes  int
+	// outs and cfg rebuild the decoder when the first batch shows that box units were not what
+	// the signature suggested (normalized boxes declared as nothing).
+	outs      []decode.Output
+	cfg       decode.Config
+	unitsAuto bool
+	once      sync.Once
+	unitsNote string
+	inputW    int
+	inputH    int
 }
 
 // Bind implements task.Task: the declared output convention, or the one the outputs' names and
@@ -43,7 +54,7 @@ func (t *Task) Bind(m *onnx.Model, spec preprocess.Spec) (task.Decoder, error) {
 		return nil, fmt.Errorf("the model scores %d classes but the ground truth has %d (%s): the annotations and the model must share one class list",
 			n, len(t.classes), previewNames(t.classes))
 	}
-	dec := &decoder{d: d, classes: len(t.classes)}
+	dec := &decoder{d: d, classes: len(t.classes), outs: outs, cfg: cfg, unitsAuto: cfg.Units == "", inputW: spec.Width, inputH: spec.Height}
 	// Outputs without a batch dimension (torchvision's boxes [K,4], a [K,6] list) describe one
 	// image per run.
 	for _, o := range m.Fetched() {
@@ -93,8 +104,17 @@ func previewNames(names []string) string {
 	return fmt.Sprint(names)
 }
 
-func (d *decoder) Describe() string { return d.d.Describe() }
-func (d *decoder) BatchOne() bool   { return d.batchOne }
+func (d *decoder) Describe() string { return d.d.Describe() + d.unitsNote }
+
+// Warnings are what the decoding saw that the report must state: detections dropped because
+// their labels name no class (a model counting the background as label 0 needs label_offset 1).
+func (d *decoder) Warnings() []string {
+	if n := d.d.Dropped(); n > 0 {
+		return []string{fmt.Sprintf("%d detections carried labels outside the %d classes and were dropped: if the model counts the background as label 0 (torchvision detectors do), set detection.label_offset: 1; if its labels are COCO category ids, set detection.category_ids: true", n, d.classes)}
+	}
+	return nil
+}
+func (d *decoder) BatchOne() bool { return d.batchOne }
 
 // Decode implements task.Decoder: boxes come out of the model in its input pixels and go back to
 // the image through the preprocessing geometry (letterbox padding and scale, or stretch), clipped
@@ -115,6 +135,35 @@ func (d *decoder) Decode(outs []onnx.Tensor, count int, geoms []preprocess.Geome
 	if err != nil {
 		return nil, err
 	}
+	// Box units are rarely declared: on the first batch, boxes that all lie within [0, 1.5] on
+	// an input of 32 px or more are fractions of the input, not pixels.
+	d.once.Do(func() {
+		if !d.unitsAuto || min(d.inputW, d.inputH) < 32 {
+			return
+		}
+		seen, small := 0, true
+		for _, dets := range per {
+			for _, det := range dets {
+				seen++
+				if max(math.Abs(det.X1), math.Abs(det.Y1), math.Abs(det.X2), math.Abs(det.Y2)) > 1.5 {
+					small = false
+				}
+			}
+		}
+		if seen == 0 || !small {
+			return
+		}
+		cfg := d.cfg
+		cfg.Units = decode.Normalized
+		nd, rerr := decode.Resolve(d.outs, cfg)
+		if rerr != nil {
+			return
+		}
+		if again, derr := nd.Decode(ts, rows); derr == nil {
+			d.d, per = nd, again
+			d.unitsNote = " (normalized units inferred from the first batch's boxes: set detection.box_units to declare them)"
+		}
+	})
 	if len(per) < count {
 		return nil, fmt.Errorf("decoded %d images from a batch of %d", len(per), count)
 	}

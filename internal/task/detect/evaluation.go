@@ -334,3 +334,14 @@ func (ev *evaluation) ScoreWithClasses(rows []int) (float64, []float64) {
 	}
 	return undefined(s.Stats[0]), out
 }
+
+// Short captions image r for a contact sheet: its objects, and what was found.
+func (ev *evaluation) Short(r int) (string, string) {
+	if ev.err != nil {
+		return "", "not evaluated"
+	}
+	m := ev.match[r]
+	objs := len(m.Matched) + len(m.Missed)
+	return fmt.Sprintf("%d %s", objs, plural(objs, "object", "objects")),
+		fmt.Sprintf("%d found, %d FP", len(m.Matched), len(m.FalsePositives))
+}

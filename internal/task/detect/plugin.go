@@ -65,7 +65,11 @@ func (Plugin) Find(in task.Input, cfg *config.Config) (task.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	desc := string(set.Format) + " annotations " + rel(data, set.Source)
+	where := rel(data, set.Source)
+	if where == "." {
+		where = cfg.Data
+	}
+	desc := fmt.Sprintf("%s annotations %s", strings.ToUpper(string(set.Format)), where)
 	return &reader{set: set, root: data, describe: desc}, nil
 }
 

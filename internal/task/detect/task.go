@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/detect/box"
@@ -218,4 +219,14 @@ func (t *Task) Fooled(p task.Prediction, tr task.Truth) bool {
 		}
 	}
 	return true
+}
+
+// Unsupported leaves rotations out of invariance checks: a rotated box is no longer axis-aligned,
+// and its enclosing box is larger than the object, so box agreement would fall even for a
+// perfectly invariant detector.
+func (t *Task) Unsupported(tr perturb.Transform) string {
+	if strings.HasPrefix(tr.String(), "rotate") {
+		return "rotations do not keep boxes axis-aligned"
+	}
+	return ""
 }

@@ -203,3 +203,8 @@ func (ev *evaluation) Details() []report.Section {
 	}
 	return out
 }
+
+// Short captions image r for a contact sheet.
+func (ev *evaluation) Short(r int) (string, string) {
+	return "mask", fmt.Sprintf("mIoU %.0f%%", 100*ev.ImageScore(r))
+}
