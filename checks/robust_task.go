@@ -624,7 +624,11 @@ func taskAbnormal(ctx context.Context, env *Env) (*report.Result, error) {
 	res.Metrics["flagged_share"] = overall[0]
 	res.Metrics["flagged_share_lower_95"] = math.Max(lower, 0)
 	what := phantomWord(env.Task.Kind())
-	res.Summary = fmt.Sprintf("%s of empty inputs (constant, noise) get %s with confidence >= %g (mean over %d kinds)", pct(overall[0]), what, cfg.Confidence, used)
+	claim := fmt.Sprintf("%s with confidence >= %g", what, cfg.Confidence)
+	if pt, ok := env.Task.(interface{ PhantomRule(float64) string }); ok {
+		claim = pt.PhantomRule(cfg.Confidence)
+	}
+	res.Summary = fmt.Sprintf("%s of empty inputs (constant, noise) get %s (mean over %d kinds)", pct(overall[0]), claim, used)
 	res.Threshold = fmt.Sprintf("flagged share <= %s", pct(cfg.MaxShare))
 	// As for classifiers, the gate needs the share's one-sided 95% lower bound over the limit.
 	switch {
@@ -643,7 +647,7 @@ func taskAbnormal(ctx context.Context, env *Env) (*report.Result, error) {
 		res.VsBaseline = fmt.Sprintf("flagged %s %s (baseline %s)", pp(d), arrow(d, false), pct(overall[1]))
 	}
 	res.Details = append(res.Details, report.Section{Title: "Empty inputs", Table: tb,
-		Text: fmt.Sprintf("An input is flagged when the model returns %s with confidence >= %g; the amount is %s per input.", what, cfg.Confidence, phantomUnit(env.Task.Kind()))})
+		Text: fmt.Sprintf("An input is flagged when the model returns %s; the amount is %s per input.", claim, phantomUnit(env.Task.Kind()))})
 	env.exportTaskPending(res, IDRobustAbnormal, pending)
 	return res, nil
 }
@@ -661,7 +665,7 @@ func phantomWord(k task.Kind) string {
 
 func phantomUnit(k task.Kind) string {
 	if k == task.Segmentation {
-		return "the share of pixels labelled foreground with that confidence"
+		return "the share of pixels labelled foreground"
 	}
 	return "the number of such detections"
 }

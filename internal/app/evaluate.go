@@ -102,6 +102,15 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 	if _, err := s.reader(); err != nil {
 		return nil, err
 	}
+	// The output folder is checked (and created) before any work, so that a folder outside the
+	// workspace fails the run at once rather than after every check has run.
+	if ws, err := a.workspace(); err != nil {
+		return nil, err
+	} else if out, err := confine.OpenOut(a.path(cfg.Out), ws); err != nil {
+		return nil, err
+	} else {
+		out.Close()
+	}
 
 	models, err := a.expandModels(cfg.Models)
 	if err != nil {
@@ -613,7 +622,18 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 
 // subject resolves a loaded model's preprocessing against the data and describes it.
 func (s *session) subject(role string, c opened, ds *dataset.Dataset) (*checks.Subject, error) {
-	spec, err := preprocess.Resolve(s.cfg.Preprocess, c.model.Input)
+	pc := s.cfg.Preprocess
+	defaultFit := s.choice.Kind == task.Detection && pc.Fit == "" && pc.Preset == "" && pc.CenterCrop == 0
+	if defaultFit {
+		// Detectors are trained on images whose aspect ratio is kept (YOLO's letterbox, or
+		// torchvision's own resize): stretching would distort every box. Letterbox is their
+		// default, as the report says; preprocess.fit overrides it.
+		pc.Fit = "letterbox"
+	}
+	spec, err := preprocess.Resolve(pc, c.model.Input)
+	if err == nil && defaultFit {
+		spec.Source += "; letterbox fit, the default for detectors (preprocess.fit: stretch to change it)"
+	}
 	if err != nil {
 		return nil, fmt.Errorf("prepare %s %q: %w", role, c.path, err)
 	}

@@ -74,7 +74,7 @@ func Sniff(root string, images []string) (Found, error) {
 	for _, f := range found {
 		whys = append(whys, f.Why)
 	}
-	return Found{}, fmt.Errorf("find annotations under %q: several formats at once (%s): name the annotation format to use", root, strings.Join(whys, "; "))
+	return Found{}, fmt.Errorf("find annotations under %q: several formats at once (%s): pass --annotations FILE to use a COCO file, or point --data at a folder that holds one format", root, strings.Join(whys, "; "))
 }
 
 // Read reads the annotations of the data folder root for the images present: from the named

@@ -56,6 +56,22 @@ func (Plugin) Find(in task.Input, cfg *config.Config) (task.Reader, error) {
 	if r.loc, err = mask.NewLocator(data); err != nil {
 		return nil, err
 	}
+	r.maskLoc = r.loc
+	if sc.Masks != "" {
+		dir := sc.Masks
+		if !filepath.IsAbs(dir) {
+			if _, err := os.Stat(dir); err != nil {
+				dir = filepath.Join(data, dir) // relative to the data folder
+			}
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, fmt.Errorf("segmentation masks folder %q: not a folder", sc.Masks)
+		}
+		r.masksDir = dir
+		if r.maskLoc, err = mask.NewLocator(dir); err != nil {
+			return nil, err
+		}
+	}
 	images, err := listImages(data)
 	if err != nil {
 		return nil, err
@@ -126,6 +142,7 @@ func (r *reader) fromManifest(manifest string, in task.Input, cfg *config.Config
 	if r.loc, err = mask.NewLocator(r.root); err != nil {
 		return nil, err
 	}
+	r.maskLoc = r.loc
 	for i, e := range l.Entries {
 		m, err := r.loc.Manifest(e.Attrs[col])
 		if err != nil {
@@ -143,26 +160,24 @@ func (r *reader) fromManifest(manifest string, in task.Input, cfg *config.Config
 	return r, nil
 }
 
-// find locates an image's mask: below the configured masks folder (mirroring the image's path,
-// or by its file name), or by the naming rules.
+// find locates an image's mask: in the configured masks folder (mirroring the image's path, or
+// by its file name; the path is then relative to that folder), or by the naming rules.
 func (r *reader) find(image string) (string, error) {
-	if r.cfg.Masks == "" {
+	if r.masksDir == "" {
 		return r.loc.Find(image)
 	}
-	dir := filepath.ToSlash(r.cfg.Masks)
-	if filepath.IsAbs(r.cfg.Masks) {
-		if rel, err := filepath.Rel(r.root, r.cfg.Masks); err == nil {
-			dir = filepath.ToSlash(rel)
-		}
-	}
 	stem := strings.TrimSuffix(image, path.Ext(image))
-	base := path.Base(stem)
-	for _, c := range []string{path.Join(dir, stem+".png"), path.Join(dir, base+".png")} {
-		if st, err := os.Stat(filepath.Join(r.root, filepath.FromSlash(c))); err == nil && st.Mode().IsRegular() {
-			return c, nil
+	var tried []string
+	for _, c := range []string{stem + ".png", path.Base(stem) + ".png"} {
+		// Also without a leading images/ folder: images/x.jpg <-> masks/x.png.
+		for _, cand := range []string{c, strings.TrimPrefix(c, strings.SplitN(c, "/", 2)[0]+"/")} {
+			tried = append(tried, cand)
+			if st, err := os.Lstat(filepath.Join(r.masksDir, filepath.FromSlash(cand))); err == nil && st.Mode().IsRegular() {
+				return cand, nil
+			}
 		}
 	}
-	return "", fmt.Errorf("find mask for %q in %q: %w", image, r.cfg.Masks, mask.ErrNoMask)
+	return "", fmt.Errorf("find mask for %q in %q (tried %s): %w", image, r.masksDir, strings.Join(tried, ", "), mask.ErrNoMask)
 }
 
 // classes reads the class names: --labels, the colour table, a class file in the data folder,
@@ -225,7 +240,9 @@ type pending struct{ mask string }
 type reader struct {
 	cfg         config.Segmentation
 	root        string
-	loc         *mask.Locator
+	loc         *mask.Locator // the data folder: naming rules, manifests
+	maskLoc     *mask.Locator // where masks are read: the data folder or segmentation.masks
+	masksDir    string
 	mr          *mask.Reader
 	entries     []dataset.Entry
 	attrs       []string
@@ -271,7 +288,7 @@ func (r *reader) Resolve(t task.Truth, w, h int, imagePath string) (task.Truth, 
 	if !ok {
 		return nil, fmt.Errorf("image %q: no mask was found for it", imagePath)
 	}
-	m, err := r.loc.Read(r.mr, p.mask, w, h)
+	m, err := r.maskLoc.Read(r.mr, p.mask, w, h)
 	if err != nil {
 		return nil, fmt.Errorf("image %q: %w", imagePath, err)
 	}
@@ -293,7 +310,7 @@ func listImages(root string) ([]string, error) {
 			return err
 		}
 		name := d.Name()
-		if p != root && (strings.HasPrefix(name, ".") || (d.IsDir() && mask.IsMaskDir(name))) {
+		if p != root && (strings.HasPrefix(name, ".") || (d.IsDir() && maskLike(name))) {
 			if d.IsDir() {
 				return filepath.SkipDir
 			}
@@ -316,4 +333,16 @@ func listImages(root string) ([]string, error) {
 	}
 	sort.Strings(out)
 	return out, nil
+}
+
+// maskLike reports a folder of masks: a mask folder name (masks, labels, SegmentationClass, ...)
+// alone or with a suffix (masks_binary, labels-rgb).
+func maskLike(name string) bool {
+	if mask.IsMaskDir(name) {
+		return true
+	}
+	if i := strings.IndexAny(name, "_-"); i > 0 {
+		return mask.IsMaskDir(name[:i])
+	}
+	return false
 }

@@ -299,3 +299,8 @@ func overlay(dim color.RGBA, class uint16) color.RGBA {
 	c := palette[1+int(class-1)%(len(palette)-1)]
 	return color.RGBA{uint8((int(dim.R) + 2*int(c.R)) / 3), uint8((int(dim.G) + 2*int(c.G)) / 3), uint8((int(dim.B) + 2*int(c.B)) / 3), 255}
 }
+
+// PhantomRule says when an empty input counts as answered, for the report.
+func (t *Task) PhantomRule(float64) string {
+	return "more than 1% of their pixels labelled as a class other than the background (class 0)"
+}
