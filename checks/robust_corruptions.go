@@ -149,10 +149,10 @@ type corruptionCell struct {
 
 // look is one interim analysis of the sweep.
 type look struct {
-	n       int
-	level   float64
-	drop    stats.Interval // candidate's mean relative drop
-	mce     stats.Interval // candidate vs baseline; NaN estimate without a baseline
+	n     int
+	level float64
+	drop  stats.Interval // candidate's mean relative drop
+	mce   stats.Interval // candidate vs baseline; NaN estimate without a baseline
 	// dropLikely and mceLikely are the one-sided 80% lower bounds: a warning needs the quantity
 	// to be probably (p < 0.2) beyond its threshold, not merely estimated beyond it.
 	dropLikely, mceLikely float64
