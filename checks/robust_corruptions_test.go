@@ -169,7 +169,7 @@ func TestCorruptionsWeakerCandidateFails(t *testing.T) {
 	if res.Status != report.StatusFail || !strings.Contains(res.Summary, "mCE") {
 		t.Errorf("status %s, want fail on mCE: %s", res.Status, res.Summary)
 	}
-	if res.Metrics["mce_lo"] <= 1.05 {
+	if res.Metrics["mce_lo"] <= env.Config.Thresholds.RobustCorruptions.MaxMCE {
 		t.Errorf("mCE interval starts at %g, want above max_mce for a settled fail", res.Metrics["mce_lo"])
 	}
 }

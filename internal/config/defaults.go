@@ -51,7 +51,7 @@ func Defaults() Config {
 				Severities:    []int{1, 3, 5},
 				Sample:        1000,
 				MaxMeanDrop:   0.15,
-				MaxMCE:        1.05,
+				MaxMCE:        1.25,
 				BudgetSeconds: 180,
 			},
 			RobustInvariance: RobustInvariance{

@@ -106,7 +106,7 @@ func (Plugin) Find(in task.Input, cfg *config.Config) (task.Reader, error) {
 		r.entries = append(r.entries, dataset.Entry{Path: im, File: filepath.Join(data, filepath.FromSlash(im)), Truth: pending{mask: m}})
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("%d of %d images have no mask (e.g. %s): put each image's mask at masks/<name>.png beside images/, or name it in a manifest column \"mask\" (see docs/segmentation.md)",
+		return nil, fmt.Errorf("%d of %d images have no mask (e.g. %s): put each image's mask at masks/<name>.png beside images/, or name it in a manifest column \"mask\" (see docs/segmentation-data.md)",
 			len(missing), len(images), strings.Join(missing[:min(5, len(missing))], ", "))
 	}
 	r.describe = fmt.Sprintf("segmentation masks in %q", cfg.Data)
