@@ -167,9 +167,9 @@ func TestCorruptionsWeakerCandidateFails(t *testing.T) {
 	env := testEnv(t, "mnist_weak.onnx", "mnist_cnn.onnx", "mnist", nil)
 	res := runCheck(t, RobustCorruptions{}, env)
 	if res.Status != report.StatusFail || !strings.Contains(res.Summary, "mCE") {
-		t.Errorf("status %s, want fail on mCE: %s", res.Status, res.Summary)
+		t.Errorf("status %s, want fail on corruption errors: %s", res.Status, res.Summary)
 	}
-	if res.Metrics["mce_lo"] <= env.Config.Thresholds.RobustCorruptions.MaxMCE {
+	if res.Metrics["error_ratio_lo"] <= env.Config.Thresholds.RobustCorruptions.MaxMCE {
 		t.Errorf("mCE interval starts at %g, want above max_mce for a settled fail", res.Metrics["mce_lo"])
 	}
 }
