@@ -283,6 +283,28 @@ func perfRows(p *Result) [][]string {
 		rows = append(rows, []string{name, share(m[k]), "", baselineShare(p, k, share)})
 	}
 	plain := func(x float64) string { return fmt.Sprintf("%.3f", x) }
+	// Detection (COCO) and segmentation headlines carry their interval as <key>_ci_low/_ci_high.
+	for _, k := range []struct {
+		key, name string
+		percent   bool
+	}{{"map", "mAP@[.5:.95] (COCO)", false}, {"ap50", "AP50", false}, {"ap75", "AP75", false}, {"ar100", "AR@100", false},
+		{"miou", "mIoU", true}, {"pixel_accuracy", "Pixel accuracy", true}, {"mdice", "Mean Dice", true}, {"boundary_iou", "Boundary IoU", true}} {
+		x, ok := m[k.key]
+		if !ok {
+			continue
+		}
+		f := plain
+		if k.percent {
+			f = share
+		}
+		interval := ""
+		if lo, okLo := m[k.key+"_ci_low"]; okLo {
+			if hi, okHi := m[k.key+"_ci_high"]; okHi {
+				interval = fmt.Sprintf("%s to %s", f(lo), f(hi))
+			}
+		}
+		rows = append(rows, []string{k.name, f(x), interval, baselineShare(p, k.key, f)})
+	}
 	for _, k := range []struct{ key, name string }{{"macro_f1", "Macro F1"}, {"ece", "Expected calibration error"}} {
 		if x, ok := m[k.key]; ok {
 			rows = append(rows, []string{k.name, plain(x), "", baselineShare(p, k.key, plain)})
