@@ -424,6 +424,9 @@ func (DriftLabels) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	if env.Reference == nil {
 		return nil, Skip("no reference set (cvgate drift --reference DIR)")
 	}
+	if env.Task != nil {
+		return taskLabelDrift(env)
+	}
 	return LabelDrift(DriftSide{Data: env.Reference.Data}, DriftSide{Data: env.Data}, env.Config.Thresholds.Drift)
 }
 
@@ -502,6 +505,9 @@ func (DriftPredictions) Title() string { return "Prediction drift (classes and c
 func (DriftPredictions) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	if env.Candidate == nil {
 		return nil, Skip("no model (cvgate drift --model MODEL.onnx compares its predictions)")
+	}
+	if env.decoded() && env.Reference != nil {
+		return taskPredictionDrift(ctx, env)
 	}
 	ref, cur, err := driftSides(ctx, env)
 	if err != nil {
@@ -626,6 +632,11 @@ func (DriftDomain) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	ref, cur, err := driftSides(ctx, env)
 	if err != nil {
 		return nil, err
+	}
+	if env.decoded() {
+		// The domain classifier's model features are class probabilities, which detectors and
+		// segmenters do not have: it uses the image properties alone.
+		ref.Preds, cur.Preds = nil, nil
 	}
 	return DomainDrift(ref, cur, env.Config.Thresholds.Drift, env.Config.Seed)
 }

@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -40,6 +41,11 @@ func (DriftGuard) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	var probe *guard.Probe
 	source := "built from the reference images"
 	s := env.Candidate
+	if env.decoded() {
+		// Guards read class scores and penultimate features; for detectors and segmenters only
+		// the input checks would apply, measured on the images without the model.
+		s = nil
+	}
 	if s != nil {
 		rt, err := onnx.Current()
 		if err != nil {
@@ -85,6 +91,12 @@ func (DriftGuard) Run(ctx context.Context, env *Env) (*report.Result, error) {
 			}
 		}
 		if err != nil {
+			var few *guard.TooFewError
+			if errors.As(err, &few) && cfg.Reference == "" {
+				// No guard was asked for: a reference set too small to calibrate one is a reason
+				// to skip the measurement, not a failed run.
+				return nil, Skip("the reference set is too small to calibrate a guard: %v", err)
+			}
 			return nil, fmt.Errorf("build the guard from the reference images: %w", err)
 		}
 	}

@@ -22,6 +22,8 @@ import (
 	"github.com/cvgate/cvgate/internal/github"
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/progress"
+	"github.com/cvgate/cvgate/internal/task"
+	"github.com/cvgate/cvgate/internal/task/registry"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -103,6 +105,16 @@ func (a *App) drift(ctx context.Context, loaded *config.Loaded) (*report.Report,
 		s.repoRoot = root
 	}
 
+	// Detection and segmentation sets carry ground truth the task reads; the task is decided on
+	// the reference set (the one with annotations; a production sample may have none).
+	if _, err := s.reader(); err != nil {
+		return nil, err
+	}
+	refChoice, err := registry.Choose(&loaded.Config, task.Input{Data: a.path(dc.Reference), Within: s.within(), List: s.list})
+	if err != nil {
+		return nil, fmt.Errorf("reference images: %w", err)
+	}
+	s.choice = refChoice
 	var model *opened
 	if len(loaded.Models) > 0 {
 		models, err := a.expandModels(loaded.Models)
@@ -132,12 +144,16 @@ func (a *App) drift(ctx context.Context, loaded *config.Loaded) (*report.Report,
 	}
 
 	var notes []string
-	refDS, refFacts, note, err := s.loadDriftSet(ctx, "reference", dc.Reference, classes)
+	load := s.loadDriftSet
+	if s.decodedTask() {
+		load = s.loadTaskDriftSet
+	}
+	refDS, refFacts, note, err := load(ctx, "reference", dc.Reference, classes)
 	if err != nil {
 		return nil, err
 	}
 	notes = append(notes, note...)
-	curDS, curFacts, note, err := s.loadDriftSet(ctx, "current", dc.Current, classes)
+	curDS, curFacts, note, err := load(ctx, "current", dc.Current, classes)
 	if err != nil {
 		return nil, err
 	}
@@ -146,10 +162,14 @@ func (a *App) drift(ctx context.Context, loaded *config.Loaded) (*report.Report,
 	env := &checks.Env{Config: &loaded.Config, Data: curDS, Facts: curFacts, Out: loaded.Out, Progress: s.prog,
 		Export: &failures.Exporter{Root: a.path(loaded.Out), MaxPerCheck: loaded.Thresholds.Failures.MaxPerCheck, Columns: loaded.Thresholds.Failures.SheetColumns}}
 	env.Reference = &checks.Env{Config: &loaded.Config, Data: refDS, Facts: refFacts, Out: loaded.Out}
+	env.Task, env.Reference.Task = s.task, s.task
 	t := report.Target{Name: dc.Current + " vs " + dc.Reference}
 	if model != nil {
 		subj, err := s.subject("candidate", *model, curDS)
 		if err != nil {
+			return nil, err
+		}
+		if err := s.bindTask(subj); err != nil {
 			return nil, err
 		}
 		env.Candidate, env.Reference.Candidate = subj, subj

@@ -176,3 +176,26 @@ func readAll(t *testing.T, p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
+
+// TestDetectionDrift: two sets with the same ground truth in two formats do not drift; the
+// model's detections on another kind of image do.
+func TestDetectionDrift(t *testing.T) {
+	h := newHarness(t)
+	code, _, stderr := h.run("drift", "--quiet", "--reference", h.testdata("det/yolo"), "--current", h.testdata("det/voc"),
+		"--model", h.testdata("det/det_yolov8.onnx"), "--out", "d1")
+	if code != ExitPass {
+		t.Fatalf("same images, YOLO vs VOC: exit %d: %s", code, stderr)
+	}
+	r := h.report("d1")
+	if st := result(t, r, 0, "drift.labels").Status; st != "pass" {
+		t.Errorf("drift.labels %s on the same boxes", st)
+	}
+	code, _, _ = h.run("drift", "--quiet", "--reference", h.testdata("det/yolo"), "--current", h.testdata("images/mnist_color"),
+		"--model", h.testdata("det/det_yolov8.onnx"), "--out", "d2")
+	if code != ExitGateFailed {
+		t.Errorf("detector on MNIST crops against its own scenes: exit %d, want drift", code)
+	}
+	if st := result(t, h.report("d2"), 0, "drift.predictions").Status; st != "fail" {
+		t.Errorf("drift.predictions %s, want fail", st)
+	}
+}

@@ -176,3 +176,16 @@ type Input struct {
 	// List lists a manifest through the caller's confined dataset reader.
 	List func(path string) (*dataset.Listing, error)
 }
+
+// Signals are what drift compares between a reference and a current set: numeric samples (one per
+// image or per object) and categorical values, by signal name.
+type Signals struct {
+	Numeric     map[string][]float64
+	Categorical map[string][]string
+}
+
+// Profiler is implemented by tasks that describe a set of ground truths or predictions as drift
+// signals (objects per image, box sizes and positions, class shares...).
+type Profiler interface {
+	Profile(xs []any, sizes [][2]int) Signals
+}
