@@ -49,6 +49,10 @@ func taskPerfMetrics(ctx context.Context, env *Env) (*report.Result, error) {
 		res.VsBaseline = fmt.Sprintf("%s %s %s (baseline %s)", h.Name, h.FormatDelta(d), arrow(d, true), h.Format(bev.Score(nil)))
 	}
 	res.Details = append(res.Details, ev.Details()...)
+	if sec, n := suspectsSection(env, ev, cand.Indices); n > 0 {
+		res.Details = append(res.Details, sec)
+		res.Metrics["likely_label_errors"] = float64(n)
+	}
 	if w, ok := env.Candidate.Decoder.(interface{ Warnings() []string }); ok {
 		if ws := w.Warnings(); len(ws) > 0 {
 			if res.Status == report.StatusPass {
@@ -379,4 +383,29 @@ func taskSegments(ctx context.Context, env *Env) (*report.Result, error) {
 	}
 	env.export(res, IDPerfSegments, topCases(cases, max(env.exportLimit(), 1)), total)
 	return res, nil
+}
+
+// suspectsSection lists the likely label errors an evaluation finds (detection: confident
+// detections of another class on a box, or on no box), with the images' paths.
+func suspectsSection(env *Env, ev task.Evaluation, items []int) (report.Section, int) {
+	ls, ok := ev.(task.LabelSuspecter)
+	if !ok {
+		return report.Section{}, 0
+	}
+	var rows [][2]string
+	for _, x := range ls.LabelSuspects() {
+		rows = append(rows, [2]string{env.Data.Items[items[x.Row]].Path, x.Text})
+	}
+	if len(rows) == 0 {
+		return report.Section{}, 0
+	}
+	tb := tableOf("image", "likely label error")
+	for i, r := range rows {
+		if i == 30 {
+			addRow(tb, fmt.Sprintf("... and %d more", len(rows)-30), "")
+			break
+		}
+		addRow(tb, r[0], r[1])
+	}
+	return report.Section{Title: fmt.Sprintf("Likely label errors (%d): confident detections that disagree with the annotations", len(rows)), Table: tb}, len(rows)
 }

@@ -189,3 +189,16 @@ type Signals struct {
 type Profiler interface {
 	Profile(xs []any, sizes [][2]int) Signals
 }
+
+// Finding is one image's entry in a list an evaluation gives (row: its position in the
+// evaluation).
+type Finding struct {
+	Row  int
+	Text string
+}
+
+// LabelSuspecter is implemented by evaluations that point at likely annotation mistakes (a
+// detector's confident detections that disagree with the boxes), for relabelling.
+type LabelSuspecter interface {
+	LabelSuspects() []Finding
+}

@@ -345,3 +345,25 @@ func (ev *evaluation) Short(r int) (string, string) {
 	return fmt.Sprintf("%d %s", objs, plural(objs, "object", "objects")),
 		fmt.Sprintf("%d found, %d FP", len(m.Matched), len(m.FalsePositives))
 }
+
+// LabelSuspects lists likely label errors: a confident detection (score >= 0.8) of another class on an
+// annotated object that no confident detection of its own class confirms, or one on no annotated
+// object at all, as a relabelling to-do list.
+func (ev *evaluation) LabelSuspects() []task.Finding {
+	var out []task.Finding
+	p := cocoeval.SuspectParams{Score: 0.8, IoU: 0.5, EmptyIoU: 0.1}
+	for r, im := range ev.images {
+		for _, s := range cocoeval.Suspects(im, p) {
+			d := im.Dets[s.Det]
+			switch s.Kind {
+			case cocoeval.WrongClass:
+				out = append(out, task.Finding{Row: r, Text: fmt.Sprintf("labelled %s, detected as %s (score %.2f, IoU %.2f): check the label",
+					ev.t.className(im.GT[s.GT].Class), ev.t.className(d.Class), s.Score, s.IoU)})
+			case cocoeval.MissingLabel:
+				out = append(out, task.Finding{Row: r, Text: fmt.Sprintf("a %s at [%.0f, %.0f, %.0f, %.0f] (score %.2f) overlaps no annotated object: a missing label?",
+					ev.t.className(d.Class), d.X1, d.Y1, d.X2, d.Y2, s.Score)})
+			}
+		}
+	}
+	return out
+}
