@@ -100,12 +100,16 @@ type pairedResult struct {
 	diff     stats.Interval
 	perClass []classDiff
 	draws    int // bootstrap draws made (capped by bootstrapTime)
+	// probBeyond is the share of draws in which the headline dropped by more than the tolerance:
+	// the bootstrap's probability that the drop is beyond it.
+	probBeyond float64
 }
 
 type classDiff struct {
 	class       int
 	a, b, delta float64
 	lo, hi      float64
+	tolerance   float64
 	p           float64 // H0: drop <= tolerance
 	pAdjusted   float64
 	regression  bool
@@ -140,13 +144,31 @@ func drawsFor(want int, perDraw time.Duration) int {
 	return min(want, max(fit, 200))
 }
 
-func pairedDeltas(a, b task.Evaluation, o stats.BootstrapOptions, tolerance float64) pairedResult {
+// classSupporter is implemented by evaluations that know how many ground-truth objects (or
+// images) each class has: a class's tolerance is never finer than one of them.
+type classSupporter interface {
+	ClassSupport() []int
+}
+
+func pairedDeltas(a, b task.Evaluation, o stats.BootstrapOptions, tolerance, classTolerance float64) pairedResult {
 	n := a.Len()
 	rng := rand.New(rand.NewPCG(o.Seed, 0x7a5c))
 	B := o.Resamples
 	sa, pa := scoreWithClasses(a, nil)
 	sb, pb := scoreWithClasses(b, nil)
 	classes := len(pa)
+	tol := make([]float64, classes)
+	var support []int
+	if cs, ok := a.(classSupporter); ok {
+		support = cs.ClassSupport()
+	}
+	for c := range tol {
+		tol[c] = classTolerance
+		if c < len(support) && support[c] > 0 {
+			tol[c] = math.Max(tol[c], 1/float64(support[c]))
+		}
+	}
+	beyond := 0 // draws where the headline dropped by more than tolerance
 	diffs := make([]float64, 0, B)
 	perDraw := make([][]float64, classes)
 	notDropped := make([]int, classes)
@@ -160,13 +182,16 @@ func pairedDeltas(a, b task.Evaluation, o stats.BootstrapOptions, tolerance floa
 		ra, ca := scoreWithClasses(a, idx)
 		rb, cb := scoreWithClasses(b, idx)
 		diffs = append(diffs, ra-rb)
+		if ra-rb < -tolerance {
+			beyond++
+		}
 		for c := 0; c < classes && c < len(ca) && c < len(cb); c++ {
 			d := ca[c] - cb[c]
 			if math.IsNaN(d) {
 				continue
 			}
 			perDraw[c] = append(perDraw[c], d)
-			if d >= -tolerance {
+			if d >= -tol[c] {
 				notDropped[c]++
 			}
 			if (d >= 0) != (pa[c]-pb[c] >= 0) {
@@ -177,14 +202,14 @@ func pairedDeltas(a, b task.Evaluation, o stats.BootstrapOptions, tolerance floa
 			B = drawsFor(B, time.Since(started)/10)
 		}
 	}
-	res := pairedResult{diff: percentile(sa-sb, diffs, o.Level), draws: len(diffs)}
+	res := pairedResult{diff: percentile(sa-sb, diffs, o.Level), draws: len(diffs), probBeyond: float64(beyond) / float64(max(len(diffs), 1))}
 	for c := 0; c < classes; c++ {
 		if math.IsNaN(pa[c]) || math.IsNaN(pb[c]) || len(perDraw[c]) == 0 {
 			continue
 		}
 		iv := percentile(pa[c]-pb[c], perDraw[c], o.Level)
 		m := float64(len(perDraw[c]))
-		res.perClass = append(res.perClass, classDiff{class: c, a: pa[c], b: pb[c], delta: pa[c] - pb[c], lo: iv.Lo, hi: iv.Hi,
+		res.perClass = append(res.perClass, classDiff{class: c, a: pa[c], b: pb[c], delta: pa[c] - pb[c], lo: iv.Lo, hi: iv.Hi, tolerance: tol[c],
 			p:       (float64(notDropped[c]) + 1) / (m + 1),
 			changed: (float64(notChanged[c])+1)/(m+1) < (1-o.Level)/2})
 	}

@@ -367,3 +367,6 @@ func (ev *evaluation) LabelSuspects() []task.Finding {
 	}
 	return out
 }
+
+// ClassSupport is the number of ground-truth objects of each class that evaluation counts.
+func (ev *evaluation) ClassSupport() []int { return append([]int(nil), ev.all.NumGT...) }
