@@ -384,7 +384,7 @@ func figure(t *Target, res *Result) string {
 }
 
 // clauseSeps end the first clause of a summary: secondary facts, further problems, a parenthesis.
-var clauseSeps = []string{" · ", "; ", " ("}
+var clauseSeps = []string{" · ", "; ", " (", ": "}
 
 // shortText is the first clause of s (up to the first of seps), cut to max runes.
 func shortText(s string, max int, seps []string) string {
@@ -400,7 +400,12 @@ func shortText(s string, max int, seps []string) string {
 	cut := 0
 	for i := range s {
 		if cut == max-1 {
-			s = strings.TrimRight(s[:i], " ,:") + "…"
+			head := s[:i]
+			// End on a word when one ends in the last third, not inside a number or a name.
+			if sp := strings.LastIndexByte(head, ' '); sp > len(head)*2/3 {
+				head = head[:sp]
+			}
+			s = strings.TrimRight(head, " ,:;") + "…"
 			break
 		}
 		cut++
