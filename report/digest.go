@@ -102,7 +102,8 @@ type metricChange struct {
 	base     string // the baseline's value ("" when unknown)
 	cand     string // the candidate's value
 	change   string // e.g. "−2.1 pp [−3.0, −1.2], p<0.001"
-	headline string // the same change, shorter, for the headline (e.g. "−2.1 pp (p<0.001)")
+	headline string // the same change in a few words (e.g. "accuracy −2.1 pp (p<0.001)")
+	short    string // for the verdict line, beside the check's name ("−2.1 pp (p<0.001)"); "": headline
 }
 
 func resultOf(t *Target, id string) *Result {
@@ -164,14 +165,15 @@ func scoreChange(t *Target) (metricChange, bool) {
 			if !math.IsNaN(lo) && !math.IsNaN(hi) {
 				c.change += " [" + strings.TrimSuffix(f.delta(lo), " pp") + ", " + strings.TrimSuffix(f.delta(hi), " pp") + "]"
 			}
-			c.headline = f.name + " " + f.delta(d)
+			c.short = f.delta(d)
 			for _, pk := range []string{"mcnemar_p", "p_value"} {
 				if p, ok := m[pk]; finiteNum(p, ok) {
 					c.change += ", p" + pShort(p)
-					c.headline += " (p" + pShort(p) + ")"
+					c.short += " (p" + pShort(p) + ")"
 					break
 				}
 			}
+			c.headline = f.name + " " + c.short
 			return c, true
 		}
 	}
@@ -217,7 +219,7 @@ func changes(t *Target) []metricChange {
 	if res := resultOf(t, idModelLatency); ran(res) && res.BaselineMetrics != nil {
 		m, bm := res.Metrics, res.BaselineMetrics
 		if r, ok := m["latency_ratio"]; finiteNum(r, ok) {
-			c := metricChange{check: res.ID, status: res.Status, label: "latency (p50)", change: ratioText(r), headline: "latency " + ratioText(r)}
+			c := metricChange{check: res.ID, status: res.Status, label: "latency (p50)", change: ratioText(r), headline: "latency " + ratioText(r), short: "p50 " + ratioText(r)}
 			if v, ok := m["p50_ms"]; finiteNum(v, ok) {
 				c.cand = msText(v)
 			}
@@ -377,6 +379,9 @@ func deciders(r *Report) []decider {
 func figure(t *Target, res *Result) string {
 	for _, c := range changes(t) {
 		if c.check == res.ID && c.headline != "" && c.check != idModelLoad {
+			if c.short != "" {
+				return c.short
+			}
 			return c.headline
 		}
 	}

@@ -58,21 +58,21 @@ func TestWhatChanged(t *testing.T) {
 			name: "classification",
 			target: taskTarget(report.StatusFail, map[string]float64{"accuracy": 0.9, "baseline_accuracy": 0.921, "accuracy_diff": -0.021,
 				"accuracy_diff_low": -0.03, "accuracy_diff_high": -0.012, "mcnemar_p": 0.0001, "macro_f1": 0.89, "baseline_macro_f1": 0.91}),
-			headline: "## ❌ cvgate FAIL: perf.baseline accuracy −2.1 pp (p&lt;0.001)\n",
+			headline: "## ❌ cvgate FAIL: perf.baseline −2.1 pp (p&lt;0.001)\n",
 			rows:     []string{"| ❌ | accuracy      |    92.1% |     90.0% | −2.1 pp [−3.0, −1.2], p&lt;0.001 |"},
 		},
 		{
 			name: "detection",
 			target: taskTarget(report.StatusFail, map[string]float64{"map": 0.391, "baseline_map": 0.412, "delta": -0.021,
 				"delta_ci_low": -0.035, "delta_ci_high": -0.008, "images": 500}),
-			headline: "## ❌ cvgate FAIL: perf.baseline mAP@[.5:.95] −0.021\n",
+			headline: "## ❌ cvgate FAIL: perf.baseline −0.021\n",
 			rows:     []string{"| ❌ | mAP@[.5:.95]   |    0.412 |     0.391 | −0.021 [−0.035, −0.008] |"},
 		},
 		{
 			name: "segmentation passes",
 			target: taskTarget(report.StatusPass, map[string]float64{"miou": 0.7, "baseline_miou": 0.7, "delta": 0.00004,
 				"delta_ci_low": -0.01, "delta_ci_high": 0.01}),
-			headline: "## ⚠️ cvgate WARN: model.latency latency ×1.31\n",
+			headline: "## ⚠️ cvgate WARN: model.latency p50 ×1.31\n",
 			// A difference that rounds to zero is ±0.0, never -0.0.
 			rows: []string{"| ✅ | mIoU          |    70.0% |     70.0% | ±0.0 pp [−1.0, +1.0] |"},
 		},
@@ -108,7 +108,7 @@ func TestSeveralModels(t *testing.T) {
 	bad.Name = "models/bad.onnx"
 	md := comment(t, &report.Report{Kind: "check", Targets: []report.Target{good, bad}})
 	for _, want := range []string{
-		"## ❌ cvgate FAIL (1 of 2 models): bad.onnx perf.baseline accuracy −4.0 pp (p=0.02)",
+		"## ❌ cvgate FAIL (1 of 2 models): bad.onnx perf.baseline −4.0 pp (p=0.02)",
 		"### Models\n| | Model | Checks | What changed vs the baseline | Not passing |",
 		"| ✅ | `models/good.onnx` | 3 passed | accuracy +1.0 pp · latency ×1.31 · size +100% |   |",
 		"| ❌ | `models/bad.onnx` | 1 passed, 1 warned, 1 failed | accuracy −4.0 pp (p=0.02) · latency ×1.31 · size +100% | ❌ perf.baseline, ⚠️ model.latency |",

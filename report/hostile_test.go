@@ -56,7 +56,7 @@ func hostileReport(s string) *report.Report {
 	res := func(id string, st report.Status) report.Result {
 		return report.Result{ID: id + s, Title: s, Status: st, Summary: s, Threshold: s, VsBaseline: "END",
 			Details: []report.Section{sec}, Error: s + "\n" + s,
-			Failures: &report.Failures{Dir: s, Index: s, ContactSheet: s, Count: 1, Total: 2}}
+			Failures: &report.Failures{Dir: s, Index: s, ContactSheet: s, Count: 1, Total: 2, Sheets: []report.FailureSheet{{Title: s, Path: s, Count: 1}, {Title: s, Path: s}}}}
 	}
 	r := &report.Report{
 		SchemaVersion: report.SchemaVersion, Kind: "check",

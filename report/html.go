@@ -103,8 +103,14 @@ type htmlSection struct {
 }
 
 type htmlFailures struct {
-	F     *Failures
-	Sheet htmlImage
+	F      *Failures
+	Sheets []htmlSheet
+}
+
+// htmlSheet is one contact sheet, titled when a check has several.
+type htmlSheet struct {
+	Title string
+	Image htmlImage
 }
 
 // htmlImage is an embedded image, or the note saying why it is not.
@@ -293,8 +299,13 @@ func (h HTML) result(anchor string, res *Result) htmlResult {
 	}
 	if f := res.Failures; f != nil {
 		hr.Failures = &htmlFailures{F: f}
-		if f.ContactSheet != "" {
-			hr.Failures.Sheet = h.embed(f.ContactSheet)
+		switch {
+		case len(f.Sheets) > 0:
+			for _, sh := range f.Sheets {
+				hr.Failures.Sheets = append(hr.Failures.Sheets, htmlSheet{Title: fmt.Sprintf("%s (%d)", sh.Title, sh.Count), Image: h.embed(sh.Path)})
+			}
+		case f.ContactSheet != "":
+			hr.Failures.Sheets = []htmlSheet{{Image: h.embed(f.ContactSheet)}}
 		}
 	}
 	return hr

@@ -298,12 +298,15 @@ func (m Markdown) overviewRows(r *Report, room int, slim bool) (table, note stri
 		})
 		const moreRow = 120 // room for the row counting the targets left out
 		room -= len(header) + moreRow
+		full := false
 		for _, i := range order {
-			if len(rows[i]) <= room {
+			// Once a row does not fit, no less severe row takes its place: failing models first.
+			if !full && len(rows[i]) <= room {
 				keep[i] = true
 				room -= len(rows[i])
 				continue
 			}
+			full = true
 			left++
 			if r.Targets[i].Verdict.Severity() >= StatusFail.Severity() {
 				leftFailing++
@@ -460,8 +463,9 @@ var markdownFuncs = template.FuncMap{
 // then robustness and absolute quality, then the rest in report order.
 var decisionWeight = map[string]int{idPerfBaseline: 0, idRobustCorruptions: 1, idPerfMetrics: 2, "model.signature": 3, idModelLoad: 4, idModelLatency: 5}
 
-// maxHeadlineDeciders is how many deciding checks the headline names; the rest are counted.
-const maxHeadlineDeciders = 2
+// maxHeadlineRunes keeps the verdict line to about one line of a comment's heading: the first
+// deciding check is always named, more while they fit, the rest counted.
+const maxHeadlineRunes = 88
 
 // headlineText is the answer in one line: the verdict and what decided it, e.g. "❌ cvgate FAIL:
 // perf.baseline −2.1 pp (p<0.001), robust.corruptions mCE 1.12". A passing run names the change of
@@ -486,16 +490,23 @@ func headlineText(r *Report) string {
 	ds := deciders(r)
 	sort.SliceStable(ds, func(i, j int) bool { return weight(ds[i].result.ID) < weight(ds[j].result.ID) })
 	var parts []string
+	length := utf8.RuneCountInString(s) + 2
 	for i, d := range ds {
-		if i == maxHeadlineDeciders {
-			parts[len(parts)-1] += fmt.Sprintf(" and %d more", len(ds)-i)
-			break
-		}
 		name := d.result.ID
 		if len(r.Targets) > 1 {
 			name = shortText(path.Base(d.target.Name), 32, nil) + " " + name
 		}
-		parts = append(parts, mdText(name+" "+figure(d.target, d.result)))
+		part := name + " " + figure(d.target, d.result)
+		more := ""
+		if left := len(ds) - i - 1; left > 0 {
+			more = fmt.Sprintf(" and %d more", left)
+		}
+		if i > 0 && length+utf8.RuneCountInString(part+more)+2 > maxHeadlineRunes {
+			parts[len(parts)-1] += fmt.Sprintf(" and %d more", len(ds)-i)
+			break
+		}
+		parts = append(parts, mdText(part))
+		length += utf8.RuneCountInString(part) + 2
 	}
 	if len(parts) == 0 && len(r.Targets) == 1 {
 		if c, ok := scoreChange(&r.Targets[0]); ok {

@@ -338,6 +338,16 @@ type Failures struct {
 	ContactSheet string `json:"contact_sheet"` // PNG, relative to the output folder
 	Count        int    `json:"count"`         // cases exported
 	Total        int    `json:"total"`         // failures found (may exceed Count)
+	// Sheets lists every contact sheet when the cases are of several kinds (perf.baseline: flips
+	// to wrong and flips to right); ContactSheet is the first.
+	Sheets []FailureSheet `json:"sheets,omitempty"`
+}
+
+// FailureSheet is one contact sheet of a check's cases.
+type FailureSheet struct {
+	Title string `json:"title"` // e.g. "flips to right"
+	Path  string `json:"path"`  // PNG, relative to the output folder
+	Count int    `json:"count"` // cases on it
 }
 
 // Comparison ranks several candidate models evaluated on the same data.
