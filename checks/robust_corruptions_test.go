@@ -120,7 +120,7 @@ func TestCorruptionsOnTheDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := md.String()
-	for _, want := range []string{"```mermaid\nxychart-beta", `x-axis "severity" ["clean", "1", "3", "5"]`, "line 1: candidate · line 2: baseline", "<details>", "| gaussian_noise"} {
+	for _, want := range []string{"```mermaid\n%%{init:", "}}%%\nxychart-beta", `x-axis "severity" ["clean", "1", "3", "5"]`, "🟦 candidate · 🟧 baseline", "<details>", "| gaussian_noise"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q", want)
 		}

@@ -86,6 +86,9 @@ func (c *Config) Validate() error {
 
 	t := c.Thresholds
 	v.check(t.ModelLoad.MaxSizeMB >= 0, "thresholds.model.load.max_size_mb", "must not be negative")
+	for from, to := range t.ModelSignature.Renames {
+		v.check(from != "" && to != "", "thresholds.model.signature.renames", "names must not be empty, got %q: %q", from, to)
+	}
 	v.check(t.ModelNumerics.Tolerance >= 0, "thresholds.model.numerics.tolerance", "must not be negative")
 	v.share("thresholds.model.numerics.max_nan_share", t.ModelNumerics.MaxNaNShare)
 	for key, pattern := range t.ModelMetadata.Patterns {
