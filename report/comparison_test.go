@@ -29,7 +29,7 @@ func TestComparisonMarkdown(t *testing.T) {
 				Required: []report.Requirement{{Rule: "robust.corruptions:mean_accuracy>=0.8"}}},
 		},
 		Pairs: []report.ComparisonPair{next},
-	}, Targets: []report.Target{{Name: "a.onnx"}, {Name: "b.onnx"}, {Name: "c.onnx"}}}
+	}, Targets: []report.Target{{Name: "c.onnx"}, {Name: "a.onnx"}, {Name: "b.onnx"}}}
 	r.Normalize(nil)
 	var buf bytes.Buffer
 	if err := (report.Markdown{}).Write(&buf, r); err != nil {
@@ -47,7 +47,7 @@ func TestComparisonMarkdown(t *testing.T) {
 	checks := []struct{ model, want string }{
 		{"a.onnx", "98.0% [97.0, 99.0]"},
 		{"a.onnx", "1.25 ms (×1.50)"},
-		{"a.onnx", "+8.0 pp [+6.0, +10.0], p&lt;0.001 ✔"}, // escaped like every cell; GitHub shows "<0.001"
+		{"a.onnx", "+8.0 pp, p&lt;0.001 ✔"}, // escaped like every cell; GitHub shows "<0.001"
 		{"a.onnx", "3.00 MB"},
 		{"a.onnx", "✔ 0.85"},
 		{"b.onnx", "512 KB"},
@@ -67,6 +67,16 @@ func TestComparisonMarkdown(t *testing.T) {
 	ranking, models := strings.Index(out, "### Ranking"), strings.Index(out, "### ")
 	if ranking < 0 || ranking != models {
 		t.Errorf("the ranking is not the first section (at %d, first section at %d)", ranking, models)
+	}
+	// Each model's section follows, in ranking order (the targets are in the order given).
+	var sections []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "### ") {
+			sections = append(sections, line[strings.LastIndex(line, " ")+1:])
+		}
+	}
+	if got := strings.Join(sections, " "); got != "Ranking `a.onnx` `b.onnx` `c.onnx`" {
+		t.Errorf("sections %s: want the ranking, then the models in ranking order", got)
 	}
 	for _, want := range []string{"Objective: highest accuracy", "Holm-adjusted", "interleaved"} {
 		if !strings.Contains(out, want) {

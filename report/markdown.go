@@ -127,14 +127,14 @@ func (m Markdown) Write(w io.Writer, r *Report) error {
 	}
 	switch {
 	case m.MaxBytes <= 0 || fixed+tablesLen+detailsLen <= m.MaxBytes:
-		m.assemble(&out, head, overview, tables, details, nil, footer, exec)
+		m.assemble(&out, head, overview, targetOrder(r), tables, details, nil, footer, exec)
 	case fixed+tablesLen+noteRoom <= m.MaxBytes:
 		kept, dropped := chooseDetails(details, m.MaxBytes-fixed-tablesLen-noteRoom)
 		note := ""
 		if dropped > 0 {
 			note = fmt.Sprintf("Details of %s were left out to stay under the %d-character limit; the full report is in %s.", plural(dropped, "check"), m.MaxBytes, m.where())
 		}
-		m.assemble(&out, head, overview, tables, kept, []string{note}, footer, exec)
+		m.assemble(&out, head, overview, targetOrder(r), tables, kept, []string{note}, footer, exec)
 	default:
 		out.WriteString(head)
 		if r.Comparison != nil && len(overview)+len(footer)+len(head)+noteRoom <= m.MaxBytes {
@@ -160,6 +160,30 @@ func (m Markdown) Write(w io.Writer, r *Report) error {
 	}
 	_, err = io.WriteString(w, body)
 	return err
+}
+
+// targetOrder is the order the targets' sections are shown in: the report's, except that a
+// comparison shows the models in ranking order, below the ranking.
+func targetOrder(r *Report) []int {
+	order := make([]int, len(r.Targets))
+	for i := range order {
+		order[i] = i
+	}
+	if c := r.Comparison; c != nil {
+		rank := map[string]int{}
+		for _, row := range c.Rows {
+			rank[row.Model] = row.Rank
+		}
+		sort.SliceStable(order, func(a, b int) bool {
+			ra, oka := rank[r.Targets[order[a]].Name]
+			rb, okb := rank[r.Targets[order[b]].Name]
+			if oka != okb {
+				return oka
+			}
+			return ra < rb
+		})
+	}
+	return order
 }
 
 // detailPiece is one rendered <details> block and where it belongs.
@@ -197,26 +221,27 @@ func chooseDetails(details []detailPiece, room int) (kept []detailPiece, dropped
 }
 
 // assemble writes the pieces in document order: the overview, then each target's section
-// followed by its details.
-func (m Markdown) assemble(out *strings.Builder, head, overview string, tables []string, details []detailPiece, notes []string, footer string, exec func(string, any) (string, error)) {
+// followed by its details, targets in the given order.
+func (m Markdown) assemble(out *strings.Builder, head, overview string, order []int, tables []string, details []detailPiece, notes []string, footer string, exec func(string, any) (string, error)) {
 	out.WriteString(head)
 	out.WriteString(overview)
-	d := 0
-	for ti, table := range tables {
-		out.WriteString(table)
-		first := d
-		for d < len(details) && details[d].target == ti {
-			d++
+	for _, ti := range order {
+		out.WriteString(tables[ti])
+		var mine []detailPiece
+		for _, d := range details {
+			if d.target == ti {
+				mine = append(mine, d)
+			}
 		}
-		if d == first {
+		if len(mine) == 0 {
 			continue
 		}
 		if !m.AllDetails {
 			// The comment folds the detail blocks of a target into one: the table above already
 			// lists the checks that did not pass.
-			out.WriteString(detailsWrapperOpen(d - first))
+			out.WriteString(detailsWrapperOpen(len(mine)))
 		}
-		for _, dp := range details[first:d] {
+		for _, dp := range mine {
 			out.WriteString(dp.text)
 		}
 		if !m.AllDetails {
@@ -265,9 +290,10 @@ func (m Markdown) overviewRows(r *Report, room int, slim bool) (table, note stri
 			rows[i] = "| " + StatusIcon(t.Verdict) + " | " + mdCell("`"+t.Name+"`") + " | " + mdCell(targetCounts(t)) + " |\n"
 			continue
 		}
+		// The key deltas only (the headline metric, latency, size); robustness is in the section.
 		var changed []string
 		for _, c := range changes(t) {
-			if c.headline != "" {
+			if c.headline != "" && (c.check == idPerfBaseline || c.check == idPerfMetrics || c.check == idModelLatency || c.check == idModelLoad) {
 				changed = append(changed, c.headline)
 			}
 		}
@@ -959,7 +985,7 @@ func comparisonTable(c *Comparison) string {
 		}
 	}
 	f := formatOf(metric)
-	header := []string{"Rank", "Model", f.name + " (95% CI)", "vs next (95% CI)", "p50 latency", "size"}
+	header := []string{"Rank", "Model", f.name + " (95% CI)", "vs next", "p50 latency", "size"}
 	var rules []string
 	if len(c.Rows) > 0 {
 		for _, q := range c.Rows[0].Required {
@@ -982,7 +1008,7 @@ func comparisonTable(c *Comparison) string {
 		}
 		if p := r.Next; p != nil {
 			fp := formatOf(p.Metric)
-			next = fmt.Sprintf("%s [%s, %s], p%s", fp.delta(p.Diff), strings.TrimSuffix(fp.delta(p.DiffLow), " pp"), strings.TrimSuffix(fp.delta(p.DiffHigh), " pp"), pShort(p.PValueAdjusted))
+			next = fmt.Sprintf("%s, p%s", fp.delta(p.Diff), pShort(p.PValueAdjusted))
 			if p.Significant {
 				next += " ✔"
 			} else {
@@ -1021,7 +1047,7 @@ func comparisonTable(c *Comparison) string {
 		rows = append(rows, append(row, eligible))
 	}
 	out := markdownTableAligned(header, rows, "--:")
-	out += "\n\n<sub>" + mdText("Objective: "+c.Objective+".") + " vs next: the difference to the model ranked below on the same images (paired bootstrap interval; McNemar's exact test, Holm-adjusted): ✔ significant, ≈ these images cannot tell them apart. Latency: batch 1, every model timed in the same interleaved rounds; ×: over the fastest.</sub>"
+	out += "\n\n<sub>" + mdText("Objective: "+c.Objective+".") + " vs next: the difference to the model ranked below on the same images, McNemar's exact test Holm-adjusted (its paired bootstrap interval is in report.json): ✔ significant, ≈ these images cannot tell them apart. Latency: batch 1, every model timed in the same interleaved rounds; ×: over the fastest.</sub>"
 	if note := mdParagraphs(c.Note); note != "" {
 		out += "\n\n" + note
 	}

@@ -248,6 +248,14 @@ func TestBadInputs(t *testing.T) {
 		})
 	}
 
+	// Flags after the model path work as before it.
+	if code, _, stderr := h.run("check", model, "--quiet", "--out", "pos-out", "--data", "good", "--checks", "perf.metrics", "--fail-on", "never"); code != ExitPass {
+		t.Fatalf("flags after the model: exit %d\n%s", code, stderr)
+	}
+	if r := h.report("pos-out"); len(r.Targets) != 1 || r.Targets[0].Name != model {
+		t.Errorf("flags after the model: targets %+v", r.Targets)
+	}
+
 	// A few unreadable images do not sink the run: they are counted and listed.
 	code, _, stderr := h.run("check", "--quiet", "--out", "corrupt-out", "--model", model, "--data", "corrupt", "--checks", "perf.metrics", "--fail-on", "never")
 	if code != ExitPass {

@@ -207,7 +207,7 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad value in a profile", "version: 1\nprofile: ci\nprofiles:\n  ci:\n    thresholds:\n      robust.corruptions: {severities: [0]}\n", nil,
 			[]string{":6: thresholds.robust.corruptions.severities: severities are 1 to 5, got 0; the default is [1, 3, 5]"}},
 		{"type error and bad value together", "version: 1\nseed: lots\nruntime:\n  batch_size: -1\n", nil,
-			[]string{":2: seed:", ":4: runtime.batch_size: must be between 0 (automatic) and 4096, got -1; the default is 0"}},
+			[]string{":2: seed:", "; write a whole number of 0 or more", ":4: runtime.batch_size: must be between 0 (automatic) and 4096, got -1; the default is 0"}},
 		{"bad value from a flag", "version: 1\n", []string{"--batch-size", "99999"}, []string{"--batch-size: runtime.batch_size: must be between 0"}},
 		{"bad size flag", "version: 1\n", []string{"--size", "224xabc"}, nil},
 		{"bad robustness settings", "version: 1\nthresholds:\n  robust.corruptions:\n    corruptions: [gaussian_noise, fogg]\n    budget_seconds: -1\n  robust.invariance:\n    transforms: [hflip, tilt:3]\n", nil,

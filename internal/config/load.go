@@ -551,13 +551,38 @@ func keyedYAMLErrors(path string, doc *yaml.Node, err error) []string {
 		if m := yamlLine.FindStringSubmatch(line); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			if k, ok := keys[n]; ok {
-				out = append(out, fmt.Sprintf("%s:%d: %s: %s", path, n, k, m[2]))
+				out = append(out, fmt.Sprintf("%s:%d: %s: %s%s", path, n, k, m[2], typeFix(m[2])))
 				continue
 			}
 		}
 		out = append(out, path+": "+line)
 	}
 	return out
+}
+
+// typeFixes say what to write instead, by the Go type yaml could not decode a value into.
+var typeFixes = []struct{ into, fix string }{
+	{"into int", "a whole number"},
+	{"into uint", "a whole number of 0 or more"},
+	{"into float64", "a number"},
+	{"into bool", "true or false"},
+	{"into time.Duration", "a duration such as 90s or 10m"},
+	{"into []", "a list, e.g. [a, b]"},
+	{"into map", "a mapping of keys to values"},
+	{"into string", "a string (quote it)"},
+}
+
+// typeFix is "; write X" for a decoding error whose target type is known.
+func typeFix(msg string) string {
+	if !strings.Contains(msg, "cannot unmarshal") {
+		return ""
+	}
+	for _, f := range typeFixes {
+		if strings.Contains(msg, f.into) {
+			return "; write " + f.fix
+		}
+	}
+	return ""
 }
 
 func cleanYAMLError(err error) string {
