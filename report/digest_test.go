@@ -110,8 +110,8 @@ func TestSeveralModels(t *testing.T) {
 	for _, want := range []string{
 		"## ❌ cvgate FAIL (1 of 2 models): bad.onnx perf.baseline −4.0 pp (p=0.02)",
 		"### Models\n| | Model | Checks | What changed vs the baseline | Not passing |",
-		"| ✅ | `models/good.onnx` | 3 passed | accuracy +1.0 pp · latency ×1.31 · size +100% |   |",
-		"| ❌ | `models/bad.onnx` | 1 passed, 1 warned, 1 failed | accuracy −4.0 pp (p=0.02) · latency ×1.31 · size +100% | ❌ perf.baseline, ⚠️ model.latency |",
+		"| ✅ | `good.onnx` | 3 passed | accuracy +1.0 pp · latency ×1.31 · size +100% |   |",
+		"| ❌ | `bad.onnx` | 1 passed, 1 warned, 1 failed | accuracy −4.0 pp (p=0.02) · latency ×1.31 · size +100% | ❌ perf.baseline, ⚠️ model.latency |",
 	} {
 		if want = squeeze(want); !strings.Contains(md, want) {
 			t.Errorf("lacks %q:\n%s", want, md)
@@ -153,5 +153,16 @@ func TestMermaidChart(t *testing.T) {
 				t.Errorf("%d charts in the comment for one check, want 1", n)
 			}
 		})
+	}
+}
+
+// TestShortNames: tables that list models use the shortest path tail that tells them apart.
+func TestShortNames(t *testing.T) {
+	r := &report.Report{Kind: "check", Targets: []report.Target{{Name: "models/a/m.onnx"}, {Name: "models/b/m.onnx"}, {Name: "models/zoo.onnx"}}}
+	md := comment(t, r)
+	for _, want := range []string{"| `a/m.onnx` |", "| `b/m.onnx` |", "| `zoo.onnx` |", "### ✅ `models/zoo.onnx`"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("lacks %q:\n%s", want, md)
+		}
 	}
 }

@@ -283,6 +283,11 @@ func (m Markdown) overviewRows(r *Report, room int, slim bool) (table, note stri
 	if slim {
 		header = "| | Model | Checks |\n|:-:|:--|:--|\n"
 	}
+	var all []string
+	for _, t := range r.Targets {
+		all = append(all, t.Name)
+	}
+	names := shortNames(all)
 	rows := make([]string, len(r.Targets))
 	for i := range r.Targets {
 		t := &r.Targets[i]
@@ -290,6 +295,7 @@ func (m Markdown) overviewRows(r *Report, room int, slim bool) (table, note stri
 			rows[i] = "| " + StatusIcon(t.Verdict) + " | " + mdCell("`"+t.Name+"`") + " | " + mdCell(targetCounts(t)) + " |\n"
 			continue
 		}
+		name := names[t.Name]
 		// The key deltas only (the headline metric, latency, size); robustness is in the section.
 		var changed []string
 		for _, c := range changes(t) {
@@ -305,7 +311,7 @@ func (m Markdown) overviewRows(r *Report, room int, slim bool) (table, note stri
 				}
 			}
 		}
-		rows[i] = "| " + StatusIcon(t.Verdict) + " | " + mdCell("`"+t.Name+"`") + " | " + mdCell(targetCounts(t)) + " | " +
+		rows[i] = "| " + StatusIcon(t.Verdict) + " | " + mdCell("`"+name+"`") + " | " + mdCell(targetCounts(t)) + " | " +
 			mdCell(strings.Join(changed, " · ")) + " | " + mdCell(strings.Join(notPassing, ", ")) + " |\n"
 	}
 	keep := make([]bool, len(rows))
@@ -966,6 +972,35 @@ func axisRange(c Chart, points int) (lo, hi float64) {
 	return math.Round(lo*1e6) / 1e6, math.Round(hi*1e6) / 1e6
 }
 
+// shortNames gives each path the shortest tail of its components that no other path shares
+// ("testdata/models/a.onnx" is "a.onnx" unless another a.onnx is listed), for tables that the
+// full paths would widen; the sections below keep the full names.
+func shortNames(paths []string) map[string]string {
+	out := make(map[string]string, len(paths))
+	for _, p := range paths {
+		parts := strings.Split(p, "/")
+		for k := 1; k <= len(parts); k++ {
+			tail := strings.Join(parts[len(parts)-k:], "/")
+			unique := true
+			for _, q := range paths {
+				if q != p && (q == tail || strings.HasSuffix(q, "/"+tail)) {
+					unique = false
+					break
+				}
+			}
+			if unique || k == len(parts) {
+				out[p] = tail
+				break
+			}
+		}
+	}
+	return out
+}
+
+// nbsp joins the words of a short cell with no-break spaces, so that a table cell of numbers is
+// not broken over lines.
+func nbsp(s string) string { return strings.ReplaceAll(s, " ", "\u00a0") }
+
 func formatNumber(v float64) string {
 	if v == float64(int64(v)) && v < 1e15 && v > -1e15 {
 		return fmt.Sprintf("%d", int64(v))
@@ -994,6 +1029,11 @@ func comparisonTable(c *Comparison) string {
 	}
 	header = append(header, rules...)
 	header = append(header, "eligible")
+	var models []string
+	for _, r := range c.Rows {
+		models = append(models, r.Model)
+	}
+	names := shortNames(models)
 	var rows [][]string
 	for _, r := range c.Rows {
 		m := r.Metrics
@@ -1024,7 +1064,8 @@ func comparisonTable(c *Comparison) string {
 		if r.SizeBytes > 0 {
 			size = sizeText(r.SizeBytes)
 		}
-		row := []string{fmt.Sprint(r.Rank), "`" + r.Model + "`", score, next, lat, size}
+		// Numbers keep together (no-break spaces): the reasons column is the one that wraps.
+		row := []string{fmt.Sprint(r.Rank), "`" + names[r.Model] + "`", nbsp(score), nbsp(next), nbsp(lat), nbsp(size)}
 		for i := range rules {
 			cell := "n/a"
 			if i < len(r.Required) {
@@ -1052,13 +1093,6 @@ func comparisonTable(c *Comparison) string {
 		out += "\n\n" + note
 	}
 	return out
-}
-
-func formatP(p float64) string {
-	if p < 0.001 {
-		return "<0.001"
-	}
-	return fmt.Sprintf("%.3f", p)
 }
 
 // footerText is the tool and timing line, plain (each writer escapes it for its format).
