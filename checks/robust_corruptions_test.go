@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -72,6 +73,13 @@ func TestCorruptionsOnTheDemo(t *testing.T) {
 	}
 	if m["cells"] != 57 {
 		t.Errorf("%g cells, want 19 corruptions x 3 severities", m["cells"])
+	}
+	// A sweep that settled on a sample says so beside the clean accuracy of that sample, so that
+	// it is not read against perf.metrics on every image.
+	if n, all := m["images_per_cell"], m["images_available"]; n < all && !strings.Contains(res.Summary, fmt.Sprintf("clean on a %d-image sample (of %d)", int(n), int(all))) {
+		t.Errorf("summary does not name the %g-image sample of %g: %s", n, all, res.Summary)
+	} else if n >= all {
+		t.Errorf("the demo sweep used all %g images; the sample case is not tested", all)
 	}
 	for _, k := range []string{"fog.s5.accuracy", "fog.s1.consistency", "fog.ce", "fog.relative_ce", "severity_3.accuracy", "group.weather.drop"} {
 		if _, ok := m[k]; !ok {
