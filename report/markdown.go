@@ -78,13 +78,15 @@ func (m Markdown) Write(w io.Writer, r *Report) error {
 	}
 	// The ranking of a comparison, or the summary of several models, comes right after the head.
 	overview := ""
+	var fullRows []string
 	switch {
 	case r.Comparison != nil:
 		if overview, err = exec("comparison", r.Comparison); err != nil {
 			return err
 		}
 	case len(r.Targets) > 1:
-		table, _ := m.overview(r, -1)
+		fullRows = overviewLines(r, false)
+		table, _ := m.overview(r, -1, fullRows)
 		if overview, err = exec("overview", table); err != nil {
 			return err
 		}
@@ -143,7 +145,7 @@ func (m Markdown) Write(w io.Writer, r *Report) error {
 				out.WriteString(s)
 			}
 		} else {
-			compact, note := m.overview(r, m.MaxBytes-len(head)-len(footer)-noteRoom)
+			compact, note := m.overview(r, m.MaxBytes-len(head)-len(footer)-noteRoom, fullRows)
 			if s, err := exec("overview", compact); err == nil {
 				out.WriteString(s)
 			}
@@ -263,56 +265,28 @@ func (m Markdown) assemble(out *strings.Builder, head, overview string, order []
 // that did not pass) within room bytes (room < 0: no limit): all of them when they fit, else the
 // most severe verdicts first (report order within a verdict), shown in report order, with a last
 // row counting the rest. It returns the table and the note that explains a cut.
-func (m Markdown) overview(r *Report, room int) (table, note string) {
+func (m Markdown) overview(r *Report, room int, full []string) (table, note string) {
 	if room >= 0 {
 		// Over budget the slim table (verdict and counts only) keeps more rows.
-		if full, note, left := m.overviewRows(r, room, false); left == 0 {
-			return full, note
+		if t, note, left := m.overviewRows(r, room, false, full); left == 0 {
+			return t, note
 		}
-		table, note, _ = m.overviewRows(r, room, true)
+		table, note, _ = m.overviewRows(r, room, true, nil)
 		return table, note
 	}
-	table, note, _ = m.overviewRows(r, room, false)
+	table, note, _ = m.overviewRows(r, room, false, full)
 	return table, note
 }
 
-// overviewRows is overview with all columns, or only the verdict and the counts (slim); left is
-// how many rows did not fit.
-func (m Markdown) overviewRows(r *Report, room int, slim bool) (table, note string, left int) {
+// overviewRows is overview with all columns, or only the verdict and the counts (slim); rows,
+// when given, are the rows already rendered (overviewLines); left is how many did not fit.
+func (m Markdown) overviewRows(r *Report, room int, slim bool, rows []string) (table, note string, left int) {
 	header := "| | Model | Checks | What changed vs the baseline | Not passing |\n|:-:|:--|:--|:--|:--|\n"
 	if slim {
 		header = "| | Model | Checks |\n|:-:|:--|:--|\n"
 	}
-	var all []string
-	for _, t := range r.Targets {
-		all = append(all, t.Name)
-	}
-	names := shortNames(all)
-	rows := make([]string, len(r.Targets))
-	for i := range r.Targets {
-		t := &r.Targets[i]
-		if slim {
-			rows[i] = "| " + StatusIcon(t.Verdict) + " | " + mdCell("`"+t.Name+"`") + " | " + mdCell(targetCounts(t)) + " |\n"
-			continue
-		}
-		name := names[t.Name]
-		// The key deltas only (the headline metric, latency, size); robustness is in the section.
-		var changed []string
-		for _, c := range changes(t) {
-			if c.headline != "" && (c.check == idPerfBaseline || c.check == idPerfMetrics || c.check == idModelLatency || c.check == idModelLoad) {
-				changed = append(changed, c.headline)
-			}
-		}
-		var notPassing []string
-		for _, st := range []Status{StatusError, StatusFail, StatusWarn} {
-			for _, res := range t.Results {
-				if res.Status == st {
-					notPassing = append(notPassing, StatusIcon(res.Status)+" "+res.ID)
-				}
-			}
-		}
-		rows[i] = "| " + StatusIcon(t.Verdict) + " | " + mdCell("`"+name+"`") + " | " + mdCell(targetCounts(t)) + " | " +
-			mdCell(strings.Join(changed, " · ")) + " | " + mdCell(strings.Join(notPassing, ", ")) + " |\n"
+	if rows == nil {
+		rows = overviewLines(r, slim)
 	}
 	keep := make([]bool, len(rows))
 	leftFailing := 0
@@ -380,6 +354,42 @@ func detailsWrapper(n int) string {
 func detailsWrapperOpen(n int) string {
 	w := detailsWrapper(n)
 	return w[:strings.Index(w, "</summary>")+len("</summary>\n")]
+}
+
+// overviewLines renders the overview's row of every target.
+func overviewLines(r *Report, slim bool) []string {
+	var all []string
+	for _, t := range r.Targets {
+		all = append(all, t.Name)
+	}
+	names := shortNames(all)
+	rows := make([]string, len(r.Targets))
+	for i := range r.Targets {
+		t := &r.Targets[i]
+		if slim {
+			rows[i] = "| " + StatusIcon(t.Verdict) + " | " + mdCell("`"+t.Name+"`") + " | " + mdCell(targetCounts(t)) + " |\n"
+			continue
+		}
+		name := names[t.Name]
+		// The key deltas only (the headline metric, latency, size); robustness is in the section.
+		var changed []string
+		for _, c := range changes(t) {
+			if c.headline != "" && (c.check == idPerfBaseline || c.check == idPerfMetrics || c.check == idModelLatency || c.check == idModelLoad) {
+				changed = append(changed, c.headline)
+			}
+		}
+		var notPassing []string
+		for _, st := range []Status{StatusError, StatusFail, StatusWarn} {
+			for _, res := range t.Results {
+				if res.Status == st {
+					notPassing = append(notPassing, StatusIcon(res.Status)+" "+res.ID)
+				}
+			}
+		}
+		rows[i] = "| " + StatusIcon(t.Verdict) + " | " + mdCell("`"+name+"`") + " | " + mdCell(targetCounts(t)) + " | " +
+			mdCell(strings.Join(changed, " · ")) + " | " + mdCell(strings.Join(notPassing, ", ")) + " |\n"
+	}
+	return rows
 }
 
 // plural writes a count with its noun: "1 check", "2 checks".
@@ -976,21 +986,26 @@ func axisRange(c Chart, points int) (lo, hi float64) {
 // ("testdata/models/a.onnx" is "a.onnx" unless another a.onnx is listed), for tables that the
 // full paths would widen; the sections below keep the full names.
 func shortNames(paths []string) map[string]string {
-	out := make(map[string]string, len(paths))
-	for _, p := range paths {
+	// tails[i][k-1] is path i's last k components (the whole path once k passes its depth).
+	tails := make([][]string, len(paths))
+	depth := 0
+	for i, p := range paths {
 		parts := strings.Split(p, "/")
 		for k := 1; k <= len(parts); k++ {
-			tail := strings.Join(parts[len(parts)-k:], "/")
-			unique := true
-			for _, q := range paths {
-				if q != p && (q == tail || strings.HasSuffix(q, "/"+tail)) {
-					unique = false
-					break
-				}
-			}
-			if unique || k == len(parts) {
-				out[p] = tail
-				break
+			tails[i] = append(tails[i], strings.Join(parts[len(parts)-k:], "/"))
+		}
+		depth = max(depth, len(parts))
+	}
+	tail := func(i, k int) string { return tails[i][min(k, len(tails[i]))-1] }
+	out := make(map[string]string, len(paths))
+	for k := 1; k <= depth && len(out) < len(paths); k++ {
+		count := make(map[string]int, len(paths))
+		for i := range paths {
+			count[tail(i, k)]++
+		}
+		for i, p := range paths {
+			if _, done := out[p]; !done && (count[tail(i, k)] == 1 || k == len(tails[i])) {
+				out[p] = tail(i, k)
 			}
 		}
 	}
