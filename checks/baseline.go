@@ -429,8 +429,8 @@ func (PerfBaseline) Run(ctx context.Context, env *Env) (*report.Result, error) {
 	case report.StatusWarn:
 		res.Summary = strings.Join(c.Warnings, "; ")
 	default:
-		res.Summary = fmt.Sprintf("accuracy %s vs %s baseline: %s, %s CI %s, McNemar %s · %d flips to wrong, %d to right",
-			pct(c.AccA), pct(c.AccB), pp(c.Diff.Estimate), ciLevel(cfg.Alpha), ciPP(c.Diff), pText(c.P), c.Table.BOnly, c.Table.AOnly)
+		res.Summary = fmt.Sprintf("accuracy %s vs %s baseline: %s, %s CI %s, McNemar %s · %s to wrong, %d to right",
+			pct(c.AccA), pct(c.AccB), pp(c.Diff.Estimate), ciLevel(cfg.Alpha), ciPP(c.Diff), pText(c.P), count(c.Table.BOnly, "flip", "flips"), c.Table.AOnly)
 	}
 	if len(c.Notes) > 0 {
 		res.Summary += " · " + strings.Join(c.Notes, "; ")
@@ -630,13 +630,15 @@ func flipCases(env *Env, cand, base *Predictions) []failures.Case {
 			conf = 0
 		}
 		c := failures.Case{Image: env.Candidate.Spec.View(it.Image), Path: it.Path, Label: env.className(it.Label),
-			Predicted: env.className(int(cand.Top1[f.row])), Confidence: conf, Perturbation: "clean"}
+			Predicted: env.className(int(cand.Top1[f.row])), Confidence: conf, Perturbation: "clean",
+			Baseline: env.className(int(base.Top1[f.row])), Sheet: "flips to wrong"}
 		if f.negative {
 			c.Severity = 1 + conf
 			c.Note = "negative flip: the baseline said " + env.className(int(base.Top1[f.row]))
 		} else {
 			c.Severity = 0.999 * conf
 			c.Note = "positive flip: the baseline said " + env.className(int(base.Top1[f.row]))
+			c.Sheet = "flips to right"
 		}
 		cases = append(cases, c)
 	}

@@ -101,9 +101,59 @@ func TestSignatureChangeIsBreaking(t *testing.T) {
 	if !strings.Contains(all, `input "input" removed`) || !strings.Contains(all, `input "images" added`) {
 		t.Errorf("changes %q should name the removed and the added input", all)
 	}
+	// The failure says how to accept it: the rename it looks like, or allow_breaking.
+	var accept string
+	for _, d := range res.Details {
+		if d.Title == "To accept it" {
+			accept = d.Text
+		}
+	}
+	if !strings.Contains(accept, "`thresholds.model.signature.renames: {input: images}`") || !strings.Contains(accept, "allow_breaking: true") {
+		t.Errorf("no way to accept the change given: %q", accept)
+	}
 	env.Config.Thresholds.ModelSignature.AllowBreaking = true
 	res, err = ModelSignature{}.Run(context.Background(), env)
 	if err != nil || res.Status != report.StatusWarn {
 		t.Errorf("allow_breaking: %v %v", res.Status, err)
+	}
+}
+
+// TestSignatureRenames: a tensor renamed in thresholds.model.signature.renames is compared under
+// its new name, so a pure rename is a compatible change; what else changed still counts.
+func TestSignatureRenames(t *testing.T) {
+	in := func(name string, shape ...int64) onnx.TensorInfo {
+		return onnx.TensorInfo{Name: name, ElemType: "float", Shape: shape}
+	}
+	model := func(input, output onnx.TensorInfo) *onnx.Model {
+		return &onnx.Model{Inputs: []onnx.TensorInfo{input}, Outputs: []onnx.TensorInfo{output}, Input: input, Output: output}
+	}
+	base := model(in("input", -1, 1, 28, 28), in("logits", -1, 10))
+	tests := []struct {
+		name     string
+		cur      *onnx.Model
+		renames  map[string]string
+		breaking int
+		want     string
+	}{
+		{"renamed, not declared", model(in("pixels", -1, 1, 28, 28), in("logits", -1, 10)), nil, 2, `input "input" removed`},
+		{"renamed and declared", model(in("pixels", -1, 1, 28, 28), in("logits", -1, 10)), map[string]string{"input": "pixels"}, 0, `input "input" renamed to "pixels"`},
+		{"output renamed and declared", model(in("input", -1, 1, 28, 28), in("scores", -1, 10)), map[string]string{"logits": "scores"}, 0, `output "logits" renamed to "scores"`},
+		{"renamed and resized", model(in("pixels", -1, 1, 32, 32), in("logits", -1, 10)), map[string]string{"input": "pixels"}, 2, `input "pixels" shape [?,1,28,28] -> [?,1,32,32]`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := signatureChanges(base, tt.cur, tt.renames)
+			breaking := 0
+			var all []string
+			for _, c := range cs {
+				all = append(all, c.what)
+				if c.breaking {
+					breaking++
+				}
+			}
+			if breaking != tt.breaking || !strings.Contains(strings.Join(all, "; "), tt.want) {
+				t.Errorf("changes %q (%d breaking), want %d breaking and %q", all, breaking, tt.breaking, tt.want)
+			}
+		})
 	}
 }

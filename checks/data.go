@@ -47,6 +47,9 @@ func (DataIntegrity) Common(cfg *config.Config) (config.Common, bool) {
 	return cfg.Thresholds.DataIntegrity.Common, true
 }
 
+// DataOnly implements DataOnly: the images are checked whether or not the model loads.
+func (DataIntegrity) DataOnly() {}
+
 // dupGroup is a set of images that are copies of one another (exactly or nearly).
 type dupGroup struct {
 	items    []int
@@ -70,7 +73,7 @@ func (DataIntegrity) Run(ctx context.Context, env *Env) (*report.Result, error) 
 
 	// Unreadable files were left out by the decoder (under max_unreadable); say which.
 	if u := len(ds.Unreadable); u > 0 {
-		problems = append(problems, fmt.Sprintf("%d unreadable file(s) left out", u))
+		problems = append(problems, count(u, "unreadable file", "unreadable files")+" left out")
 		t := tableOf("file", "problem")
 		for i, p := range ds.Unreadable {
 			if i == maxListed {
@@ -106,7 +109,7 @@ func (DataIntegrity) Run(ctx context.Context, env *Env) (*report.Result, error) 
 	res.Metrics["label_conflict_groups"] = float64(conflictGroups)
 	res.Metrics["near_duplicate_candidates"] = float64(found.Candidates)
 	if redundant > 0 {
-		msg := fmt.Sprintf("%d duplicate image(s) (%s) in %d group(s), %d exact", redundant, pct(share), len(groups), exactRedundant)
+		msg := fmt.Sprintf("%s (%s) in %s, %d exact", count(redundant, "duplicate image", "duplicate images"), pct(share), count(len(groups), "group", "groups"), exactRedundant)
 		if share > cfg.MaxDuplicateShare {
 			problems = append(problems, msg+", over max_duplicate_share "+pct(cfg.MaxDuplicateShare))
 		} else {
@@ -115,7 +118,7 @@ func (DataIntegrity) Run(ctx context.Context, env *Env) (*report.Result, error) 
 		res.Details = append(res.Details, duplicatesSection(env, groups))
 	}
 	if conflictGroups > 0 {
-		problems = append(problems, fmt.Sprintf("%d duplicate group(s) with conflicting labels (%d images)", conflictGroups, conflictImages))
+		problems = append(problems, fmt.Sprintf("%s with conflicting labels (%s)", count(conflictGroups, "duplicate group", "duplicate groups"), count(conflictImages, "image", "images")))
 	}
 	if found.Truncated {
 		res.Details = append(res.Details, report.Section{Text: fmt.Sprintf("A batch of images had more than %d look-alike candidate pairs, so the search was capped (%d candidate pairs in all): some near-duplicates may be missing.",
@@ -130,7 +133,8 @@ func (DataIntegrity) Run(ctx context.Context, env *Env) (*report.Result, error) 
 	}
 
 	// Ground truth of detection and segmentation: boxes, masks.
-	if a, ok := env.Task.(task.Auditor); ok && env.decoded() {
+	// Without a candidate (the model did not load) the ground truth is audited all the same.
+	if a, ok := env.Task.(task.Auditor); ok && (env.Candidate == nil || env.decoded()) {
 		truths, sizes := env.truthsOf(allItems(len(ds.Items)))
 		paths := make([]string, len(ds.Items))
 		for i := range ds.Items {
@@ -152,7 +156,7 @@ func (DataIntegrity) Run(ctx context.Context, env *Env) (*report.Result, error) 
 		sec, outliers = propertySummary(facts)
 		res.Details = append(res.Details, sec)
 		if len(outliers) > 0 {
-			notes = append(notes, fmt.Sprintf("%d image(s) with a far-out property", len(outliers)))
+			notes = append(notes, count(len(outliers), "image", "images")+" with a far-out property")
 			res.Details = append(res.Details, outlierSection(env, facts, outliers))
 		}
 	}
@@ -289,7 +293,7 @@ func balance(env *Env, minShare float64, m map[string]float64) (report.Section, 
 		msgs = append(msgs, fmt.Sprintf("%d class(es) under %.2g x the average class size: %s", len(rare), minShare, preview(rare, 8)))
 	}
 	if unlabelled > 0 {
-		msgs = append(msgs, fmt.Sprintf("%d image(s) without a label", unlabelled))
+		msgs = append(msgs, count(unlabelled, "image", "images")+" without a label")
 	}
 	// Labels the model does not know never reach this check: loading the data stops with an
 	// error naming the first one, since accuracy against them would be meaningless.
@@ -422,6 +426,9 @@ func (DataLeakage) Title() string { return "Train/eval leakage (near-duplicates)
 func (DataLeakage) Common(cfg *config.Config) (config.Common, bool) {
 	return cfg.Thresholds.DataLeakage.Common, true
 }
+
+// DataOnly implements DataOnly.
+func (DataLeakage) DataOnly() {}
 
 // Run implements Check.
 func (DataLeakage) Run(ctx context.Context, env *Env) (*report.Result, error) {

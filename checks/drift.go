@@ -470,10 +470,10 @@ func LabelDrift(ref, cur DriftSide, cfg config.Drift) (*report.Result, error) {
 		res.Summary = fmt.Sprintf("labels drifted: Cramer's V %.2f, PSI %.2f", s.chi.CramersV, s.psi)
 	}
 	if len(added) > 0 {
-		res.Summary += fmt.Sprintf("; %d label(s) only in the current set (%s)", len(added), preview(added, 5))
+		res.Summary += fmt.Sprintf("; %s only in the current set (%s)", count(len(added), "label", "labels"), preview(added, 5))
 	}
 	if len(gone) > 0 {
-		res.Summary += fmt.Sprintf("; %d label(s) only in the reference (%s)", len(gone), preview(gone, 5))
+		res.Summary += fmt.Sprintf("; %s only in the reference (%s)", count(len(gone), "label", "labels"), preview(gone, 5))
 	}
 	res.Details = append(res.Details, report.Section{Title: "Label shares", Table: t})
 	return res, nil

@@ -10,20 +10,42 @@ import (
 	"github.com/cvgate/cvgate/report"
 )
 
-// pct formats a share as a percentage with one decimal.
+// pct formats a share as a percentage with one decimal; a share that rounds to zero is "0.0%",
+// never "-0.0%".
 func pct(x float64) string {
 	if math.IsNaN(x) {
 		return "n/a"
 	}
-	return fmt.Sprintf("%.1f%%", 100*x)
+	return noNegZero(fmt.Sprintf("%.1f", 100*x)) + "%"
 }
 
-// pp formats a difference of shares in percentage points, with its sign.
+// pp formats a difference of shares in percentage points, with its sign; one that rounds to zero
+// is "±0.0 pp", neither "+0.0" nor "-0.0".
 func pp(d float64) string {
 	if math.IsNaN(d) {
 		return "n/a"
 	}
-	return fmt.Sprintf("%+.1f pp", 100*d)
+	s := fmt.Sprintf("%+.1f", 100*d)
+	if noNegZero(s[1:]) == "0.0" {
+		return "±0.0 pp"
+	}
+	return s + " pp"
+}
+
+// noNegZero drops the sign of a number that printed as zero ("-0.0" is "0.0").
+func noNegZero(s string) string {
+	if strings.HasPrefix(s, "-") && strings.Trim(s[1:], "0.") == "" {
+		return s[1:]
+	}
+	return s
+}
+
+// count writes a number with its noun in the right form: "1 flip", "3 flips".
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 // arrow marks the direction of a change: up is better when higherIsBetter.

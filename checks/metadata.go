@@ -250,11 +250,11 @@ func (ModelMetadata) Run(ctx context.Context, env *Env) (*report.Result, error) 
 		res.Status = report.StatusWarn
 		res.Summary = moreThan(warns)
 	case len(cfg.Required) > 0:
-		res.Summary = fmt.Sprintf("%d required key(s) present and well-formed (%s); %d key(s) in all", len(cfg.Required), keyPreview(entries, cfg.Required), len(entries))
+		res.Summary = fmt.Sprintf("%s present and well-formed (%s); %s in all", count(len(cfg.Required), "required key", "required keys"), keyPreview(entries, cfg.Required), count(len(entries), "key", "keys"))
 	case len(entries) == 0:
 		res.Summary = "the model has no metadata; no keys required (set thresholds.model.metadata.required)"
 	default:
-		res.Summary = fmt.Sprintf("%d metadata key(s) (%s); no keys required", len(entries), keyNames(entries))
+		res.Summary = fmt.Sprintf("%s (%s); no keys required", count(len(entries), "metadata key", "metadata keys"), keyNames(entries))
 	}
 
 	table := tableOf("key", "value", "rule", "status")
@@ -338,8 +338,11 @@ func metadataVsBaseline(env *Env, res *report.Result, cand []onnxproto.MetadataE
 		res.VsBaseline = fmt.Sprintf("version unchanged (%s)", clip(cv, 20))
 	case len(diff.Rows) == 0:
 		res.VsBaseline = "unchanged"
+	case len(bm) == 0:
+		// Every key is "new" against a baseline without metadata; that is not a change of keys.
+		res.VsBaseline = "the baseline has no metadata"
 	default:
-		res.VsBaseline = fmt.Sprintf("%d key(s) changed", len(diff.Rows))
+		res.VsBaseline = count(len(diff.Rows), "key", "keys") + " changed"
 	}
 	if len(diff.Rows) > 0 {
 		res.Details = append(res.Details, report.Section{Title: "Metadata changes vs baseline", Table: diff})

@@ -46,8 +46,8 @@ func TestModelMetadata(t *testing.T) {
 		missing  float64
 	}{
 		{"nothing required, nothing there", nil, nil, nil, report.StatusPass, []string{"no metadata", "no keys required"}, 0},
-		{"nothing required lists the keys", good, nil, nil, report.StatusPass, []string{"3 metadata key(s)", "version, license, description", "no keys required"}, 0},
-		{"all required present", good, []string{"version", "license", "description"}, nil, report.StatusPass, []string{"3 required key(s) present", "version 1.2.0"}, 0},
+		{"nothing required lists the keys", good, nil, nil, report.StatusPass, []string{"3 metadata keys", "version, license, description", "no keys required"}, 0},
+		{"all required present", good, []string{"version", "license", "description"}, nil, report.StatusPass, []string{"3 required keys present", "version 1.2.0"}, 0},
 		{"missing key", meta("version", "1.0"), []string{"version", "license"}, nil, report.StatusFail, []string{`required key "license" is missing`}, 1},
 		{"two missing keys", nil, []string{"version", "license"}, nil, report.StatusFail, []string{`"version" is missing`, "and 1 more"}, 2},
 		{"blank required value", meta("description", "  \t"), []string{"description"}, nil, report.StatusFail, []string{`"description" is empty`}, 0},
@@ -123,8 +123,10 @@ func TestModelMetadataVsBaseline(t *testing.T) {
 	}{
 		{"version bumped", meta("version", "1.1", "license", "MIT"), meta("version", "1.0", "license", "MIT"), "version 1.0 → 1.1", 1, []string{"`version`", "1.0", "1.1"}},
 		{"version kept", meta("version", "1.0", "author", "b"), meta("version", "1.0", "author", "a"), "version unchanged (1.0)", 1, []string{"`author`", "a", "b"}},
-		{"key added", meta("license", "MIT"), meta(), "1 key(s) changed", 1, []string{"`license`", "(absent)", "MIT"}},
-		{"key removed", meta(), meta("license", "MIT"), "1 key(s) changed", 1, []string{"`license`", "MIT", "(absent)"}},
+		{"key added", meta("license", "MIT", "author", "a"), meta("author", "a"), "1 key changed", 1, []string{"`license`", "(absent)", "MIT"}},
+		{"keys removed", meta(), meta("license", "MIT", "author", "a"), "2 keys changed", 2, []string{"`author`", "a", "(absent)"}},
+		// Against a baseline without metadata every key is new: that is not "N keys changed".
+		{"baseline without metadata", meta("license", "MIT"), meta(), "the baseline has no metadata", 1, []string{"`license`", "(absent)", "MIT"}},
 		{"identical", meta("license", "MIT"), meta("license", "MIT"), "unchanged", 0, nil},
 	}
 	for _, tt := range tests {

@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/cvgate/cvgate/internal/config"
@@ -63,7 +64,7 @@ func (ModelLoad) Run(ctx context.Context, env *Env) (*report.Result, error) {
 			problems = append(problems, err.Error())
 		}
 		if len(p.ExternalData) > 0 {
-			facts = append(facts, fmt.Sprintf("%d external data file(s)", len(p.ExternalData)))
+			facts = append(facts, count(len(p.ExternalData), "external data file", "external data files"))
 		}
 	}
 	facts = append(facts, fmt.Sprintf("%.2f MB", sizeMB), fmt.Sprintf("loaded in %.2fs", s.Model.LoadDuration.Seconds()))
@@ -136,7 +137,8 @@ func (ModelSignature) Run(ctx context.Context, env *Env) (*report.Result, error)
 		res.VsBaseline = ""
 		return res, nil
 	}
-	changes := signatureChanges(b.Model, c.Model)
+	sigCfg := env.Config.Thresholds.ModelSignature
+	changes := signatureChanges(b.Model, c.Model, sigCfg.Renames)
 	if b.Spec.Describe() != c.Spec.Describe() {
 		changes = append(changes, change{breaking: true, what: fmt.Sprintf("preprocessing changed: %s -> %s", b.Spec.Describe(), c.Spec.Describe())})
 	}
@@ -161,14 +163,15 @@ func (ModelSignature) Run(ctx context.Context, env *Env) (*report.Result, error)
 	case len(changes) == 0:
 		res.VsBaseline = "unchanged"
 	case breaking == 0:
-		res.VsBaseline = fmt.Sprintf("%d compatible change(s)", len(changes))
+		res.VsBaseline = count(len(changes), "compatible change", "compatible changes")
 	default:
-		res.VsBaseline = fmt.Sprintf("%d breaking change(s)", breaking)
+		res.VsBaseline = count(breaking, "breaking change", "breaking changes")
 		res.Status = report.StatusFail
 		if env.Config.Thresholds.ModelSignature.AllowBreaking {
 			res.Status = report.StatusWarn
 		}
 		res.Summary = "breaking interface change: " + firstBreaking(changes)
+		res.Details = append(res.Details, report.Section{Title: "To accept it", Text: acceptText(b.Model, c.Model, sigCfg.Renames)})
 	}
 	if len(changes) > 0 {
 		res.Details = append(res.Details, report.Section{Title: "Changes vs baseline", Table: diff})
@@ -190,13 +193,73 @@ func firstBreaking(cs []change) string {
 	return ""
 }
 
+// acceptText says how to accept a breaking change on purpose: a rename map for tensors that look
+// renamed (one removed and one added of the same kind, element type and rank), or
+// allow_breaking, which turns the failure into a warning.
+func acceptText(old, cur *onnx.Model, renames map[string]string) string {
+	var pairs []string
+	for _, kind := range []struct{ a, b []onnx.TensorInfo }{{old.Inputs, cur.Inputs}, {old.Outputs, cur.Outputs}} {
+		removed, added := onlyIn(kind.a, kind.b, renames), onlyIn(kind.b, kind.a, nil)
+		if len(removed) == 1 && len(added) == 1 && removed[0].ElemType == added[0].ElemType && len(removed[0].Shape) == len(added[0].Shape) {
+			pairs = append(pairs, fmt.Sprintf("%s: %s", yamlKey(removed[0].Name), yamlKey(added[0].Name)))
+		}
+	}
+	text := "If the change is intended, set `thresholds.model.signature.allow_breaking: true` in .cvgate.yml: breaking changes then warn instead of failing."
+	if len(pairs) > 0 {
+		text = fmt.Sprintf("If a tensor was only renamed, declare it and the check compares it under its new name: `thresholds.model.signature.renames: {%s}`. ", strings.Join(pairs, ", ")) +
+			"Or, for any intended breaking change, set `thresholds.model.signature.allow_breaking: true`: breaking changes then warn instead of failing."
+	}
+	return text
+}
+
+// onlyIn lists the tensors of a whose name (after renames) b lacks.
+func onlyIn(a, b []onnx.TensorInfo, renames map[string]string) []onnx.TensorInfo {
+	in := map[string]bool{}
+	for _, t := range b {
+		in[t.Name] = true
+	}
+	var out []onnx.TensorInfo
+	for _, t := range a {
+		name := t.Name
+		if r, ok := renames[name]; ok {
+			name = r
+		}
+		if !in[name] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// yamlKey quotes a tensor name for a YAML flow mapping when it is not a plain word.
+func yamlKey(s string) string {
+	for _, r := range s {
+		if !(r == '_' || r == '-' || r == '.' || r == '/' || (r >= '0' && r <= '9') || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
 // signatureChanges compares two models' interfaces. Relaxing a fixed dimension to a dynamic one
-// is compatible; everything a caller depends on changing is breaking.
-func signatureChanges(old, cur *onnx.Model) []change {
+// is compatible; everything a caller depends on changing is breaking. renames maps the
+// baseline's tensor names to the candidate's: a renamed tensor is compared under its new name,
+// and the rename itself is a compatible change (the config says callers were updated).
+func signatureChanges(old, cur *onnx.Model, renames map[string]string) []change {
 	var out []change
+	rename := func(n string) string {
+		if r, ok := renames[n]; ok {
+			return r
+		}
+		return n
+	}
 	diffSet := func(kind string, a, b []onnx.TensorInfo, used string) {
 		am, bm := map[string]onnx.TensorInfo{}, map[string]onnx.TensorInfo{}
 		for _, t := range a {
+			if r := rename(t.Name); r != t.Name {
+				out = append(out, change{what: fmt.Sprintf("%s %q renamed to %q (thresholds.model.signature.renames)", kind, t.Name, r)})
+				t.Name = r
+			}
 			am[t.Name] = t
 		}
 		for _, t := range b {
@@ -242,9 +305,9 @@ func signatureChanges(old, cur *onnx.Model) []change {
 			}
 		}
 	}
-	diffSet("input", old.Inputs, cur.Inputs, old.Input.Name)
-	diffSet("output", old.Outputs, cur.Outputs, old.Output.Name)
-	if old.Output.Name != cur.Output.Name {
+	diffSet("input", old.Inputs, cur.Inputs, rename(old.Input.Name))
+	diffSet("output", old.Outputs, cur.Outputs, rename(old.Output.Name))
+	if rename(old.Output.Name) != cur.Output.Name {
 		out = append(out, change{breaking: true, what: fmt.Sprintf("class scores read from output %q, was %q", cur.Output.Name, old.Output.Name)})
 	}
 	return out

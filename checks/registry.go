@@ -66,3 +66,14 @@ func enabledByConfig(c Check, cfg *config.Config) bool {
 	settings, byDefault := t.Common(cfg)
 	return settings.IsEnabled(byDefault)
 }
+
+// DataOnly is implemented by checks that read the data and never a model (Env.Candidate may be
+// nil): they run even when the model does not load, so that a broken model does not hide
+// problems in the images.
+type DataOnly interface{ DataOnly() }
+
+// NeedsModel reports whether c needs a loaded candidate model.
+func NeedsModel(c Check) bool {
+	_, ok := c.(DataOnly)
+	return !ok
+}

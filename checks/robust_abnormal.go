@@ -209,7 +209,7 @@ func (RobustAbnormal) Run(ctx context.Context, env *Env) (*report.Result, error)
 		}
 		addRow(tb, row...)
 		if o.nan > 0 {
-			notes = append(notes, fmt.Sprintf("%s: %d input(s) gave NaN or Inf outputs (counted as not confident).", k.name, o.nan))
+			notes = append(notes, fmt.Sprintf("%s: %s gave NaN or Inf outputs (counted as not confident).", k.name, count(o.nan, "input", "inputs")))
 		}
 		if o.note != "" {
 			notes = append(notes, k.name+": "+o.note+".")

@@ -707,8 +707,14 @@ func (sw *corruptionSweep) result() (*report.Result, error) {
 	for _, c := range worst {
 		worstText = append(worstText, fmt.Sprintf("%s %s", sw.names[c], ppInt(-t.corrDrop[0][c])))
 	}
-	summary := fmt.Sprintf("accuracy %s clean → %s corrupted, mean relative drop %s [%s, %s]",
-		pct(t.cleanAcc[0]), pct(t.meanAcc[0]), pct(lk.drop.Estimate), pct(lk.drop.Lo), pct(lk.drop.Hi))
+	// On a sample the clean accuracy is that sample's, not perf.metrics' on every image: say so
+	// where the number is, so that the two are not read against each other.
+	clean := "clean"
+	if sw.n < len(sw.order) {
+		clean = fmt.Sprintf("clean on a %d-image sample (of %d)", sw.n, len(sw.order))
+	}
+	summary := fmt.Sprintf("accuracy %s %s → %s corrupted, mean relative drop %s [%s, %s]",
+		pct(t.cleanAcc[0]), clean, pct(t.meanAcc[0]), pct(lk.drop.Estimate), pct(lk.drop.Lo), pct(lk.drop.Hi))
 	if hasBase {
 		summary += fmt.Sprintf(", mCE %s (corruptions matched to %s)", f2(t.mce), perturb.Reference)
 	}
@@ -744,8 +750,11 @@ func (sw *corruptionSweep) result() (*report.Result, error) {
 	return res, nil
 }
 
+// levelText writes an interval's level with at most two decimals: "95%", "99.17%" (an
+// alpha-spending level of 0.991666... is not worth sixteen digits).
 func levelText(level float64) string {
-	return strconv.FormatFloat(100*level, 'f', -1, 64) + "%"
+	s := strconv.FormatFloat(100*level, 'f', 2, 64)
+	return strings.TrimSuffix(strings.TrimRight(s, "0"), ".") + "%"
 }
 
 func f2(x float64) string {

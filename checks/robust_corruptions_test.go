@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,13 @@ func TestCorruptionsOnTheDemo(t *testing.T) {
 	if m["cells"] != 57 {
 		t.Errorf("%g cells, want 19 corruptions x 3 severities", m["cells"])
 	}
+	// A sweep that settled on a sample says so beside the clean accuracy of that sample, so that
+	// it is not read against perf.metrics on every image.
+	if n, all := m["images_per_cell"], m["images_available"]; n < all && !strings.Contains(res.Summary, fmt.Sprintf("clean on a %d-image sample (of %d)", int(n), int(all))) {
+		t.Errorf("summary does not name the %g-image sample of %g: %s", n, all, res.Summary)
+	} else if n >= all {
+		t.Errorf("the demo sweep used all %g images; the sample case is not tested", all)
+	}
 	for _, k := range []string{"fog.s5.accuracy", "fog.s1.consistency", "fog.ce", "fog.relative_ce", "severity_3.accuracy", "group.weather.drop"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("metric %q missing", k)
@@ -120,7 +128,7 @@ func TestCorruptionsOnTheDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := md.String()
-	for _, want := range []string{"```mermaid\nxychart-beta", `x-axis "severity" ["clean", "1", "3", "5"]`, "line 1: candidate · line 2: baseline", "<details>", "| gaussian_noise"} {
+	for _, want := range []string{"```mermaid\n%%{init:", "}}%%\nxychart-beta", `x-axis "severity" ["clean", "1", "3", "5"]`, "🟦 candidate · 🟧 baseline", "<details>", "| gaussian_noise"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q", want)
 		}

@@ -137,7 +137,7 @@ func (PerfSegments) Run(ctx context.Context, env *Env) (*report.Result, error) {
 		if cfg.Fail {
 			res.Status = report.StatusFail
 		}
-		res.Summary = fmt.Sprintf("%d slice(s) below %.2g x overall accuracy %s: %s", flagged, cfg.MinRatio, pct(overall), strings.Join(flaggedNames, "; "))
+		res.Summary = fmt.Sprintf("%s below %.2g x overall accuracy %s: %s", count(flagged, "slice", "slices"), cfg.MinRatio, pct(overall), strings.Join(flaggedNames, "; "))
 	}
 	if base != nil {
 		res.BaselineMetrics = map[string]float64{"weakest_accuracy": finite(weakest.base)}

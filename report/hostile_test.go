@@ -56,7 +56,7 @@ func hostileReport(s string) *report.Report {
 	res := func(id string, st report.Status) report.Result {
 		return report.Result{ID: id + s, Title: s, Status: st, Summary: s, Threshold: s, VsBaseline: "END",
 			Details: []report.Section{sec}, Error: s + "\n" + s,
-			Failures: &report.Failures{Dir: s, Index: s, ContactSheet: s, Count: 1, Total: 2}}
+			Failures: &report.Failures{Dir: s, Index: s, ContactSheet: s, Count: 1, Total: 2, Sheets: []report.FailureSheet{{Title: s, Path: s, Count: 1}, {Title: s, Path: s}}}}
 	}
 	r := &report.Report{
 		SchemaVersion: report.SchemaVersion, Kind: "check",
@@ -85,7 +85,7 @@ var (
 		"table": true, "thead": true, "tbody": true, "tr": true, "th": true, "td": true, "details": true,
 		"summary": true, "b": true, "sub": true, "ul": true, "li": true, "blockquote": true,
 	}
-	allowedAttr = regexp.MustCompile(`^(| style="text-align:left"| class="language-mermaid")$`)
+	allowedAttr = regexp.MustCompile(`^(| style="text-align:(left|center|right)"| class="language-mermaid")$`)
 	mentionRE   = regexp.MustCompile(`@[A-Za-z0-9]`)
 	refRE       = regexp.MustCompile(`#[0-9]|(?i)GH-[0-9]`)
 	autolinkRE  = regexp.MustCompile(`(?i)(https?|ftp)://|www\.`)
@@ -143,8 +143,14 @@ func checkMarkdown(t *testing.T, md string, comment func(c string, at int) bool,
 	if headings >= 0 && (strings.Contains(page, "<h1>") || strings.Contains(page, "<h4>")) {
 		t.Errorf("a heading level cvgate does not write")
 	}
-	if tableEnds == perDetail {
-		tableEnds = 3 + 2*strings.Count(page, "<details>")
+	// A check's detail block is the one whose summary names it in bold; the comment's folds of
+	// passing checks and of details are not.
+	blocks := strings.Count(page, "</b>: ")
+	switch tableEnds {
+	case perDetail:
+		tableEnds = 3 + 2*blocks
+	case perDetailComment:
+		tableEnds = 2 * blocks
 	}
 	if tableEnds >= 0 {
 		if n := strings.Count(page, "<td>END</td>") + strings.Count(page, `<td style="text-align:left">END</td>`); n != tableEnds {
@@ -173,8 +179,12 @@ func cardComments(c string, _ int) bool {
 }
 
 // perDetail: the rows ending in END are the 3 results and 2 section-table rows per detail block
-// shown (the budget may leave blocks out).
-const perDetail = -2
+// shown (the budget may leave blocks out). perDetailComment: the comment's tables leave the vs
+// baseline column (the sentinel) out, so only the detail blocks' rows end in END.
+const (
+	perDetail        = -2
+	perDetailComment = -3
+)
 
 func TestMarkdownNeutralizesInput(t *testing.T) {
 	for _, s := range hostileStrings {
@@ -185,8 +195,12 @@ func TestMarkdownNeutralizesInput(t *testing.T) {
 				if err := m.Write(&b, r); err != nil {
 					t.Fatal(err)
 				}
-				// The headline, one target, the comparison.
-				checkMarkdown(t, b.String(), onlyMarker, 3, perDetail)
+				// The headline, the ranking, one target.
+				ends := perDetail
+				if !m.AllDetails {
+					ends = perDetailComment
+				}
+				checkMarkdown(t, b.String(), onlyMarker, 3, ends)
 				if m.MaxBytes > 0 && b.Len() > m.MaxBytes {
 					t.Errorf("comment of %d bytes over %d", b.Len(), m.MaxBytes)
 				}
@@ -240,6 +254,6 @@ func FuzzMarkdown(f *testing.F) {
 		if err := (report.Markdown{Marker: testMarker, MaxBytes: 65536}).Write(&b, hostileReport(s)); err != nil {
 			t.Fatal(err)
 		}
-		checkMarkdown(t, b.String(), onlyMarker, 3, perDetail)
+		checkMarkdown(t, b.String(), onlyMarker, 3, perDetailComment)
 	})
 }

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"html/template"
 	"io"
 	"math"
@@ -102,8 +103,14 @@ type htmlSection struct {
 }
 
 type htmlFailures struct {
-	F     *Failures
-	Sheet htmlImage
+	F      *Failures
+	Sheets []htmlSheet
+}
+
+// htmlSheet is one contact sheet, titled when a check has several.
+type htmlSheet struct {
+	Title string
+	Image htmlImage
 }
 
 // htmlImage is an embedded image, or the note saying why it is not.
@@ -119,7 +126,43 @@ var htmlFuncs = template.FuncMap{
 		h := g.Headline()
 		return h[strings.Index(h, ": ")+2:]
 	},
-	"num": formatNumber,
+	"num":    formatNumber,
+	"inline": htmlInline,
+}
+
+// htmlInline renders the little markup check text carries (a pair of backticks around code, a
+// pair of "**" around emphasis) as <code> and <strong>, and escapes everything else: a table
+// cell written "**mean**" shows bold, not asterisks. An unpaired marker stays literal.
+func htmlInline(s string) template.HTML {
+	var b strings.Builder
+	for s != "" {
+		i := strings.IndexAny(s, "`*")
+		if i < 0 {
+			b.WriteString(html.EscapeString(s))
+			break
+		}
+		b.WriteString(html.EscapeString(s[:i]))
+		s = s[i:]
+		mark, tag := "`", "code"
+		if s[0] == '*' {
+			mark, tag = "**", "strong"
+		}
+		if !strings.HasPrefix(s, mark) {
+			b.WriteString(html.EscapeString(s[:1]))
+			s = s[1:]
+			continue
+		}
+		end := strings.Index(s[len(mark):], mark)
+		if end <= 0 {
+			b.WriteString(html.EscapeString(s[:len(mark)]))
+			s = s[len(mark):]
+			continue
+		}
+		inner := s[len(mark) : len(mark)+end]
+		b.WriteString("<" + tag + ">" + html.EscapeString(inner) + "</" + tag + ">")
+		s = s[2*len(mark)+end:]
+	}
+	return template.HTML(b.String())
 }
 
 func (h HTML) view(r *Report) htmlView {
@@ -153,12 +196,26 @@ func (h HTML) view(r *Report) htmlView {
 	return v
 }
 
+// ciNames label the run's CI keys (app's ciInfo) for a reader; other keys are shown capitalised.
+var ciNames = map[string]string{
+	"sha":          "Commit",
+	"commit":       "Commit",
+	"pr":           "Pull request",
+	"ref":          "Git ref",
+	"run_id":       "Workflow run",
+	"run_attempt":  "Run attempt",
+	"run_url":      "Run page",
+	"repository":   "Repository",
+	"workflow":     "Workflow",
+	"workflow_ref": "Workflow file",
+	"actor":        "Triggered by",
+	"job":          "Job",
+	"event":        "Event",
+}
+
 func ciName(key string) string {
-	switch key {
-	case "pr":
-		return "Pull request"
-	case "run_id":
-		return "Workflow run"
+	if name, ok := ciNames[key]; ok {
+		return name
 	}
 	s := strings.ReplaceAll(key, "_", " ")
 	return strings.ToUpper(s[:1]) + s[1:]
@@ -242,8 +299,13 @@ func (h HTML) result(anchor string, res *Result) htmlResult {
 	}
 	if f := res.Failures; f != nil {
 		hr.Failures = &htmlFailures{F: f}
-		if f.ContactSheet != "" {
-			hr.Failures.Sheet = h.embed(f.ContactSheet)
+		switch {
+		case len(f.Sheets) > 0:
+			for _, sh := range f.Sheets {
+				hr.Failures.Sheets = append(hr.Failures.Sheets, htmlSheet{Title: fmt.Sprintf("%s (%d)", sh.Title, sh.Count), Image: h.embed(sh.Path)})
+			}
+		case f.ContactSheet != "":
+			hr.Failures.Sheets = []htmlSheet{{Image: h.embed(f.ContactSheet)}}
 		}
 	}
 	return hr
@@ -535,29 +597,13 @@ func newLineChart(c Chart) *lineChart {
 	lc.Plot = chartPlot{X: 64, Y: 16, W: w - 64 - 16, H: h - 16 - 56}
 	lc.Plot.Right, lc.Plot.Bottom = lc.Plot.X+lc.Plot.W, lc.Plot.Y+lc.Plot.H
 	lc.Plot.TickX, lc.Plot.TickY = lc.Plot.X-8, lc.Plot.Bottom+18
-	ymin, ymax := c.YMin, c.YMax
-	fixed := ymax > ymin
-	if !fixed {
-		ymin, ymax = math.Inf(1), math.Inf(-1)
-		for _, s := range c.Series {
-			for _, v := range s.Values {
-				if !math.IsNaN(v) && !math.IsInf(v, 0) {
-					ymin, ymax = math.Min(ymin, v), math.Max(ymax, v)
-				}
-			}
-		}
-		if math.IsInf(ymin, 0) {
-			ymin, ymax = 0, 1
-		}
-		if ymax == ymin {
-			ymin, ymax = ymin-0.5, ymax+0.5
-		}
+	// The same axis as the markdown chart: narrowed to the data when they sit in a corner of the
+	// declared range, so that the gap between candidate and baseline shows.
+	ymin, ymax := axisRange(c, len(c.X))
+	if ymax <= ymin {
+		ymin, ymax = ymin-0.5, ymax+0.5
 	}
 	step := niceStep((ymax - ymin) / 4)
-	if !fixed {
-		// Widen a data-driven axis to whole steps, so the ticks are round numbers.
-		ymin, ymax = math.Floor(ymin/step)*step, math.Ceil(ymax/step)*step
-	}
 	px := func(i int) float64 {
 		if len(c.X) <= 1 {
 			return float64(lc.Plot.X) + float64(lc.Plot.W)/2
@@ -570,7 +616,7 @@ func newLineChart(c Chart) *lineChart {
 	}
 	for k := math.Ceil(ymin/step - 1e-9); k*step <= ymax+step*1e-9; k++ {
 		v := k * step
-		lc.YTicks = append(lc.YTicks, svgTick{Pos: py(v), Label: formatNumber(math.Round(v*1e6) / 1e6)})
+		lc.YTicks = append(lc.YTicks, svgTick{Pos: math.Round(py(v)*10) / 10, Label: formatNumber(math.Round(v*1e6) / 1e6)})
 	}
 	for i, x := range c.X {
 		lc.XTicks = append(lc.XTicks, svgTick{Pos: px(i), Label: x})

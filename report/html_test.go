@@ -71,10 +71,10 @@ func TestHTMLContent(t *testing.T) {
 	}
 	for _, want := range []string{
 		"cvgate: FAIL",
-		"2 passed, 1 warned, 2 failed (1 could not run), 1 skipped",
+		"3 passed, 1 warned, 2 failed (1 could not run), 1 skipped",
 		"500 images, 3 classes, 1 unreadable",
 		"accuracy dropped 4.1 pp (p < 0.001)",
-		"accuracy +1.0 pp ▲ (baseline 95.0%)",
+		"accuracy -4.1 pp ▼ (baseline 96.0%)",
 		"calibration error 0.2 is above max_ece 0.1 | with a pipe",
 		`<a href="#t0-perf.metrics"><code>perf.metrics</code></a>`,
 		"Failure cases: 2 of 20 exported to <code>failures/perf.metrics</code>",
@@ -240,5 +240,29 @@ func TestHTMLComparison(t *testing.T) {
 		if !strings.Contains(page, want) {
 			t.Errorf("comparison lacks %q", want)
 		}
+	}
+}
+
+// TestHTMLInlineMarkup: the markup checks write in cells ("**mean**", "`path`") shows as bold and
+// code in report.html, not as asterisks and backticks; everything else stays escaped text.
+func TestHTMLInlineMarkup(t *testing.T) {
+	tests := []struct{ cell, want string }{
+		{"**mean**", "<td><strong>mean</strong></td>"},
+		{"`a<b>.png`", "<td><code>a&lt;b&gt;.png</code></td>"},
+		{"**conflict:** 3, 5", "<td><strong>conflict:</strong> 3, 5</td>"},
+		{"2 * 3 ** 4", "<td>2 * 3 ** 4</td>"},
+		{"**<script>**", "<td><strong>&lt;script&gt;</strong></td>"},
+		{"lone ` tick", "<td>lone ` tick</td>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.cell, func(t *testing.T) {
+			r := &report.Report{Kind: "check", Targets: []report.Target{{Name: "m", Results: []report.Result{{ID: "x", Status: report.StatusWarn, Summary: "s",
+				Details: []report.Section{{Table: &report.Table{Columns: []string{"c"}, Rows: [][]string{{tt.cell}}}}}}}}}}
+			r.Normalize(nil)
+			report.ApplyGate(r, report.FailOnFail)
+			if page := string(render(t, report.HTML{}, r)); !strings.Contains(page, tt.want) {
+				t.Errorf("cell %q: want %q", tt.cell, tt.want)
+			}
+		})
 	}
 }

@@ -340,15 +340,27 @@ type Failures struct {
 	ContactSheet string `json:"contact_sheet"` // PNG, relative to the output folder
 	Count        int    `json:"count"`         // cases exported
 	Total        int    `json:"total"`         // failures found (may exceed Count)
+	// Sheets lists every contact sheet when the cases are of several kinds (perf.baseline: flips
+	// to wrong and flips to right); ContactSheet is the first.
+	Sheets []FailureSheet `json:"sheets,omitempty"`
+}
+
+// FailureSheet is one contact sheet of a check's cases.
+type FailureSheet struct {
+	Title string `json:"title"` // e.g. "flips to right"
+	Path  string `json:"path"`  // PNG, relative to the output folder
+	Count int    `json:"count"` // cases on it
 }
 
 // Comparison ranks several candidate models evaluated on the same data.
 type Comparison struct {
-	Objective string           `json:"objective"`
-	Rows      []ComparisonRow  `json:"rows"` // ranked, best first
-	Pairs     []ComparisonPair `json:"pairs"`
-	Best      string           `json:"best,omitempty"`
-	Note      string           `json:"note,omitempty"`
+	Objective string `json:"objective"`
+	// Metric is the key of the objective in each row's Metrics ("accuracy", "macro_f1").
+	Metric string           `json:"metric,omitempty"`
+	Rows   []ComparisonRow  `json:"rows"` // ranked, best first
+	Pairs  []ComparisonPair `json:"pairs"`
+	Best   string           `json:"best,omitempty"`
+	Note   string           `json:"note,omitempty"`
 }
 
 // ComparisonRow is one candidate's line in the ranking.
@@ -359,6 +371,20 @@ type ComparisonRow struct {
 	Reason   string             `json:"reason,omitempty"` // why it is not eligible
 	Score    float64            `json:"score"`
 	Metrics  map[string]float64 `json:"metrics"`
+	// SizeBytes is the model file's size.
+	SizeBytes int64 `json:"size_bytes,omitempty"`
+	// Next is the paired test of this model against the one ranked right below it.
+	Next *ComparisonPair `json:"next,omitempty"`
+	// Required is each --require limit in the order given, as this model met it.
+	Required []Requirement `json:"required,omitempty"`
+}
+
+// Requirement is one --require limit (e.g. "robust.corruptions:mean_accuracy>=0.8") for one model.
+type Requirement struct {
+	Rule  string  `json:"rule"`
+	Value float64 `json:"value"`
+	Found bool    `json:"found"` // the check ran and reported the metric
+	Met   bool    `json:"met"`
 }
 
 // ComparisonPair is a paired test between the best model and another one, on the same images.

@@ -6,10 +6,12 @@ package app
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cvgate/cvgate/internal/config"
@@ -152,16 +154,28 @@ func (a *App) Run(ctx context.Context) int {
 			return c.run(a, ctx, rest)
 		}
 	}
-	fmt.Fprintf(a.Stderr, "cvgate: unknown command %q\n\n", name)
-	a.usage(a.Stderr)
+	var names []string
+	for _, c := range a.commands() {
+		names = append(names, c.name)
+	}
+	// A short usage, then the error as the last line, where a reader of a CI log looks.
+	fmt.Fprintf(a.Stderr, "Usage: cvgate <command> [flags], commands: %s (cvgate help describes them)\n", strings.Join(names, ", "))
+	msg := fmt.Sprintf("cvgate: unknown command %q", name)
+	if strings.HasPrefix(name, "-") {
+		msg = fmt.Sprintf("cvgate: %q before the command: put flags after it (cvgate check --data DIR ...)", name)
+	} else if s := config.Suggest(name, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	fmt.Fprintln(a.Stderr, msg)
 	return ExitCannotRun
 }
 
 func (a *App) usage(w io.Writer) {
-	fmt.Fprintf(w, `cvgate %s checks computer-vision models (ONNX image classifiers) before they ship.
+	fmt.Fprintf(w, `cvgate %s checks computer-vision models (ONNX classifiers, detectors and segmenters)
+before they ship.
 
 Usage:
-  cvgate <command> [flags]
+  cvgate <command> [flags] [arguments]
 
 Commands:
 `, a.Version)
@@ -169,12 +183,15 @@ Commands:
 		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprint(w, `
-Run "cvgate <command> --help" for its flags.
+Run "cvgate <command> --help" for its flags; flags may come before or after the arguments.
 
 Exit codes: 0 the gate passed, 1 the gate failed, 2 cvgate could not run.
+
 Quick start:
-  scripts/setup-ort                       # install the ONNX Runtime library once
-  cvgate check --model model.onnx --data images/   # class-per-folder images
+  scripts/setup-ort                                  # install the ONNX Runtime library once
+  cvgate check model.onnx --data images/             # class-per-folder images
+  cvgate check model.onnx --data images/ --baseline old.onnx --size 224x224 --preset imagenet
+  cvgate config                                      # every setting and threshold, resolved
 `)
 }
 
@@ -200,6 +217,18 @@ func (a *App) fail(err error) int {
 }
 
 func (a *App) runVersion(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), "Usage: cvgate version\n\nPrints the version of cvgate, the pinned ONNX Runtime version, and the library this\nmachine would load (or how to install it). Takes no flags.\n")
+	}
+	rest, code, ok := a.parseFlags(fs, args)
+	if !ok {
+		return code
+	}
+	if len(rest) > 0 {
+		fmt.Fprintf(a.Stderr, "cvgate version: unexpected argument %q (it takes none)\n", rest[0])
+		return ExitCannotRun
+	}
 	fmt.Fprintf(a.Stdout, "cvgate %s", a.Version)
 	if a.Commit != "" {
 		fmt.Fprintf(a.Stdout, " (%s)", a.Commit)

@@ -98,7 +98,7 @@ func TestCheckDemo(t *testing.T) {
 			t.Errorf("output %s: %v", f, err)
 		}
 	}
-	if !strings.Contains(stdout, "| `perf.metrics`") || !strings.Contains(stdout, "cvgate: PASS") {
+	if !strings.Contains(stdout, "| `perf.metrics`") || !strings.Contains(stdout, "## ✅ cvgate PASS") {
 		t.Errorf("stdout lacks the markdown table:\n%s", stdout)
 	}
 }
@@ -195,6 +195,7 @@ func TestBadInputs(t *testing.T) {
 	os.WriteFile(filepath.Join(d, "text.onnx"), []byte("definitely not protobuf"), 0o644)
 	os.WriteFile(filepath.Join(d, "unknown.yml"), []byte("version: 1\nthreshold:\n  perf.metrics: {}\n"), 0o644)
 	os.WriteFile(filepath.Join(d, "range.yml"), []byte("version: 1\nthresholds:\n  perf.metrics:\n    min_accuracy: 95\n"), 0o644)
+	os.WriteFile(filepath.Join(d, "both.yml"), []byte("version: 1\nthreshold: {}\nthresholds:\n  perf.metrics:\n    min_accuracy: 95\n"), 0o644)
 
 	tests := []struct {
 		name string
@@ -216,6 +217,10 @@ func TestBadInputs(t *testing.T) {
 		{"missing ONNX Runtime", []string{"--model", model, "--data", "good"}, map[string]string{"CVGATE_HOME": t.TempDir()}, ExitCannotRun, []string{"ONNX Runtime library not found", "scripts/setup-ort"}},
 		{"bad ORT_LIB", []string{"--model", model, "--data", "good"}, map[string]string{"ORT_LIB": "/nowhere/libonnxruntime.so"}, ExitCannotRun, []string{"/nowhere/libonnxruntime.so", "ORT_LIB"}},
 		{"no model", []string{"--data", "good"}, nil, ExitCannotRun, []string{"no model to check", "--model"}},
+		{"model file missing", []string{"--model", "nope.onnx", "--data", "good"}, nil, ExitCannotRun, []string{`model file "nope.onnx" not found`, "--model"}},
+		{"model file missing, as an argument after a flag", []string{"--data", "good", "gone/m.onnx"}, nil, ExitCannotRun, []string{`"gone/m.onnx" not found`}},
+		{"several problems in one config", []string{"--config", "both.yml", "--model", model, "--data", "good"}, nil, ExitCannotRun,
+			[]string{"both.yml:2: threshold: unknown key", "both.yml:5: thresholds.perf.metrics.min_accuracy: must be a share between 0 and 1, got 95"}},
 		{"unknown check", []string{"--model", model, "--data", "good", "--checks", "perf.accuracy"}, nil, ExitCannotRun, []string{"perf.accuracy", "perf.metrics"}},
 	}
 	for _, tt := range tests {
@@ -243,6 +248,14 @@ func TestBadInputs(t *testing.T) {
 		})
 	}
 
+	// Flags after the model path work as before it.
+	if code, _, stderr := h.run("check", model, "--quiet", "--out", "pos-out", "--data", "good", "--checks", "perf.metrics", "--fail-on", "never"); code != ExitPass {
+		t.Fatalf("flags after the model: exit %d\n%s", code, stderr)
+	}
+	if r := h.report("pos-out"); len(r.Targets) != 1 || r.Targets[0].Name != model {
+		t.Errorf("flags after the model: targets %+v", r.Targets)
+	}
+
 	// A few unreadable images do not sink the run: they are counted and listed.
 	code, _, stderr := h.run("check", "--quiet", "--out", "corrupt-out", "--model", model, "--data", "corrupt", "--checks", "perf.metrics", "--fail-on", "never")
 	if code != ExitPass {
@@ -252,12 +265,30 @@ func TestBadInputs(t *testing.T) {
 	if r.Run.Counters.Unreadable != 1 || len(r.Inputs.Dataset.Unreadable) != 1 || r.Inputs.Dataset.Unreadable[0].Path != "3/bad.png" {
 		t.Errorf("unreadable images not reported: %+v", r.Inputs.Dataset.Unreadable)
 	}
-	// A model that does not load is a failing result in the report, not a crash.
+	// A model that does not load is a failing result in the report, not a crash; the data's own
+	// check still runs (a broken model must not hide broken data).
+	os.WriteFile(filepath.Join(d, "good", "7", "copy.png"), mustRead(t, filepath.Join(d, "good", "7", "007.png")), 0o644)
 	h.run("check", "--quiet", "--out", "half-out", "--model", "half.onnx", "--data", "good")
 	res := result(t, h.report("half-out"), 0, "model.load")
 	if res.Status != report.StatusFail || !strings.Contains(res.Error, "half.onnx") {
 		t.Errorf("model.load %s %q", res.Status, res.Error)
 	}
+	di := result(t, h.report("half-out"), 0, "data.integrity")
+	if di.Status == report.StatusSkip || di.Metrics["exact_duplicates"] != 1 {
+		t.Errorf("data.integrity without a model: %s %q %v", di.Status, di.Summary, di.Metrics)
+	}
+	if pm := result(t, h.report("half-out"), 0, "perf.metrics"); pm.Status != report.StatusSkip {
+		t.Errorf("perf.metrics without a model: %s", pm.Status)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func TestDeterministicReport(t *testing.T) {
@@ -296,11 +327,38 @@ func TestVersionAndHelp(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "check") {
 		t.Errorf("help: %d %q", code, stdout)
 	}
-	code, _, stderr := h.run("check", "--help")
-	if code != 0 || !strings.Contains(stderr, "--fail-on") || !strings.Contains(stderr, "Exit codes") {
-		t.Errorf("check --help: %d %q", code, stderr)
+	// Help goes to stdout (it was asked for) and states one exit-code rule.
+	for _, cmd := range []string{"check", "compare", "drift", "config", "version", "publish"} {
+		code, stdout, _ := h.run(cmd, "--help")
+		if code != 0 || !strings.Contains(stdout, "Usage: cvgate "+cmd) {
+			t.Errorf("%s --help: %d %q", cmd, code, stdout)
+		}
+		if n := strings.Count(stdout, "Exit codes"); cmd != "version" && cmd != "publish" && n != 1 {
+			t.Errorf("%s --help states %d exit-code rules, want 1:\n%s", cmd, n, stdout)
+		}
 	}
-	if code, _, _ := h.run("frobnicate"); code != ExitCannotRun {
-		t.Errorf("unknown command exit %d", code)
+	code, stdout, _ = h.run("check", "--help")
+	if !strings.Contains(stdout, "--fail-on") || !strings.Contains(stdout, "--size") {
+		t.Errorf("check --help lacks flags: %d %q", code, stdout)
+	}
+	tests := []struct {
+		args []string
+		want string // the last line of stderr
+	}{
+		{[]string{"chek"}, `cvgate: unknown command "chek"; did you mean "check"?`},
+		{[]string{"frobnicate"}, `cvgate: unknown command "frobnicate"`},
+		{[]string{"--data", "x", "check"}, `put flags after it`},
+		{[]string{"check", "--modle", "m.onnx"}, "cvgate check: unknown flag --modle; did you mean --model?"},
+		{[]string{"compare", "--objectiv", "macro_f1"}, "cvgate compare: unknown flag --objectiv; did you mean --objective?"},
+		{[]string{"check", "--fail-on", "sometimes"}, `invalid value "sometimes" for flag --fail-on`},
+		{[]string{"check", "--data"}, "flag needs an argument: --data"},
+		{[]string{"version", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, tt := range tests {
+		code, stdout, stderr := h.run(tt.args...)
+		lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+		if code != ExitCannotRun || stdout != "" || !strings.Contains(lines[len(lines)-1], tt.want) || len(lines) > 2 {
+			t.Errorf("%v: exit %d, stderr %q: want a short usage and the error %q last", tt.args, code, stderr, tt.want)
+		}
 	}
 }

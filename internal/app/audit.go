@@ -421,15 +421,16 @@ func (a *App) auditFlags(name string, record, head *string) (*flag.FlagSet, *str
 
 func (a *App) auditAppend(args []string) int {
 	flags, log := a.auditFlags("append", nil, nil)
-	if code, ok := a.parseAuditFlags(flags, args); !ok {
+	records, code, ok := a.parseFlags(flags, args)
+	if !ok {
 		return code
 	}
-	if *log == "" || flags.NArg() == 0 {
+	if *log == "" || len(records) == 0 {
 		fmt.Fprint(a.Stderr, "cvgate audit append: give --log LOG.jsonl and at least one RECORD.json\n")
 		return ExitCannotRun
 	}
 	var last audit.Entry
-	for _, p := range flags.Args() {
+	for _, p := range records {
 		rec, err := a.readAuditRecord(p)
 		if err != nil {
 			return a.fail(err)
@@ -474,10 +475,11 @@ func (a *App) anchorHead(log string, e audit.Entry) {
 func (a *App) auditVerify(args []string) int {
 	var record, head string
 	flags, log := a.auditFlags("verify", &record, &head)
-	if code, ok := a.parseAuditFlags(flags, args); !ok {
+	rest, code, ok := a.parseFlags(flags, args)
+	if !ok {
 		return code
 	}
-	if *log == "" || flags.NArg() > 0 {
+	if *log == "" || len(rest) > 0 {
 		fmt.Fprint(a.Stderr, "cvgate audit verify: give --log LOG.jsonl (and optionally --record RECORD.json, --head HASH), nothing else\n")
 		return ExitCannotRun
 	}
@@ -521,17 +523,6 @@ func (a *App) auditVerify(args []string) int {
 	}
 	fmt.Fprintln(a.Stdout, wfcmd.Sprintf("%s: %s is entry %d (record sha256 %s)", *log, record, line, audit.Hash(want)))
 	return ExitPass
-}
-
-// parseAuditFlags parses a subcommand's flags; ok is false when the caller should return code.
-func (a *App) parseAuditFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitPass, false
-		}
-		return ExitCannotRun, false
-	}
-	return 0, true
 }
 
 // readAuditRecord loads an audit.json and makes sure it is one.

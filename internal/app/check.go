@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -21,7 +22,10 @@ type checkFlags struct {
 	settings   []config.Setting
 }
 
-func (a *App) checkFlagSet(name string, f *checkFlags, summary string) *flag.FlagSet {
+// gateExit is the exit-code rule of the commands that gate (check, drift, config's validation).
+const gateExit = "Exit codes: 0 the gate passed, 1 the gate failed, 2 cvgate could not run."
+
+func (a *App) checkFlagSet(name string, f *checkFlags, summary, exit string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(a.Stderr)
 	config.FlagSet(fs, &f.settings)
@@ -30,10 +34,10 @@ func (a *App) checkFlagSet(name string, f *checkFlags, summary string) *flag.Fla
 	fs.BoolVar(&a.allowOutside, "allow-outside-workspace", false,
 		"read data, labels, config and models outside the working directory (for local use; "+allowOutsideEnv+"=1 does the same)")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: cvgate %s [flags] [MODEL.onnx ...]\n\n%s\n\nFlags:\n", name, summary)
+		fmt.Fprintf(fs.Output(), "Usage: cvgate %s [flags] [MODEL.onnx ...]\n\n%s\n\nFlags (before or after the models):\n", name, summary)
 		printFlags(fs)
-		fmt.Fprintf(fs.Output(), "\nThresholds and preprocessing are set in the config file (README.md, \"Configuration\").\n")
-		fmt.Fprintf(fs.Output(), "Exit codes: 0 the gate passed, 1 the gate failed, 2 cvgate could not run.\n")
+		fmt.Fprintf(fs.Output(), "\nThresholds are set in the config file (README.md, \"Configuration\"); cvgate config prints them all.\n")
+		fmt.Fprintln(fs.Output(), exit)
 	}
 	return fs
 }
@@ -49,26 +53,82 @@ func printFlags(fs *flag.FlagSet) {
 	})
 }
 
+// parseFlags parses args with fs, flags before, between or after the positional arguments (the
+// flag package alone stops at the first positional one), and returns the positional arguments;
+// everything after "--" is positional. --help prints the usage on stdout (exit 0). A bad flag gets
+// a one-line usage and then the error, with the closest flag when it looks like a typo, so that
+// the error is the last line (ok false: return code).
+func (a *App) parseFlags(fs *flag.FlagSet, args []string) (positional []string, code int, ok bool) {
+	usage := fs.Usage
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	defer func() { fs.SetOutput(out); fs.Usage = usage }()
+	rest, tail := args, []string(nil)
+	for i, arg := range args {
+		if arg == "--" {
+			rest, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(a.Stdout)
+				usage()
+				return nil, ExitPass, false
+			}
+			fmt.Fprintf(a.Stderr, "Usage: cvgate %s [flags] (cvgate %s --help lists them)\n", fs.Name(), fs.Name())
+			fmt.Fprintf(a.Stderr, "cvgate %s: %s\n", fs.Name(), flagError(fs, err))
+			return nil, ExitCannotRun, false
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		positional = append(positional, rest[0])
+		rest = rest[1:]
+	}
+	return append(positional, tail...), 0, true
+}
+
+// flagError rewords the flag package's errors GNU-style (--name) and suggests the closest flag
+// for an unknown one.
+func flagError(fs *flag.FlagSet, err error) string {
+	msg := err.Error()
+	const undefined = "flag provided but not defined: -"
+	if name, found := strings.CutPrefix(msg, undefined); found {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		msg = fmt.Sprintf("unknown flag --%s", name)
+		if s := config.Suggest(name, names); s != "" {
+			msg += fmt.Sprintf("; did you mean --%s?", s)
+		}
+		return msg
+	}
+	msg = strings.Replace(msg, "for flag -", "for flag --", 1)
+	return strings.Replace(msg, "argument: -", "argument: --", 1)
+}
+
 // parseCheck parses flags (positional arguments are models) and loads the configuration. extra
 // adds a command's own flags (cvgate compare's objective).
 func (a *App) parseCheck(name, summary string, args []string, extra ...func(*flag.FlagSet)) (*config.Loaded, *checkFlags, int) {
+	return a.parseCheckWith(name, summary, gateExit, args, extra...)
+}
+
+// parseCheckWith is parseCheck with the command's own exit-code rule in its help.
+func (a *App) parseCheckWith(name, summary, exit string, args []string, extra ...func(*flag.FlagSet)) (*config.Loaded, *checkFlags, int) {
 	f := &checkFlags{}
-	fs := a.checkFlagSet(name, f, summary)
+	fs := a.checkFlagSet(name, f, summary, exit)
 	for _, add := range extra {
 		add(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil, ExitPass
-		}
-		return nil, nil, ExitCannotRun
+	models, code, ok := a.parseFlags(fs, args)
+	if !ok {
+		return nil, nil, code
 	}
 	opts := config.Options()
-	for _, m := range fs.Args() {
-		if strings.HasPrefix(m, "-") {
-			fmt.Fprintf(a.Stderr, "cvgate: flag %q after the model paths: put flags first\n", m)
-			return nil, nil, ExitCannotRun
-		}
+	for _, m := range models {
 		f.settings = append(f.settings, config.Setting{Option: &opts[0], Value: m, Source: "--model"})
 	}
 	ws, err := a.workspace()
@@ -83,7 +143,7 @@ func (a *App) parseCheck(name, summary string, args []string, extra ...func(*fla
 }
 
 func (a *App) runCheck(ctx context.Context, args []string) int {
-	loaded, f, code := a.parseCheck("check", "Evaluate ONNX image classifiers on labelled images: load, numerics, accuracy,\nregression against a baseline, robustness and data checks; write reports to --out.", args)
+	loaded, f, code := a.parseCheck("check", "Evaluate ONNX models (classifiers, detectors, segmenters) on labelled images: load,\nnumerics, latency, accuracy or mAP/mIoU, regression against a baseline, robustness and data\nchecks; write reports to --out. The task is inferred from the data (--task to say it).", args)
 	if code >= 0 {
 		return code
 	}
@@ -117,11 +177,11 @@ func (a *App) finish(r *report.Report, err error, loaded *config.Loaded, quiet b
 }
 
 func (a *App) runConfig(ctx context.Context, args []string) int {
-	loaded, _, code := a.parseCheck("config", "Print the effective configuration: built-in defaults, the config file, the profile,\ninputs and flags merged, as YAML.", args)
+	loaded, _, code := a.parseCheckWith("config", "Print the effective configuration: built-in defaults, the config file, the profile,\ninputs and flags merged, as YAML, with every default resolved (a value decided by the model\nor the data says how). Nothing is run; a bad setting is an error, as for check.", "Exit codes: 0 the configuration is valid, 2 it is not (every problem is listed).", args)
 	if code >= 0 {
 		return code
 	}
-	out, err := loaded.Config.YAML()
+	out, err := loaded.Config.Effective()
 	if err != nil {
 		return a.fail(err)
 	}

@@ -108,17 +108,23 @@ func (rs *requirements) Set(s string) error {
 const compareSummary = `Evaluate several candidate models on the same labelled images and rank them: the
 highest accuracy (or macro F1, --objective) among the eligible models, ties broken by batch-1
 latency. A model is eligible when it loads, fails no check, and meets --max-latency-ratio and every
---require. The best model is compared with each other one pair by pair (McNemar's exact test,
-Holm-adjusted over the pairs, and a paired bootstrap interval of the difference), so the table says
-which gaps are real. Latency is measured with all models interleaved in one process.
-Exit codes: 0 a best model was found, 1 no model is eligible, 2 cvgate could not run.`
+--require. Each model is compared with the one ranked next, and the best with every other, pair by
+pair (McNemar's exact test, Holm-adjusted, and a paired bootstrap interval of the difference), so
+the ranking says which gaps are real. Latency is measured once, with all models interleaved in one
+process; every latency figure in the report is that measurement.`
+
+// compareExit is compare's exit-code rule: the ranking decides, not the gate of each model.
+const compareExit = "Exit codes: 0 a best model was found, 1 no model is eligible, 2 cvgate could not run."
 
 func (a *App) runCompare(ctx context.Context, args []string) int {
 	opts := &compareOptions{}
-	loaded, f, code := a.parseCheck("compare", compareSummary, args, opts.register)
+	loaded, f, code := a.parseCheckWith("compare", compareSummary, compareExit, args, opts.register)
 	if code >= 0 {
 		return code
 	}
+	// Latency is measured once for all models, interleaved (measureLatency); model.latency's own
+	// candidate-versus-baseline timing would give a second, different set of figures.
+	loaded.Skip = append(loaded.Skip, checks.IDModelLatency)
 	if err := opts.validate(); err != nil {
 		return a.fail(err)
 	}
@@ -169,6 +175,8 @@ func (o *compareOptions) rank(ctx context.Context, r *report.Report, envs []*che
 		c := &candidate{target: t, env: byName[t.Name], row: report.ComparisonRow{Model: t.Name, Metrics: map[string]float64{}}}
 		cands[i] = c
 		if c.env == nil {
+			t.Results = append(t.Results, report.Result{ID: checks.IDModelLatency, Title: checks.ModelLatency{}.Title(), Status: report.StatusSkip,
+				Summary: "skipped: the model did not load", Error: "the model did not load"})
 			continue
 		}
 		preds, _, err := c.env.Clean(ctx)
@@ -202,15 +210,31 @@ func (o *compareOptions) rank(ctx context.Context, r *report.Report, envs []*che
 	for i, c := range cands {
 		c.row.Rank = i + 1
 	}
-	cmp := &report.Comparison{Objective: o.describe(), Rows: rowsOf(cands), Pairs: []report.ComparisonPair{}}
-	if cands[0].row.Eligible {
-		cmp.Best = cands[0].row.Model
+	var vsBest, vsNext [][2]*candidate
+	for i, c := range cands[1:] {
+		vsBest = append(vsBest, [2]*candidate{cands[0], c})
+		vsNext = append(vsNext, [2]*candidate{cands[i], c})
 	}
-	pairs, err := o.pairs(first, cands)
+	pairs, err := o.pairs(first, vsBest)
 	if err != nil {
 		return err
 	}
-	cmp.Pairs = pairs
+	next, err := o.pairs(first, vsNext)
+	if err != nil {
+		return err
+	}
+	for _, p := range next {
+		for _, c := range cands {
+			if c.row.Model == p.A {
+				p := p
+				c.row.Next = &p
+			}
+		}
+	}
+	cmp := &report.Comparison{Objective: o.describe(), Metric: o.objective, Rows: rowsOf(cands), Pairs: pairs}
+	if cands[0].row.Eligible {
+		cmp.Best = cands[0].row.Model
+	}
 	cmp.Note = o.note(cands, pairs, first)
 	r.Kind = "compare"
 	r.Comparison = cmp
@@ -268,8 +292,32 @@ func (o *compareOptions) measureLatency(ctx context.Context, env *checks.Env, cs
 			m["memory_mb"] = round6(float64(p.MemoryBytes) / (1 << 20))
 		}
 	}
+	for _, c := range cs {
+		c.target.Results = append(c.target.Results, latencyResult(c, len(cs)))
+	}
 	return nil
 }
+
+// latencyResult is model.latency of a compared model: the interleaved measurement of all models,
+// the same figures the ranking shows, with the ratio to the fastest.
+func latencyResult(c *candidate, models int) report.Result {
+	m := map[string]float64{}
+	for _, k := range []string{"p50_ms", "p95_ms", "throughput_ips", "latency_ratio", "latency_ratio_low", "latency_ratio_high", "memory_mb"} {
+		if v, ok := c.row.Metrics[k]; ok {
+			m[k] = v
+		}
+	}
+	p := c.latency
+	m["p99_ms"] = round6(p.P99)
+	m["throughput_batch"] = float64(p.Batch)
+	summary := fmt.Sprintf("p50 %s, p95 %s at batch 1, ×%.2f [%.2f, %.2f] the fastest model's · %s img/s at batch %d · measured with the %d compared models in interleaved rounds",
+		msFigure(p.P50), msFigure(p.P95), m["latency_ratio"], m["latency_ratio_low"], m["latency_ratio_high"], strconv.FormatFloat(math.Round(p.Throughput), 'f', 0, 64), p.Batch, models)
+	return report.Result{ID: checks.IDModelLatency, Title: checks.ModelLatency{}.Title(), Status: report.StatusPass, Summary: summary,
+		Threshold: "report only (cvgate compare: see --max-latency-ratio)", Metrics: m, Details: []report.Section{}}
+}
+
+// msFigure writes milliseconds with three significant digits.
+func msFigure(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) + " ms" }
 
 // score computes the objective on the clean predictions.
 func (o *compareOptions) score(c *candidate, env *checks.Env) error {
@@ -331,8 +379,12 @@ func labelsAndPredictions(env *checks.Env, p *checks.Predictions) (truth, pred [
 // eligibility decides whether a model may be picked, and says why not.
 func (o *compareOptions) eligibility(c *candidate) {
 	var why []string
+	c.row.SizeBytes = c.target.Model.SizeBytes
 	if c.env == nil {
 		c.row.Reason = "did not load"
+		for _, q := range o.requires {
+			c.row.Required = append(c.row.Required, report.Requirement{Rule: q.String()})
+		}
 		return
 	}
 	var failing []string
@@ -351,6 +403,7 @@ func (o *compareOptions) eligibility(c *candidate) {
 	}
 	for _, q := range o.requires {
 		v, ok := metricOf(c.target, q.check, q.metric)
+		c.row.Required = append(c.row.Required, report.Requirement{Rule: q.String(), Value: round6(v), Found: ok, Met: ok && q.met(v)})
 		switch {
 		case !ok:
 			why = append(why, fmt.Sprintf("no %s:%s (check not run or skipped)", q.check, q.metric))
@@ -400,38 +453,35 @@ func rowsOf(cs []*candidate) []report.ComparisonRow {
 	return rows
 }
 
-// pairs compares the top-ranked model with each other one on the same images, and adjusts the
-// McNemar p-values with Holm's method: with several models, some gap would look significant by
-// chance alone.
-func (o *compareOptions) pairs(env *checks.Env, ranked []*candidate) ([]report.ComparisonPair, error) {
-	top := ranked[0]
-	if top.preds == nil {
-		return []report.ComparisonPair{}, nil
-	}
+// pairs compares each pair (a, b) on the same images, and adjusts the McNemar p-values of the set
+// with Holm's method: with several models, some gap would look significant by chance alone. A
+// pair with a model that did not run is left out.
+func (o *compareOptions) pairs(env *checks.Env, set [][2]*candidate) ([]report.ComparisonPair, error) {
 	cfg := env.Config.Thresholds.PerfBaseline
-	truth, predTop := labelsAndPredictions(env, top.preds)
-	var out []report.ComparisonPair
+	out := []report.ComparisonPair{}
 	var ps []float64
-	for _, c := range ranked[1:] {
-		if c.preds == nil {
+	for _, ab := range set {
+		a, b := ab[0], ab[1]
+		if a.preds == nil || b.preds == nil {
 			continue
 		}
-		_, pred := labelsAndPredictions(env, c.preds)
-		pc, err := checks.ComparePaired(truth, predTop, pred, top.preds.Classes, checks.PairedOptions{
+		truth, predA := labelsAndPredictions(env, a.preds)
+		_, predB := labelsAndPredictions(env, b.preds)
+		pc, err := checks.ComparePaired(truth, predA, predB, a.preds.Classes, checks.PairedOptions{
 			MaxDrop: cfg.MaxDrop, Alpha: cfg.Alpha, Bootstrap: cfg.Bootstrap, Seed: env.Config.Seed})
 		if err != nil {
-			return nil, fmt.Errorf("compare %q with %q: %w", top.row.Model, c.row.Model, err)
+			return nil, fmt.Errorf("compare %q with %q: %w", a.row.Model, b.row.Model, err)
 		}
 		diff := pc.Diff
 		if o.objective == objectiveMacroF1 {
 			diff = pc.F1Diff
 		}
-		out = append(out, report.ComparisonPair{A: top.row.Model, B: c.row.Model, Metric: o.objective,
+		out = append(out, report.ComparisonPair{A: a.row.Model, B: b.row.Model, Metric: o.objective,
 			Diff: round6(diff.Estimate), DiffLow: round6(diff.Lo), DiffHigh: round6(diff.Hi), PValue: round6(pc.P)})
 		ps = append(ps, pc.P)
 	}
 	if len(ps) == 0 {
-		return []report.ComparisonPair{}, nil
+		return out, nil
 	}
 	adj, err := stats.Holm(ps)
 	if err != nil {

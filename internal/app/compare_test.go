@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cvgate/cvgate/checks"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -52,10 +53,41 @@ func TestCompareRanksModels(t *testing.T) {
 			}
 		}
 	}
-	// "#1" carries a zero-width joiner, so GitHub does not link issue 1.
-	for _, want := range []string{"### Comparison", "| Rank", "Δ accuracy vs #\u200d1", "**Best: `"} {
-		if !strings.Contains(stdout, want) {
-			t.Errorf("stdout lacks %q", want)
+	// Each row is tested against the one ranked next; the last has none.
+	for i, row := range c.Rows {
+		if last := i == len(c.Rows)-1; last != (row.Next == nil) || (!last && (row.Next.A != row.Model || row.Next.B != c.Rows[i+1].Model)) {
+			t.Errorf("row %d next %+v", i, row.Next)
+		}
+		if row.SizeBytes <= 0 {
+			t.Errorf("row %d has no size", i)
+		}
+	}
+	// The answer first: the headline is the choice and the ranking comes before any model.
+	if want := "## ✅ cvgate compare: best `" + c.Best + "`"; !strings.HasPrefix(stdout, want) {
+		t.Errorf("stdout does not start with %q:\n%.300s", want, stdout)
+	}
+	if rank, first := strings.Index(stdout, "### Ranking\n| Rank"), strings.Index(stdout, "### "); rank < 0 || rank != first {
+		t.Errorf("the ranking is not the first section")
+	}
+	// One latency measurement: every model's model.latency result is the ranking's figure.
+	for _, tg := range r.Targets {
+		var row report.ComparisonRow
+		for _, rw := range c.Rows {
+			if rw.Model == tg.Name {
+				row = rw
+			}
+		}
+		n := 0
+		for _, res := range tg.Results {
+			if res.ID == checks.IDModelLatency {
+				n++
+				if res.Metrics["p50_ms"] != row.Metrics["p50_ms"] || res.Metrics["latency_ratio"] != row.Metrics["latency_ratio"] || !strings.Contains(res.Summary, "interleaved") {
+					t.Errorf("%s: model.latency %v disagrees with the ranking's %v", tg.Name, res.Metrics, row.Metrics)
+				}
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: %d model.latency results, want the one measurement", tg.Name, n)
 		}
 	}
 	var raw map[string]any
@@ -191,7 +223,7 @@ func TestGitBaseline(t *testing.T) {
 	// One table row carries both models' accuracy, the difference, its direction and significance.
 	var row string
 	for _, line := range strings.Split(stdout, "\n") {
-		if strings.HasPrefix(line, "| `perf.baseline`") {
+		if strings.Contains(line, "| `perf.baseline`") { // after the status emoji
 			row = line
 		}
 	}

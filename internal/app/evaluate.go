@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -371,7 +373,7 @@ func (a *App) expandModels(patterns []string) ([]string, error) {
 	if len(patterns) == 0 {
 		return nil, errors.New("no model to check: pass --model PATH (or MODEL.onnx as an argument), or set models in .cvgate.yml")
 	}
-	var out []string
+	var out, missing []string
 	seen := map[string]bool{}
 	for _, p := range patterns {
 		var matches []string
@@ -395,6 +397,13 @@ func (a *App) expandModels(patterns []string) ([]string, error) {
 				matches = append(matches, x)
 			}
 		} else {
+			// A model named explicitly that is not there is a mistake in the command or the
+			// config, not a model that fails: cvgate cannot run (exit 2). One that exists but
+			// does not load is a failing model.load.
+			if _, err := os.Lstat(a.path(p)); errors.Is(err, fs.ErrNotExist) {
+				missing = append(missing, p)
+				continue
+			}
 			matches = []string{p}
 		}
 		for _, m := range matches {
@@ -404,7 +413,27 @@ func (a *App) expandModels(patterns []string) ([]string, error) {
 			}
 		}
 	}
+	if len(missing) > 0 {
+		where := "the working directory"
+		if a.Dir != "" {
+			where = a.Dir
+		}
+		return nil, fmt.Errorf("model file %s not found (relative paths are read from %s): check --model, the positional arguments or models in the config", quoteList(missing), where)
+	}
 	return out, nil
+}
+
+// quoteList writes names quoted and comma-separated, the first few of many.
+func quoteList(names []string) string {
+	var q []string
+	for i, n := range names {
+		if i == 5 {
+			q = append(q, fmt.Sprintf("and %d more", len(names)-i))
+			break
+		}
+		q = append(q, strconv.Quote(n))
+	}
+	return strings.Join(q, ", ")
 }
 
 // open opens a model named by the user (a candidate, or a baseline PATH): it must be a regular
@@ -541,11 +570,20 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 		s.app.logf("%v", c.err)
 		t.Results = append(t.Results, report.Result{ID: checks.IDModelLoad, Title: checks.ModelLoad{}.Title(), Status: report.StatusFail,
 			Summary: "the model does not load: " + firstLine(c.err.Error()), Error: c.err.Error(), Metrics: map[string]float64{}})
+		// The checks of the data alone still run: a broken model must not hide broken data.
+		env := &checks.Env{Task: s.task, Config: &s.cfg.Config, Data: ds, Out: s.cfg.Out, Progress: s.prog,
+			Facts: s.facts, Train: s.train, TrainFacts: s.trainFacts}
+		var dataOnly []checks.Check
 		for _, ch := range selected {
-			if ch.ID() != checks.IDModelLoad {
+			switch {
+			case ch.ID() == checks.IDModelLoad:
+			case !checks.NeedsModel(ch):
+				dataOnly = append(dataOnly, ch)
+			default:
 				t.Results = append(t.Results, report.Result{ID: ch.ID(), Title: ch.Title(), Status: report.StatusSkip, Summary: "skipped: the model did not load", Error: "the model did not load"})
 			}
 		}
+		t.Results = append(t.Results, runChecks(ctx, env, dataOnly, s.cfg.Runtime.CheckTimeout)...)
 		return t, nil
 	}
 	cand, err := s.subject("candidate", c, ds)
@@ -620,6 +658,35 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 	return t, nil
 }
 
+// dataSizes is what the decoded images say about their size, for a model whose height and width
+// are dynamic: the one size they all have, or how many there are.
+func dataSizes(ds *dataset.Dataset) preprocess.DataSizes {
+	seen := map[[2]int]bool{}
+	var order [][2]int
+	for _, it := range ds.Items {
+		if it.Image == nil {
+			continue
+		}
+		k := [2]int{it.Image.Width, it.Image.Height}
+		if !seen[k] {
+			seen[k] = true
+			order = append(order, k)
+		}
+	}
+	out := preprocess.DataSizes{Distinct: len(order)}
+	if len(order) == 1 {
+		out.Width, out.Height = order[0][0], order[0][1]
+	}
+	for i, k := range order {
+		if i == 3 {
+			out.Examples = append(out.Examples, "...")
+			break
+		}
+		out.Examples = append(out.Examples, fmt.Sprintf("%dx%d", k[0], k[1]))
+	}
+	return out
+}
+
 // subject resolves a loaded model's preprocessing against the data and describes it.
 func (s *session) subject(role string, c opened, ds *dataset.Dataset) (*checks.Subject, error) {
 	pc := s.cfg.Preprocess
@@ -630,7 +697,7 @@ func (s *session) subject(role string, c opened, ds *dataset.Dataset) (*checks.S
 		// default, as the report says; preprocess.fit overrides it.
 		pc.Fit = "letterbox"
 	}
-	spec, err := preprocess.Resolve(pc, c.model.Input)
+	spec, err := preprocess.ResolveForData(pc, c.model.Input, dataSizes(ds))
 	if err == nil && defaultFit {
 		spec.Source += "; letterbox fit, the default for detectors (preprocess.fit: stretch to change it)"
 	}

@@ -163,7 +163,7 @@ func TestPublishCraftedReport(t *testing.T) {
 	if !strings.HasPrefix(body, github.Marker(defaultCommentID, testWorkflow)+"\n") {
 		t.Errorf("marker not the job's own:\n%.200s", body)
 	}
-	if !strings.Contains(body, "cvgate: FAIL") || !strings.Contains(body, "**0 passed, 12 failed**") || strings.Contains(body, "99 passed") {
+	if !strings.Contains(body, "## ❌ cvgate FAIL") || !strings.Contains(body, "**0 passed, 12 failed**") || strings.Contains(body, "99 passed") {
 		t.Errorf("headline not derived from the results:\n%.600s", body)
 	}
 	if strings.Contains(body, "<img") || strings.Contains(body, "@org") || strings.Contains(body, "\n## not") {
@@ -176,7 +176,7 @@ func TestPublishCraftedReport(t *testing.T) {
 	if out["verdict"] != "fail" || out["failed"] != "12" || out["passed"] != "0" {
 		t.Errorf("outputs %v: want the derived verdict and counts", out)
 	}
-	if !strings.Contains(s.summary(), "cvgate: FAIL") {
+	if !strings.Contains(s.summary(), "## ❌ cvgate FAIL") {
 		t.Errorf("step summary not derived from the results")
 	}
 	cmds := ranCommands(t, stdout, stderr)

@@ -262,13 +262,11 @@ func (a *App) runPublish(ctx context.Context, args []string) int {
 			"The token comes from the github-token input or GITHUB_TOKEN.\n\nFlags:\n")
 		printFlags(fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitPass
-		}
-		return ExitCannotRun
+	rest, code, ok := a.parseFlags(fs, args)
+	if !ok {
+		return code
 	}
-	if *reportPath == "" || fs.NArg() > 0 {
+	if *reportPath == "" || len(rest) > 0 {
 		fmt.Fprintln(a.Stderr, "cvgate publish: pass --report FILE (and no other arguments)")
 		return ExitCannotRun
 	}

@@ -231,6 +231,9 @@ type ModelLoad struct {
 type ModelSignature struct {
 	Common        `yaml:",inline"`
 	AllowBreaking bool `yaml:"allow_breaking"`
+	// Renames maps a baseline tensor name to the candidate's: a tensor renamed on purpose is
+	// compared under its new name instead of failing as removed and added.
+	Renames map[string]string `yaml:"renames"`
 }
 
 // ModelNumerics configures model.numerics.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -197,12 +199,34 @@ func TestLoadInvalid(t *testing.T) {
 		{"bad adversarial budgets", "version: 1\nthresholds:\n  robust.adversarial:\n    p_init: 0\n    epsilon_l2: -1\n    epsilon: 2\n", nil,
 			[]string{"thresholds.robust.adversarial.p_init", "thresholds.robust.adversarial.epsilon_l2", "thresholds.robust.adversarial.epsilon:"}},
 		{"bad regex", "version: 1\nthresholds:\n  model.metadata:\n    patterns: {version: '('}\n", nil, []string{"patterns.version", "regular expression"}},
+		// Everything at once, each where to fix it: an unknown key and an out-of-range value in
+		// the same file, with their lines, the suggestion and the default.
+		{"unknown key and bad value together", "version: 1\nthresholds:\n  perf.metrics:\n    min_acuracy: 0.9\n  perf.baseline:\n    max_drop: 1.5\n", nil,
+			[]string{":4: thresholds.perf.metrics.min_acuracy: unknown key", `did you mean "min_accuracy"?`,
+				":6: thresholds.perf.baseline.max_drop: must be a share between 0 and 1, got 1.5; the default is 0.01"}},
+		{"bad value in a profile", "version: 1\nprofile: ci\nprofiles:\n  ci:\n    thresholds:\n      robust.corruptions: {severities: [0]}\n", nil,
+			[]string{":6: thresholds.robust.corruptions.severities: severities are 1 to 5, got 0; the default is [1, 3, 5]"}},
+		{"type error and bad value together", "version: 1\nseed: lots\nruntime:\n  batch_size: -1\n", nil,
+			[]string{":2: seed:", "; write a whole number of 0 or more", ":4: runtime.batch_size: must be between 0 (automatic) and 4096, got -1; the default is 0"}},
+		{"bad value from a flag", "version: 1\n", []string{"--batch-size", "99999"}, []string{"--batch-size: runtime.batch_size: must be between 0"}},
+		{"bad size flag", "version: 1\n", []string{"--size", "224xabc"}, nil},
 		{"bad robustness settings", "version: 1\nthresholds:\n  robust.corruptions:\n    corruptions: [gaussian_noise, fogg]\n    budget_seconds: -1\n  robust.invariance:\n    transforms: [hflip, tilt:3]\n", nil,
 			[]string{`unknown corruption "fogg"`, "budget_seconds", "robust.invariance.transforms", `"tilt:3"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			path := writeConfig(t, tt.file)
+			if tt.want == nil {
+				// Refused by the flag itself, before Load (as the flag package reports it).
+				var s []Setting
+				fs := flag.NewFlagSet("test", flag.ContinueOnError)
+				fs.SetOutput(new(strings.Builder))
+				FlagSet(fs, &s)
+				if err := fs.Parse(tt.flags); err == nil || !strings.Contains(err.Error(), "e.g. 224x224") {
+					t.Errorf("flags %v: error %v", tt.flags, err)
+				}
+				return
+			}
 			_, err := Load(Sources{File: path, FileRequired: true, Flags: flags(t, tt.flags...)})
 			if err == nil {
 				t.Fatal("Load succeeded, want an error")
@@ -217,6 +241,42 @@ func TestLoadInvalid(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPreprocessFlags: the common preprocessing settings work as flags, without a config file.
+func TestPreprocessFlags(t *testing.T) {
+	tests := []struct {
+		flags []string
+		want  Preprocess
+	}{
+		{[]string{"--size", "224x160"}, Preprocess{Size: []int{224, 160}}},
+		{[]string{"--size", "96"}, Preprocess{Size: []int{96, 96}}},
+		{[]string{"--preset", "imagenet", "--color", "bgr"}, Preprocess{Preset: "imagenet", Color: "bgr"}},
+		{[]string{"--mean", "0.485,0.456,0.406", "--std", "0.5"}, Preprocess{Mean: []float64{0.485, 0.456, 0.406}, Std: []float64{0.5}}},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.flags, " "), func(t *testing.T) {
+			c, err := Load(Sources{Dir: t.TempDir(), Flags: flags(t, tt.flags...)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := c.Preprocess
+			want := Defaults().Preprocess
+			want.Size, want.Preset, want.Color, want.Mean, want.Std = tt.want.Size, tt.want.Preset, tt.want.Color, tt.want.Mean, tt.want.Std
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("preprocess (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, bad := range [][]string{{"--preset", "vgg"}, {"--color", "cmyk"}, {"--mean", "a,b"}, {"--size", "0x10"}} {
+		var s []Setting
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		fs.SetOutput(new(strings.Builder))
+		FlagSet(fs, &s)
+		if err := fs.Parse(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
 	}
 }
 

@@ -187,7 +187,10 @@ func FuzzConfig(f *testing.F) {
 		if len(raw) > 64<<10 {
 			return // real files are small; Load caps them at MaxFileBytes
 		}
-		fc, err := decodeFile("f.yml", raw, Defaults())
+		fc, problems, err := decodeFile("f.yml", raw, Defaults())
+		if err == nil && len(problems) > 0 {
+			err = newValidationError(problems)
+		}
 		if err == nil {
 			err = fc.Config.Validate()
 		}

@@ -81,16 +81,24 @@ func Load(src Sources) (*Loaded, error) {
 		full = src.Dir + "/" + path
 	}
 	var fileProfiles map[string]yaml.Node
+	// Every problem is reported at once: the file's own (unknown keys, wrong types) and those
+	// Validate finds in the merged result, each with the file and line it comes from.
+	var problems []string
+	var doc *yaml.Node
 	raw, err := src.Workspace.ReadFile(full, MaxFileBytes)
 	switch {
 	case err == nil:
 		sum := sha256.Sum256(raw)
 		out.File, out.SHA256 = path, hex.EncodeToString(sum[:])
-		fc, err := decodeFile(path, raw, cfg)
+		fc, fileProblems, err := decodeFile(path, raw, cfg)
 		if err != nil {
 			return nil, err
 		}
-		cfg, fileProfiles = fc.Config, fc.Profiles
+		cfg, fileProfiles, doc = fc.Config, fc.Profiles, fc.doc
+		problems = fileProblems
+		if cfg.Version != Version {
+			cfg.Version = Version // said once, by decodeFile, with its line
+		}
 	case errors.Is(err, fs.ErrNotExist) && !required:
 		// No config file: defaults, inputs and flags only.
 	default:
@@ -131,33 +139,156 @@ func Load(src Sources) (*Loaded, error) {
 	// The runtime library is code cvgate loads and runs: a config file, which a pull request
 	// from a fork controls, must not choose it. Only the caller's flag or ORT_LIB may.
 	if cfg.Runtime.ORTLib != "" {
-		return nil, newValidationError([]string{fmt.Sprintf("%s: runtime.ort_lib cannot be set in a config file (a pull request could point it at a library it adds, which cvgate would load and run): pass --ort-lib PATH or set ORT_LIB", orNone(out.File))})
+		problems = append(problems, fmt.Sprintf("%s: runtime.ort_lib cannot be set in a config file (a pull request could point it at a library it adds, which cvgate would load and run): pass --ort-lib PATH or set ORT_LIB", orNone(out.File)))
+		cfg.Runtime.ORTLib = ""
 	}
 	if err := apply(&cfg, src.Inputs); err != nil {
-		return nil, newValidationError(splitJoined(err))
+		problems = append(problems, splitJoined(err)...)
 	}
 	if err := apply(&cfg, src.Flags); err != nil {
-		return nil, newValidationError(splitJoined(err))
+		problems = append(problems, splitJoined(err)...)
 	}
-	if err := cfg.Validate(); err != nil {
+	var ve *ValidationError
+	if err := cfg.Validate(); errors.As(err, &ve) {
+		for _, p := range ve.Problems {
+			problems = append(problems, locate(p, path, doc, cfg.Profile, src))
+		}
+	} else if err != nil {
 		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, newValidationError(problems)
 	}
 	canonicalAttacks(&cfg) // after Validate, whose errors quote the names as written
 	out.Config = cfg
 	return out, nil
 }
 
-func decodeFile(path string, raw []byte, base Config) (*fileShape, error) {
+// locate turns Validate's "key.path: problem" into "file:line: key.path: problem; the default is
+// X" when the file sets the key (or a profile in it does), and says which flag or input set it
+// otherwise, so that every problem names where to fix it.
+func locate(problem, file string, doc *yaml.Node, profile string, src Sources) string {
+	key, msg, ok := strings.Cut(problem, ": ")
+	if !ok {
+		return problem
+	}
+	path := strings.SplitN(key, "[", 2)[0] // segmentation.colors[0].rgb: the list's line
+	where := ""
+	if doc != nil {
+		if n := lookup(doc, path); n != nil {
+			where = fmt.Sprintf("%s:%d: ", file, n.Line)
+		}
+		if profiles := findKey(doc, "profiles"); where == "" && profile != "" && profiles != nil {
+			if p := findKey(profiles, profile); p != nil {
+				if n := lookup(p, path); n != nil {
+					where = fmt.Sprintf("%s:%d: ", file, n.Line)
+				}
+			}
+		}
+	}
+	if where == "" {
+		for _, s := range append(append([]Setting{}, src.Flags...), src.Inputs...) {
+			if s.Option.Key == path {
+				where = s.Source + ": "
+			}
+		}
+	}
+	out := where + key + ": " + msg
+	if def := defaultText(path); def != "" && !strings.Contains(msg, "unknown") {
+		out += "; the default is " + def
+	}
+	return out
+}
+
+// lookup finds the key node of a dotted key path in a YAML mapping. Keys may hold dots themselves
+// (thresholds.perf.baseline is the key "perf.baseline" under "thresholds"), so at each level the
+// longest key that starts the remaining path wins.
+func lookup(n *yaml.Node, path string) *yaml.Node {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	var best, bestValue *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		if (path == k || strings.HasPrefix(path, k+".")) && (best == nil || len(k) > len(best.Value)) {
+			best, bestValue = n.Content[i], n.Content[i+1]
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	if rest := strings.TrimPrefix(strings.TrimPrefix(path, best.Value), "."); rest != "" {
+		if deeper := lookup(bestValue, rest); deeper != nil {
+			return deeper
+		}
+		return nil
+	}
+	return best
+}
+
+// defaultText is the built-in default of a key path, as YAML would write it, or "" when it has
+// none worth showing (a mapping, an empty value).
+func defaultText(path string) string {
+	d := Defaults()
+	var root yaml.Node
+	if err := root.Encode(&d); err != nil {
+		return ""
+	}
+	v := valueOf(&root, path)
+	if v == nil || v.Kind == yaml.MappingNode || (v.Kind == yaml.ScalarNode && (v.Value == "" || v.Tag == "!!null")) {
+		return ""
+	}
+	v.Style = yaml.FlowStyle
+	b, err := yaml.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// valueOf is lookup's value node.
+func valueOf(n *yaml.Node, path string) *yaml.Node {
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := n.Content[i].Value
+		switch {
+		case path == k:
+			return n.Content[i+1]
+		case strings.HasPrefix(path, k+"."):
+			if v := valueOf(n.Content[i+1], strings.TrimPrefix(path, k+".")); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// decodedFile is the config file decoded: the Config plus named profiles, and the YAML tree that
+// problems are located in.
+type decodedFile struct {
+	fileShape
+	doc *yaml.Node
+}
+
+// decodeFile decodes the config file onto base. A file that is not a YAML mapping is an error;
+// unknown keys and values of the wrong type are problems returned beside what did decode, so
+// that Load reports them together with the values Validate rejects.
+func decodeFile(path string, raw []byte, base Config) (*decodedFile, []string, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(raw, &root); err != nil {
-		return nil, newValidationError([]string{fmt.Sprintf("%s: not valid YAML: %v", path, err)})
+		return nil, nil, newValidationError([]string{fmt.Sprintf("%s: not valid YAML: %v", path, err)})
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, newValidationError([]string{fmt.Sprintf("%s: the file is empty; it needs at least \"version: 1\"", path)})
+		return nil, nil, newValidationError([]string{fmt.Sprintf("%s: the file is empty; it needs at least \"version: 1\"", path)})
 	}
 	doc := root.Content[0]
 	if doc.Kind != yaml.MappingNode {
-		return nil, newValidationError([]string{fmt.Sprintf("%s: the top level must be a mapping of keys to values", path)})
+		return nil, nil, newValidationError([]string{fmt.Sprintf("%s: the top level must be a mapping of keys to values", path)})
 	}
 	var problems []string
 	seen := map[walked]bool{}
@@ -174,16 +305,18 @@ func decodeFile(path string, raw []byte, base Config) (*fileShape, error) {
 			problems = append(problems, unknownKeys(profiles.Content[i+1], reflect.TypeOf(Config{}), "profiles."+name, path, seen)...)
 		}
 	}
-	if len(problems) > 0 {
-		return nil, newValidationError(problems)
-	}
-	fc := fileShape{Config: base}
+	fc := decodedFile{fileShape: fileShape{Config: base}, doc: doc}
 	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	dec.KnownFields(true)
-	if err := dec.Decode(&fc); err != nil {
-		return nil, newValidationError(keyedYAMLErrors(path, doc, err))
+	// Unknown keys are reported above with their lines and suggestions; the rest still decodes.
+	dec.KnownFields(len(problems) == 0)
+	if err := dec.Decode(&fc.fileShape); err != nil {
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return nil, nil, newValidationError(append(problems, keyedYAMLErrors(path, doc, err)...))
+		}
+		problems = append(problems, keyedYAMLErrors(path, doc, err)...)
 	}
-	return &fc, nil
+	return &fc, problems, nil
 }
 
 func decodeOnto(base Config, raw []byte, path, prefix string) (Config, error) {
@@ -326,6 +459,10 @@ func findKey(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// Suggest returns the candidate closest to s when it is close enough to be a plausible typo (for
+// "did you mean" on flags and commands), else "".
+func Suggest(s string, candidates []string) string { return closest(s, candidates) }
+
 // closest returns the candidate with the smallest edit distance, if it is close enough to be a
 // plausible typo.
 func closest(s string, candidates []string) string {
@@ -416,13 +553,38 @@ func keyedYAMLErrors(path string, doc *yaml.Node, err error) []string {
 		if m := yamlLine.FindStringSubmatch(line); m != nil {
 			n, _ := strconv.Atoi(m[1])
 			if k, ok := keys[n]; ok {
-				out = append(out, fmt.Sprintf("%s:%d: %s: %s", path, n, k, m[2]))
+				out = append(out, fmt.Sprintf("%s:%d: %s: %s%s", path, n, k, m[2], typeFix(m[2])))
 				continue
 			}
 		}
 		out = append(out, path+": "+line)
 	}
 	return out
+}
+
+// typeFixes say what to write instead, by the Go type yaml could not decode a value into.
+var typeFixes = []struct{ into, fix string }{
+	{"into int", "a whole number"},
+	{"into uint", "a whole number of 0 or more"},
+	{"into float64", "a number"},
+	{"into bool", "true or false"},
+	{"into time.Duration", "a duration such as 90s or 10m"},
+	{"into []", "a list, e.g. [a, b]"},
+	{"into map", "a mapping of keys to values"},
+	{"into string", "a string (quote it)"},
+}
+
+// typeFix is "; write X" for a decoding error whose target type is known.
+func typeFix(msg string) string {
+	if !strings.Contains(msg, "cannot unmarshal") {
+		return ""
+	}
+	for _, f := range typeFixes {
+		if strings.Contains(msg, f.into) {
+			return "; write " + f.fix
+		}
+	}
+	return ""
 }
 
 func cleanYAMLError(err error) string {

@@ -3,6 +3,8 @@ package config
 import (
 	"flag"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,6 +22,9 @@ type Option struct {
 	List    bool     // repeatable / comma-separated
 	set     func(c *Config, v string) error
 }
+
+// presetNames are the preprocessing presets (internal/preprocess defines what each sets).
+var presetNames = []string{"imagenet", "inception", "unit", "raw", "yolo"}
 
 // Setting is one value given for an option by a flag or an input.
 type Setting struct {
@@ -75,6 +80,39 @@ func Options() []Option {
 				c.Seed = n
 				return nil
 			}},
+		// Common preprocessing, so that a first run needs no config file. The rest (resize, fit,
+		// center_crop, scale, layout, input/output names) is in the file's preprocess: section.
+		{Key: "preprocess.size", Flag: "size",
+			Usage: "model input size WxH (e.g. 224x224; one number for a square) when the model's height/width are dynamic and the images differ in size",
+			set: func(c *Config, v string) error {
+				w, h, err := parseSize(v)
+				c.Preprocess.Size = []int{w, h}
+				return err
+			}},
+		{Key: "preprocess.preset", Flag: "preset", Allowed: presetNames,
+			Usage: "preprocessing preset: size, crop, scale and mean/std of a known recipe",
+			set: func(c *Config, v string) error {
+				if !slices.Contains(presetNames, v) {
+					return fmt.Errorf("allowed values are %s", strings.Join(presetNames, ", "))
+				}
+				c.Preprocess.Preset = v
+				return nil
+			}},
+		{Key: "preprocess.mean", Flag: "mean",
+			Usage: "per-channel mean subtracted after scaling, 1 or 3 comma-separated values (e.g. 0.485,0.456,0.406)",
+			set:   func(c *Config, v string) error { return setFloats(&c.Preprocess.Mean, v) }},
+		{Key: "preprocess.std", Flag: "std",
+			Usage: "per-channel standard deviation divided by after the mean, 1 or 3 values (e.g. 0.229,0.224,0.225)",
+			set:   func(c *Config, v string) error { return setFloats(&c.Preprocess.Std, v) }},
+		{Key: "preprocess.color", Flag: "color", Allowed: []string{"gray", "rgb", "bgr"},
+			Usage: "channel order the model expects (default: from its channel count)",
+			set: func(c *Config, v string) error {
+				if v != "gray" && v != "rgb" && v != "bgr" {
+					return fmt.Errorf("allowed values are gray, rgb, bgr")
+				}
+				c.Preprocess.Color = v
+				return nil
+			}},
 		{Key: "runtime.threads", Flag: "threads", Input: "threads", Default: "0",
 			Usage: "ONNX Runtime intra-op threads (0: all cores)",
 			set:   func(c *Config, v string) error { return setInt(&c.Runtime.Threads, v) }},
@@ -126,6 +164,37 @@ func setInt(dst *int, v string) error {
 		return fmt.Errorf("not an integer: %q", v)
 	}
 	*dst = n
+	return nil
+}
+
+// parseSize reads "WxH" (or "W" for a square) as positive pixel counts.
+func parseSize(v string) (w, h int, err error) {
+	ws, hs, found := strings.Cut(strings.ToLower(strings.TrimSpace(v)), "x")
+	if !found {
+		hs = ws
+	}
+	w, err1 := strconv.Atoi(strings.TrimSpace(ws))
+	h, err2 := strconv.Atoi(strings.TrimSpace(hs))
+	if err1 != nil || err2 != nil || w <= 0 || h <= 0 {
+		return 0, 0, fmt.Errorf("%q is not a size: want WIDTHxHEIGHT in pixels, e.g. 224x224", v)
+	}
+	return w, h, nil
+}
+
+// setFloats reads comma-separated numbers.
+func setFloats(dst *[]float64, v string) error {
+	var out []float64
+	for _, f := range splitList(v) {
+		x, err := strconv.ParseFloat(f, 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Errorf("%q is not a number (want comma-separated values, e.g. 0.485,0.456,0.406)", f)
+		}
+		out = append(out, x)
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("no values: want 1 or 3 comma-separated numbers")
+	}
+	*dst = out
 	return nil
 }
 

@@ -67,7 +67,7 @@ func (c *Config) Validate() error {
 	v.check(r.MemoryMB >= 64 && r.MemoryMB <= 1<<18, "runtime.memory_mb", "must be between 64 and 262144, got %d", r.MemoryMB)
 
 	p := c.Preprocess
-	v.oneOf("preprocess.preset", p.Preset, "", "imagenet", "inception", "unit", "raw", "yolo")
+	v.oneOf("preprocess.preset", p.Preset, append([]string{""}, presetNames...)...)
 	if len(p.Size) > 0 {
 		v.check(len(p.Size) == 2 && p.Size[0] > 0 && p.Size[1] > 0 && p.Size[0] <= 8192 && p.Size[1] <= 8192,
 			"preprocess.size", "must be [width, height] with positive values, got %v", p.Size)
@@ -89,6 +89,9 @@ func (c *Config) Validate() error {
 
 	t := c.Thresholds
 	v.check(t.ModelLoad.MaxSizeMB >= 0, "thresholds.model.load.max_size_mb", "must not be negative")
+	for from, to := range t.ModelSignature.Renames {
+		v.check(from != "" && to != "", "thresholds.model.signature.renames", "names must not be empty, got %q: %q", from, to)
+	}
 	v.check(t.ModelNumerics.Tolerance >= 0, "thresholds.model.numerics.tolerance", "must not be negative")
 	v.share("thresholds.model.numerics.max_nan_share", t.ModelNumerics.MaxNaNShare)
 	for key, pattern := range t.ModelMetadata.Patterns {

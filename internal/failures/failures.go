@@ -16,7 +16,8 @@ import (
 	"strconv"
 
 	"golang.org/x/image/font"
-	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/font/gofont/goregular"
+	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 
 	"github.com/cvgate/cvgate/internal/confine"
@@ -37,6 +38,12 @@ type Case struct {
 	Perturbation string  // e.g. "gaussian_noise s3", "rotate:8", "" for clean
 	Severity     float64 // sort key: higher is worse (e.g. confidence of a wrong answer)
 	Note         string
+	// Baseline is the baseline model's answer, for cases that compare two models (regression
+	// flips): the tile shows the label, the candidate's answer and the baseline's.
+	Baseline string
+	// Sheet names the contact sheet the case goes on ("" for the main one, e.g. "flips to
+	// right" for a second), so that cases of different kinds are not mixed on one sheet.
+	Sheet string
 }
 
 // Exporter writes cases below Root/failures/<check>/, never through a symlink (see confine.Out).
@@ -90,8 +97,10 @@ func (x *Exporter) Export(check string, cases []Case, total int) (*report.Failur
 		return nil, fmt.Errorf("create failure index: %w", err)
 	}
 	w := csv.NewWriter(idx)
-	_ = w.Write([]string{"file", "source", "label", "predicted", "confidence", "check", "perturbation", "note"})
-	var tiles []tile
+	_ = w.Write([]string{"file", "source", "label", "predicted", "confidence", "check", "perturbation", "note", "baseline", "sheet"})
+	// One sheet per kind of case, the main one ("") first, each in severity order.
+	var sheetNames []string
+	tiles := map[string][]tile{}
 	for i, c := range sorted {
 		name := fmt.Sprintf("%03d_%s_as_%s.png", i+1, unsafeName.ReplaceAllString(c.Label, "_"), unsafeName.ReplaceAllString(c.Predicted, "_"))
 		img := c.Image
@@ -102,10 +111,13 @@ func (x *Exporter) Export(check string, cases []Case, total int) (*report.Failur
 			idx.Close()
 			return nil, err
 		}
-		_ = w.Write([]string{name, c.Path, c.Label, c.Predicted, strconv.FormatFloat(c.Confidence, 'f', 4, 64), check, c.Perturbation, c.Note})
-		caption := fmt.Sprintf("%s>%s %.2f", short(c.Label), short(c.Predicted), c.Confidence)
-		tiles = append(tiles, tile{img: c.Image, orig: c.Original, caption: caption})
+		_ = w.Write([]string{name, c.Path, c.Label, c.Predicted, strconv.FormatFloat(c.Confidence, 'f', 4, 64), check, c.Perturbation, c.Note, c.Baseline, c.Sheet})
+		if _, ok := tiles[c.Sheet]; !ok {
+			sheetNames = append(sheetNames, c.Sheet)
+		}
+		tiles[c.Sheet] = append(tiles[c.Sheet], tile{img: c.Image, orig: c.Original, caption: captionOf(c)})
 	}
+	sort.SliceStable(sheetNames, func(i, j int) bool { return sheetNames[i] == "" && sheetNames[j] != "" })
 	w.Flush()
 	if err := w.Error(); err != nil {
 		idx.Close()
@@ -114,17 +126,56 @@ func (x *Exporter) Export(check string, cases []Case, total int) (*report.Failur
 	if err := idx.Close(); err != nil {
 		return nil, fmt.Errorf("write failure index: %w", err)
 	}
-	sheet := contactSheet(tiles, max(x.Columns, 1))
-	if err := writePNG(out, filepath.Join(dir, "contact_sheet.png"), sheet); err != nil {
+	f := &report.Failures{Dir: relDir, Index: relDir + "/index.csv", Count: len(sorted), Total: max(total, len(sorted))}
+	face, err := captionFace()
+	if err != nil {
 		return nil, err
 	}
-	return &report.Failures{
-		Dir:          relDir,
-		Index:        relDir + "/index.csv",
-		ContactSheet: relDir + "/contact_sheet.png",
-		Count:        len(sorted),
-		Total:        max(total, len(sorted)),
-	}, nil
+	for i, name := range sheetNames {
+		// The first sheet (the main kind, else the most severe case's) is contact_sheet.png, as
+		// for every check; the others are named after their kind.
+		file := "contact_sheet.png"
+		if i > 0 {
+			file = "contact_sheet_" + unsafeName.ReplaceAllString(name, "_") + ".png"
+		}
+		if err := writePNG(out, filepath.Join(dir, file), contactSheet(tiles[name], max(x.Columns, 1), face)); err != nil {
+			return nil, err
+		}
+		if f.ContactSheet == "" {
+			f.ContactSheet = relDir + "/" + file
+		}
+		if len(sheetNames) > 1 {
+			title := name
+			if title == "" {
+				title = "failures"
+			}
+			f.Sheets = append(f.Sheets, report.FailureSheet{Title: title, Path: relDir + "/" + file, Count: len(tiles[name])})
+		}
+	}
+	return f, nil
+}
+
+// captionOf is a tile's caption, one short line each: the label, the model's answer with its
+// confidence, and the baseline's answer when the case compares two models.
+func captionOf(c Case) []captionLine {
+	lines := []captionLine{{text: "label " + short(c.Label), ink: inkText}}
+	ink := inkWrong
+	if c.Predicted == c.Label {
+		ink = inkRight
+	}
+	said := "model"
+	if c.Baseline != "" {
+		said = "candidate"
+	}
+	lines = append(lines, captionLine{text: fmt.Sprintf("%s %s %.2f", said, short(c.Predicted), c.Confidence), ink: ink})
+	if c.Baseline != "" {
+		ink := inkWrong
+		if c.Baseline == c.Label {
+			ink = inkRight
+		}
+		lines = append(lines, captionLine{text: "baseline " + short(c.Baseline), ink: ink})
+	}
+	return lines
 }
 
 func short(s string) string {
@@ -176,7 +227,40 @@ func sideBySide(orig, changed *imaging.Image) *imaging.Image {
 
 type tile struct {
 	img, orig *imaging.Image
-	caption   string
+	caption   []captionLine
+}
+
+// captionLine is one line under a tile, in the colour of what it says.
+type captionLine struct {
+	text string
+	ink  color.RGBA
+}
+
+// Caption colours: plain text, a wrong answer, a right one (dark enough on white for print).
+var (
+	inkText  = color.RGBA{36, 41, 47, 255}
+	inkWrong = color.RGBA{190, 20, 30, 255}
+	inkRight = color.RGBA{20, 120, 50, 255}
+)
+
+// sheetPad is the space around each cell of a contact sheet.
+const sheetPad = 6
+
+// captionSize is the caption font size in pixels: legible beside the tiles at 100% (the old 7 px
+// bitmap font was not).
+const captionSize = 13
+
+// captionFace is the caption font: Go Regular (BSD-licensed, shipped with golang.org/x/image).
+func captionFace() (font.Face, error) {
+	f, err := opentype.Parse(goregular.TTF)
+	if err != nil {
+		return nil, fmt.Errorf("read the caption font: %w", err)
+	}
+	face, err := opentype.NewFace(f, &opentype.FaceOptions{Size: captionSize, DPI: 72, Hinting: font.HintingFull})
+	if err != nil {
+		return nil, fmt.Errorf("read the caption font: %w", err)
+	}
+	return face, nil
 }
 
 // Tile bounds of the contact sheet: a tile is scaled up (nearest neighbour, so that small images
@@ -187,10 +271,13 @@ const (
 	maxTile = 256
 )
 
-// contactSheet lays tiles out in a grid of bounded cells, each with a caption
-// "label>predicted confidence". Its size is at most columns x rows cells of maxTile pixels.
-func contactSheet(tiles []tile, cols int) image.Image {
-	const capH, pad = 14, 4
+// contactSheet lays tiles out in a grid of bounded cells, each with its caption lines below.
+// Its size is at most columns x rows cells of maxTile pixels (captions of short() names widen a
+// cell to a bounded width).
+func contactSheet(tiles []tile, cols int, face font.Face) image.Image {
+	const pad = sheetPad
+	lineH := face.Metrics().Height.Ceil() + 1
+	lines := 0
 	cellW, cellH := 0, 0
 	scaled := make([]image.Image, len(tiles))
 	for i, t := range tiles {
@@ -201,23 +288,29 @@ func contactSheet(tiles []tile, cols int) image.Image {
 		w, h := tileSize(img.Width, img.Height)
 		s := resize(img.ToRGB(), w, h)
 		scaled[i] = s
-		cellW = max(cellW, s.Bounds().Dx(), 7*len(t.caption)+2)
+		cellW = max(cellW, s.Bounds().Dx())
+		for _, l := range t.caption {
+			cellW = max(cellW, font.MeasureString(face, l.text).Ceil()+2)
+		}
 		cellH = max(cellH, s.Bounds().Dy())
+		lines = max(lines, len(t.caption))
 	}
+	capH := lines*lineH + 2
 	cols = min(cols, len(tiles))
 	rows := (len(tiles) + cols - 1) / cols
 	W := cols*(cellW+pad) + pad
 	H := rows*(cellH+capH+pad) + pad
 	sheet := image.NewRGBA(image.Rect(0, 0, W, H))
 	draw.Draw(sheet, sheet.Bounds(), &image.Uniform{color.RGBA{255, 255, 255, 255}}, image.Point{}, draw.Src)
-	face := basicfont.Face7x13
+	ascent := face.Metrics().Ascent.Ceil()
 	for i, s := range scaled {
 		x0 := pad + (i%cols)*(cellW+pad)
 		y0 := pad + (i/cols)*(cellH+capH+pad)
 		draw.Draw(sheet, image.Rect(x0, y0, x0+s.Bounds().Dx(), y0+s.Bounds().Dy()), s, image.Point{}, draw.Src)
-		d := font.Drawer{Dst: sheet, Src: image.NewUniform(color.RGBA{200, 0, 0, 255}), Face: face,
-			Dot: fixed.P(x0, y0+cellH+capH-3)}
-		d.DrawString(tiles[i].caption)
+		for j, l := range tiles[i].caption {
+			d := font.Drawer{Dst: sheet, Src: image.NewUniform(l.ink), Face: face, Dot: fixed.P(x0+1, y0+cellH+2+j*lineH+ascent)}
+			d.DrawString(l.text)
+		}
 	}
 	return sheet
 }

@@ -1,6 +1,7 @@
 package failures
 
 import (
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -64,7 +65,8 @@ func TestContactSheetBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Width > 8*(maxTile+4)+4 || cfg.Height > maxTile+14+8 {
+	// Two caption lines (label, answer) of at most 20 pixels each.
+	if cfg.Width > 8*(maxTile+sheetPad)+sheetPad || cfg.Height > maxTile+2*20+2+2*sheetPad {
 		t.Errorf("contact sheet is %dx%d, want at most one row of eight %d-pixel cells", cfg.Width, cfg.Height, maxTile)
 	}
 }
@@ -137,5 +139,51 @@ func TestExportWritesCases(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); err == nil {
 		t.Error("a stale case of an earlier run is still there")
+	}
+}
+
+// TestFlipSheets: cases that compare two models carry the baseline's answer on their tile, and
+// cases of different kinds (flips to wrong, flips to right) go on separate sheets, the most
+// severe kind on contact_sheet.png.
+func TestFlipSheets(t *testing.T) {
+	out := t.TempDir()
+	x := &Exporter{Root: out, MaxPerCheck: 8, Columns: 4}
+	cases := []Case{
+		{Image: gray(28, 28), Path: "a.png", Label: "3", Predicted: "5", Baseline: "3", Confidence: 0.9, Severity: 1.9, Sheet: "flips to wrong"},
+		{Image: gray(28, 28), Path: "b.png", Label: "7", Predicted: "7", Baseline: "1", Confidence: 0.8, Severity: 0.8, Sheet: "flips to right"},
+		{Image: gray(28, 28), Path: "c.png", Label: "2", Predicted: "2", Baseline: "8", Confidence: 0.7, Severity: 0.7, Sheet: "flips to right"},
+	}
+	f, err := x.Export("perf.baseline", cases, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"flips to wrong 1 failures/perf.baseline/contact_sheet.png", "flips to right 2 failures/perf.baseline/contact_sheet_flips_to_right.png"}
+	var got []string
+	for _, s := range f.Sheets {
+		got = append(got, fmt.Sprintf("%s %d %s", s.Title, s.Count, s.Path))
+	}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") || f.ContactSheet != "failures/perf.baseline/contact_sheet.png" {
+		t.Errorf("sheets %q (main %s), want %q", got, f.ContactSheet, want)
+	}
+	for _, s := range f.Sheets {
+		r, err := os.Open(filepath.Join(out, filepath.FromSlash(s.Path)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := png.DecodeConfig(r)
+		r.Close()
+		// A 112-pixel tile and three caption lines of a 13-pixel font.
+		if err != nil || cfg.Height < 112+3*13 {
+			t.Errorf("%s: %v, %dx%d: no room for three caption lines", s.Path, err, cfg.Width, cfg.Height)
+		}
+	}
+	idx, err := os.ReadFile(filepath.Join(out, "failures", "perf.baseline", "index.csv"))
+	if err != nil || !strings.Contains(string(idx), ",baseline,sheet\n") || !strings.Contains(string(idx), ",3,flips to wrong\n") {
+		t.Errorf("index.csv lacks the baseline's answer and the sheet: %v\n%s", err, idx)
+	}
+	caption := captionOf(cases[0])
+	if len(caption) != 3 || caption[0].text != "label 3" || caption[1].text != "candidate 5 0.90" || caption[1].ink != inkWrong ||
+		caption[2].text != "baseline 3" || caption[2].ink != inkRight {
+		t.Errorf("caption %+v", caption)
 	}
 }

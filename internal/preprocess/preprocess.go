@@ -52,9 +52,26 @@ type Spec struct {
 	cache *tapsCache
 }
 
+// DataSizes describes the image sizes of the data set a model will be fed.
+type DataSizes struct {
+	// Width and Height are the size every image has, or 0 when the sizes differ or are unknown.
+	Width, Height int
+	// Distinct is how many different sizes there are (0: unknown); Examples names a few, e.g.
+	// "28x28".
+	Distinct int
+	Examples []string
+}
+
 // Resolve builds the Spec for a model input from the config. Anything the config leaves unset is
 // inferred from the input shape when unambiguous; otherwise the error says which key to set.
 func Resolve(c config.Preprocess, in onnx.TensorInfo) (Spec, error) {
+	return ResolveForData(c, in, DataSizes{})
+}
+
+// ResolveForData is Resolve for a known data set: when the model's height and width are dynamic
+// and neither the config nor a preset sets them, the one size every image has is used (and the
+// report says it was inferred); only mixed sizes need preprocess.size.
+func ResolveForData(c config.Preprocess, in onnx.TensorInfo, data DataSizes) (Spec, error) {
 	s := Spec{DType: in.DType, Filter: Bilinear, cache: &tapsCache{}}
 	var notes []string
 	fail := func(format string, args ...any) (Spec, error) {
@@ -124,8 +141,14 @@ func Resolve(c config.Preprocess, in onnx.TensorInfo) (Spec, error) {
 		s.Width, s.Height = int(w), int(h)
 	case preset.size > 0:
 		s.Width, s.Height = preset.size, preset.size
+	case data.Width > 0 && data.Height > 0:
+		s.Width, s.Height = data.Width, data.Height
+		notes = append(notes, fmt.Sprintf("size %dx%d inferred from the data (every image is %dx%d; the model's height and width are dynamic)", s.Width, s.Height, s.Width, s.Height))
+	case data.Distinct > 1:
+		return fail("the image height/width are dynamic and the images have %d different sizes (%s): set preprocess.size [width, height] or pass --size WxH",
+			data.Distinct, strings.Join(data.Examples, ", "))
 	default:
-		return fail("the image height/width are dynamic; set preprocess.size [width, height]")
+		return fail("the image height/width are dynamic; set preprocess.size [width, height] or pass --size WxH")
 	}
 
 	switch c.Color {

@@ -1,6 +1,7 @@
 package preprocess
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -240,5 +241,73 @@ func TestCheckChannels(t *testing.T) {
 				t.Errorf("CheckChannels(%d) = %v, want an error saying %q", tt.channels, err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestResolveForData: dynamic height and width take the one size every image of the data has (and
+// the source says so); a size from the config, the model or a preset comes first; mixed sizes
+// still need preprocess.size, and the error lists them.
+func TestResolveForData(t *testing.T) {
+	f32 := onnx.Float32
+	uniform := DataSizes{Width: 192, Height: 48, Distinct: 1, Examples: []string{"192x48"}}
+	mixed := DataSizes{Distinct: 2, Examples: []string{"28x28", "32x32"}}
+	tests := []struct {
+		name       string
+		cfg        config.Preprocess
+		in         onnx.TensorInfo
+		data       DataSizes
+		w, h       int
+		wantSource string
+		wantErr    []string
+	}{
+		{name: "uniform data fills dynamic dims", in: input(f32, -1, 1, -1, -1), data: uniform, w: 192, h: 48,
+			wantSource: "size 192x48 inferred from the data (every image is 192x48"},
+		{name: "dynamic flat input", in: input(f32, -1, -1), data: uniform, w: 192, h: 48, wantSource: "inferred from the data"},
+		{name: "the model's fixed size wins", in: input(f32, -1, 1, 28, 28), data: uniform, w: 28, h: 28},
+		{name: "the config wins", cfg: config.Preprocess{Size: []int{64, 32}}, in: input(f32, -1, 1, -1, -1), data: uniform, w: 64, h: 32, wantSource: "size 64x32 from config"},
+		{name: "a preset wins", cfg: config.Preprocess{Preset: "imagenet"}, in: input(f32, -1, 3, -1, -1), data: uniform, w: 224, h: 224},
+		{name: "mixed sizes", in: input(f32, -1, 1, -1, -1), data: mixed, wantErr: []string{"2 different sizes (28x28, 32x32)", "preprocess.size", "--size WxH"}},
+		{name: "no data known", in: input(f32, -1, 1, -1, -1), wantErr: []string{"dynamic", "--size WxH"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := ResolveForData(tt.cfg, tt.in, tt.data)
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("resolved %s; want an error", s.Describe())
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not mention %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Width != tt.w || s.Height != tt.h {
+				t.Errorf("size %dx%d, want %dx%d", s.Width, s.Height, tt.w, tt.h)
+			}
+			if !strings.Contains(s.Source, tt.wantSource) {
+				t.Errorf("source %q lacks %q", s.Source, tt.wantSource)
+			}
+			if tt.wantSource == "" && strings.Contains(s.Source, "from the data") {
+				t.Errorf("source %q claims the data decided", s.Source)
+			}
+		})
+	}
+}
+
+// TestEffectiveMatchesPreprocess: what `cvgate config` prints for an unset resize and pad value
+// is what Resolve does with them.
+func TestEffectiveMatchesPreprocess(t *testing.T) {
+	s := mustResolve(t, config.Preprocess{}, input(onnx.Float32, -1, 1, 28, 28))
+	if got := config.UnsetMeaning("preprocess.resize"); got != string(s.Filter) {
+		t.Errorf("cvgate config says resize %q, Resolve uses %q", got, s.Filter)
+	}
+	lb := mustResolve(t, config.Preprocess{Fit: "letterbox"}, input(onnx.Float32, -1, 3, 64, 64))
+	if got := config.UnsetMeaning("preprocess.pad_value"); got != strconv.FormatFloat(lb.PadValue, 'g', -1, 64) {
+		t.Errorf("cvgate config says pad_value %q, Resolve uses %g", got, lb.PadValue)
 	}
 }

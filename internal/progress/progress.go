@@ -30,7 +30,13 @@ type Reporter struct {
 	done      int
 	started   time.Time
 	lastPrint time.Time
+	stop      chan struct{} // ends the current phase's heartbeat
 }
+
+// heartbeat is how often a log checks whether a phase has been silent for the reporting
+// interval: a check that reports no progress of its own (an attack, a sweep) still gets a line
+// every few seconds.
+const heartbeat = time.Second
 
 // New returns a reporter writing to w; terminal selects the redrawn bar. now may be nil.
 func New(w io.Writer, terminal bool, now func() time.Time) *Reporter {
@@ -48,6 +54,53 @@ func (r *Reporter) Start(name string, total int) {
 	r.started, r.lastPrint = r.now(), r.now()
 	if r.terminal {
 		r.draw()
+		return
+	}
+	r.stopHeartbeat()
+	stop := make(chan struct{})
+	r.stop = stop
+	go func() {
+		t := time.NewTicker(heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				r.Tick()
+			}
+		}
+	}()
+}
+
+// Tick prints a line for the current phase when nothing was printed for the reporting interval
+// (logs only). The heartbeat calls it every second.
+func (r *Reporter) Tick() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.terminal || r.name == "" {
+		return
+	}
+	now := r.now()
+	if now.Sub(r.lastPrint) < r.every {
+		return
+	}
+	r.lastPrint = now
+	elapsed := now.Sub(r.started).Seconds()
+	switch {
+	case r.total > 0:
+		fmt.Fprintf(r.w, "cvgate: %s %d/%d (%.0f s)\n", r.name, min(r.done, r.total), r.total, elapsed)
+	case r.done > 0:
+		fmt.Fprintf(r.w, "cvgate: %s %d done (%.0f s)\n", r.name, r.done, elapsed)
+	default:
+		fmt.Fprintf(r.w, "cvgate: %s running (%.0f s)\n", r.name, elapsed)
+	}
+}
+
+func (r *Reporter) stopHeartbeat() {
+	if r.stop != nil {
+		close(r.stop)
+		r.stop = nil
 	}
 }
 
@@ -85,7 +138,9 @@ func (r *Reporter) Add(n int) {
 func (r *Reporter) Done() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.stopHeartbeat()
 	elapsed := r.now().Sub(r.started).Seconds()
+	defer func() { r.name = "" }()
 	if r.terminal {
 		fmt.Fprintf(r.w, "\r\033[K✓ %s (%.1fs)\n", r.name, elapsed)
 		return

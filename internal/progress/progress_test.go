@@ -30,3 +30,24 @@ func TestNoCommandsFromInput(t *testing.T) {
 		}
 	}
 }
+
+// TestHeartbeat: in a log, a phase that reports no progress of its own (an attack) still gets a
+// line every reporting interval, and none more often; a finished phase is quiet.
+func TestHeartbeat(t *testing.T) {
+	var out bytes.Buffer
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	r := progress.New(&out, false, now)
+	r.Start("robust.adversarial", 0)
+	for i := 0; i < 12; i++ { // 12 s of silence, looked at every second
+		clock = clock.Add(time.Second)
+		r.Tick()
+	}
+	r.Done()
+	clock = clock.Add(10 * time.Second)
+	r.Tick()
+	want := "cvgate: robust.adversarial running (5 s)\ncvgate: robust.adversarial running (10 s)\ncvgate: robust.adversarial done in 12.0s\n"
+	if got := out.String(); got != want {
+		t.Errorf("log:\n%s\nwant:\n%s", got, want)
+	}
+}

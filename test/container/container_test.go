@@ -311,7 +311,7 @@ func TestContainerAction(t *testing.T) {
 		}
 		var ours []githubtest.Comment
 		for _, c := range srv.Comments(prNumber) {
-			if strings.Contains(c.Body, "cvgate: PASS") {
+			if strings.Contains(c.Body, "cvgate PASS") {
 				ours = append(ours, c)
 			}
 		}
@@ -364,7 +364,7 @@ func TestContainerAction(t *testing.T) {
 		if !strings.Contains(res.stdout, "::error file=models/m.onnx") {
 			t.Errorf("no error annotation on the model file:\n%s", res.stdout)
 		}
-		if res.outputs["verdict"] != "fail" || !strings.Contains(res.summary, "cvgate: FAIL") {
+		if res.outputs["verdict"] != "fail" || !strings.Contains(res.summary, "cvgate FAIL") {
 			t.Errorf("outputs %v, summary %.200s", res.outputs, res.summary)
 		}
 	})
