@@ -354,3 +354,19 @@ func allItems(n int) []int {
 	}
 	return out
 }
+
+// Evaluation is the task's score of a memoized pass (cvgate compare ranks candidates by it).
+func (e *Env) Evaluation(p *Predictions) task.Evaluation { return e.evaluate(p) }
+
+// PairedTaskDifference is the paired image-level bootstrap of a.Score - b.Score over the same
+// images, with its two-sided bootstrap p-value (twice the smaller share of draws on either side of
+// zero, corrected so that it is never 0).
+func PairedTaskDifference(a, b task.Evaluation, resamples int, seed uint64, alpha float64) (stats.Interval, float64) {
+	o := bootstrapOpts(resamples, seed, alpha)
+	pr := pairedDeltas(a, b, o, 0, 0)
+	n := float64(pr.draws)
+	// probBeyond at tolerance 0 is the share of draws with a < b.
+	below := pr.probBeyond * n
+	p := 2 * (math.Min(below, n-below) + 1) / (n + 1)
+	return pr.diff, math.Min(p, 1)
+}

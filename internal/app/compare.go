@@ -25,6 +25,7 @@ const (
 // compareOptions are the flags of `cvgate compare` beyond those of check: what "best" means.
 type compareOptions struct {
 	objective       string
+	headline        string // the task's headline metric, for detection and segmentation
 	maxLatencyRatio float64
 	requires        requirements
 }
@@ -192,7 +193,11 @@ func (o *compareOptions) rank(ctx context.Context, r *report.Report, envs []*che
 		return nil
 	}
 	first := loaded[0].env
-	if first.Data.Classes == nil {
+	if first.Task != nil {
+		// Detection and segmentation rank by their headline metric (COCO mAP, mIoU).
+		o.objective = first.Evaluation(loaded[0].preds).Headline().Key
+		o.headline = first.Evaluation(loaded[0].preds).Headline().Name
+	} else if first.Data.Classes == nil {
 		return errors.New("compare needs labelled images: the data has no labels")
 	}
 	if err := o.measureLatency(ctx, first, loaded); err != nil {
@@ -253,6 +258,9 @@ func (o *compareOptions) describe() string {
 }
 
 func (o *compareOptions) objectiveName() string {
+	if o.headline != "" {
+		return o.headline
+	}
 	if o.objective == objectiveMacroF1 {
 		return "macro F1"
 	}
@@ -321,6 +329,20 @@ func msFigure(v float64) string { return strconv.FormatFloat(v, 'g', 3, 64) + " 
 
 // score computes the objective on the clean predictions.
 func (o *compareOptions) score(c *candidate, env *checks.Env) error {
+	if env.Task != nil {
+		ev := env.Evaluation(c.preds)
+		h := ev.Headline()
+		cfg := env.Config.Thresholds.PerfMetrics
+		iv, err := stats.BootstrapIndices(ev.Len(), ev.Score, stats.BootstrapOptions{Resamples: min(max(cfg.Bootstrap, 200), 1000), Seed: env.Config.Seed})
+		if err != nil {
+			return err
+		}
+		m := c.row.Metrics
+		m["images"] = float64(ev.Len())
+		m[h.Key], m[h.Key+"_low"], m[h.Key+"_high"] = round6(iv.Estimate), round6(iv.Lo), round6(iv.Hi)
+		c.row.Score = m[h.Key]
+		return nil
+	}
 	truth, pred := labelsAndPredictions(env, c.preds)
 	correct := 0
 	n := 0
@@ -463,6 +485,13 @@ func (o *compareOptions) pairs(env *checks.Env, set [][2]*candidate) ([]report.C
 	for _, ab := range set {
 		a, b := ab[0], ab[1]
 		if a.preds == nil || b.preds == nil {
+			continue
+		}
+		if env.Task != nil {
+			diff, p := checks.PairedTaskDifference(env.Evaluation(a.preds), env.Evaluation(b.preds), cfg.Bootstrap, env.Config.Seed, cfg.Alpha)
+			out = append(out, report.ComparisonPair{A: a.row.Model, B: b.row.Model, Metric: o.objective,
+				Diff: round6(diff.Estimate), DiffLow: round6(diff.Lo), DiffHigh: round6(diff.Hi), PValue: round6(p)})
+			ps = append(ps, p)
 			continue
 		}
 		truth, predA := labelsAndPredictions(env, a.preds)

@@ -199,3 +199,21 @@ func TestDetectionDrift(t *testing.T) {
 		t.Errorf("drift.predictions %s, want fail", st)
 	}
 }
+
+// TestCompareDetectors: compare ranks detectors by COCO mAP and tells a real gap from a tie.
+func TestCompareDetectors(t *testing.T) {
+	h := newHarness(t)
+	cfg := writeConfig(t, h, "det.yml", fixtureRule)
+	code, _, stderr := h.run("compare", "--quiet", "--config", cfg, "--model", h.testdata("det/det_weak_yolov8.onnx"), "--model", h.testdata("det/det_yolov8.onnx"),
+		"--data", h.testdata("det/images"), "--annotations", h.testdata("det/instances_val.json"), "--checks", "perf.metrics", "--out", "cmp")
+	if code == ExitCannotRun {
+		t.Fatalf("exit 2: %s", stderr)
+	}
+	c := h.report("cmp").Comparison
+	if c == nil || c.Metric != "map" || !strings.HasSuffix(c.Best, "det_yolov8.onnx") {
+		t.Fatalf("comparison %+v: want det_yolov8 best by mAP", c)
+	}
+	if len(c.Pairs) != 1 || !c.Pairs[0].Significant || c.Pairs[0].Diff < 0.2 {
+		t.Errorf("pairs %+v: want a significant gap of about 0.33 mAP", c.Pairs)
+	}
+}
