@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -243,16 +244,29 @@ func runAction(t *testing.T, srv *githubtest.Server, w *workspace, payload strin
 	return res
 }
 
-var rowRE = regexp.MustCompile("^\\| `([a-z.]+)` +\\| \\S+ (pass|warn|fail|error|skip) +\\|")
+var rowRE = regexp.MustCompile("^\\| (\\S+) +\\| `([a-z.]+)` +\\|")
 
-// rows reads the results table of a one-model markdown report as "id status" lines.
+// rows reads the check tables of a one-model markdown report (the not-passing table and the
+// folded passed/skipped one) as sorted "id status" lines; the status comes from the row's icon,
+// mapped back through the report package's own icons so the test follows the layout.
 func rows(md string) []string {
+	byIcon := map[string]string{}
+	for _, s := range []report.Status{report.StatusPass, report.StatusWarn, report.StatusFail, report.StatusError, report.StatusSkip} {
+		byIcon[report.StatusIcon(s)] = string(s)
+	}
 	var out []string
 	for _, line := range strings.Split(md, "\n") {
-		if m := rowRE.FindStringSubmatch(line); m != nil {
-			out = append(out, m[1]+" "+m[2])
+		m := rowRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
 		}
+		status, ok := byIcon[m[1]]
+		if !ok {
+			status = "unknown-icon:" + m[1]
+		}
+		out = append(out, m[2]+" "+status)
 	}
+	sort.Strings(out)
 	return out
 }
 
@@ -261,6 +275,7 @@ func reportRows(r *report.Report) []string {
 	for _, res := range r.Targets[0].Results {
 		out = append(out, res.ID+" "+string(res.Status))
 	}
+	sort.Strings(out)
 	return out
 }
 
