@@ -2,6 +2,8 @@ package guard
 
 import (
 	"context"
+	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -11,6 +13,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/cvgate/cvgate/internal/imaging"
+	"github.com/cvgate/cvgate/internal/onnx"
+	"github.com/cvgate/cvgate/internal/testutil/ortlib"
 )
 
 // BenchmarkGuardedOverhead runs the original and the guarded model alternately on the same batch
@@ -140,7 +144,9 @@ func threadCPU(b *testing.B) time.Duration {
 func (t *timedSession) destroy() {
 	t.s.Destroy()
 	for _, v := range append(t.in, t.outs...) {
-		v.Destroy()
+		if v != nil {
+			v.Destroy()
+		}
 	}
 }
 
@@ -162,4 +168,101 @@ func BenchmarkBuild(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkGuardedOverheadFile is BenchmarkGuardedOverhead for any model and its guarded form,
+// named by CVGATE_GUARD_BENCH_MODEL and CVGATE_GUARD_BENCH_GUARDED (the output of `cvgate guard
+// build`), for a model of ordinary size, which the test fixtures lack:
+//
+//	CVGATE_GUARD_BENCH_MODEL=m.onnx CVGATE_GUARD_BENCH_GUARDED=guard/model.guarded.onnx \
+//	  go test ./internal/guard -run - -bench GuardedOverheadFile
+//
+// The input is seeded noise of the model's input shape (a dynamic batch becomes the benchmark's
+// batch): the cost of dense layers and of the guard's arithmetic does not depend on the pixels.
+func BenchmarkGuardedOverheadFile(b *testing.B) {
+	orig, guarded := os.Getenv("CVGATE_GUARD_BENCH_MODEL"), os.Getenv("CVGATE_GUARD_BENCH_GUARDED")
+	if orig == "" || guarded == "" {
+		b.Skip("set CVGATE_GUARD_BENCH_MODEL and CVGATE_GUARD_BENCH_GUARDED")
+	}
+	rt := ortlib.Runtime(b)
+	m, err := onnx.Open(rt, orig, onnx.Options{Threads: 1}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	input, output, dims := m.Input.Name, m.Output.Name, m.Input.Shape
+	m.Close()
+	for _, batch := range []int{1, 16} {
+		b.Run("batch"+itoa(batch), func(b *testing.B) {
+			shape := make([]int64, len(dims))
+			n := int64(1)
+			for i, d := range dims {
+				shape[i] = d
+				if d <= 0 {
+					shape[i] = int64(batch)
+					if i > 0 {
+						shape[i] = 1
+					}
+				}
+				n *= shape[i]
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			data := make([]float32, n)
+			for i := range data {
+				data[i] = rng.Float32()
+			}
+			o := newFileSession(b, orig, input, []string{output}, shape, data)
+			defer o.destroy()
+			g := newFileSession(b, guarded, input, []string{output, OutputScore, OutputReject}, shape, data)
+			defer g.destroy()
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			o.run(b)
+			g.run(b)
+			var co, cg, to, tg time.Duration
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				first, second := o, g
+				if i%2 == 1 {
+					first, second = g, o
+				}
+				w1, c1 := first.run(b)
+				w2, c2 := second.run(b)
+				if first == o {
+					to, co, tg, cg = to+w1, co+c1, tg+w2, cg+c2
+				} else {
+					tg, cg, to, co = tg+w1, cg+c1, to+w2, co+c2
+				}
+			}
+			imgs := float64(b.N) * float64(shape[0])
+			b.ReportMetric(float64(co.Nanoseconds())/imgs, "cpu-ns/img-original")
+			b.ReportMetric(float64(cg.Nanoseconds())/imgs, "cpu-ns/img-guarded")
+			b.ReportMetric(float64(cg)/float64(co), "cpu-ratio")
+			b.ReportMetric(float64(tg)/float64(to), "wall-ratio")
+		})
+	}
+}
+
+// newFileSession is newTimedSession for any float32 input, its outputs allocated by ONNX Runtime.
+func newFileSession(b *testing.B, path, input string, outputs []string, shape []int64, data []float32) *timedSession {
+	b.Helper()
+	so, err := ort.NewSessionOptions()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer so.Destroy()
+	if err := so.SetIntraOpNumThreads(1); err != nil {
+		b.Fatal(err)
+	}
+	if err := so.SetInterOpNumThreads(1); err != nil {
+		b.Fatal(err)
+	}
+	s, err := ort.NewDynamicAdvancedSession(path, []string{input}, outputs, so)
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := ort.NewTensor(ort.NewShape(shape...), data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &timedSession{s: s, in: []ort.Value{in}, outs: make([]ort.Value, len(outputs))}
 }

@@ -219,6 +219,10 @@ func Build(obs *Observations, opts BuildOptions) (*Guard, error) {
 	return g, nil
 }
 
+// minScoreSpread is the smallest spread, relative to the mean's size, of a score the combined
+// score standardizes: about a thousand float32 steps.
+const minScoreSpread = 1e-4
+
 // fitCombined standardizes the energy and the log distance on the fit images.
 func fitCombined(g *Guard, fit *Observations) (*Combined, error) {
 	// Score the fit images with the two scores alone (Combined is not set yet).
@@ -234,8 +238,17 @@ func fitCombined(g *Guard, fit *Observations) (*Combined, error) {
 	c := &Combined{}
 	c.EnergyMean, c.EnergySD = meanSD(es)
 	c.LogMahalanobisMean, c.LogMahalanobisSD = meanSD(ms)
-	if !(c.EnergySD > 0 && c.LogMahalanobisSD > 0) {
-		return nil, errors.New("a score does not vary over the reference images")
+	// The guarded graph computes in float32: a score whose spread over the reference images is
+	// within a few thousand float32 steps of its mean carries no information the graph can
+	// reproduce (a model with nearly constant logits has a constant energy), and standardizing
+	// it would turn float32 rounding into the combined score.
+	for _, s := range []struct {
+		name     string
+		mean, sd float64
+	}{{"energy", c.EnergyMean, c.EnergySD}, {"log Mahalanobis distance", c.LogMahalanobisMean, c.LogMahalanobisSD}} {
+		if !(s.sd > minScoreSpread*math.Max(1, math.Abs(s.mean))) {
+			return nil, fmt.Errorf("the %s barely varies over the reference images (sd %.3g around %.4g), so it separates nothing", s.name, s.sd, s.mean)
+		}
 	}
 	return c, nil
 }

@@ -95,17 +95,16 @@ func (gd *Guard) Additions(g *onnxgraph.Graph) (onnxgraph.Additions, error) {
 	case ScoreMahalanobis:
 		b.nodeNamed("Sub", []string{maha1p, b.scalar("one_more", 1)}, OutputScore)
 	case ScoreCombined:
-		// (-lse - em)/es + (log(1+m) - lm)/ls = lse*(-1/es) + log(1+m)*(1/ls) + offset.
+		// (-lse - em)/es + (log(1+m) - lm)/ls, each mean subtracted before its scale: folding
+		// the means into one offset (lse*(-1/es) + ... + offset) cancels catastrophically in
+		// float32 when a score barely varies over the reference images (a tiny sd makes both
+		// the scaled term and the offset huge), as on a MobileNetV2 with untrained weights.
 		c := gd.Combined
-		e := b.node("Mul", []string{lse, b.scalar("energy_weight", float32(-1/c.EnergySD))}, "energy_term", nil)
-		l := b.node("Mul", []string{b.node("Log", []string{maha1p}, "log_mahalanobis", nil), b.scalar("mahalanobis_weight", float32(1/c.LogMahalanobisSD))}, "mahalanobis_term", nil)
-		offset := b.scalar("combined_offset", float32(-c.EnergyMean/c.EnergySD-c.LogMahalanobisMean/c.LogMahalanobisSD))
-		if b.opset >= 8 {
-			b.nodeNamed("Sum", []string{e, l, offset}, OutputScore)
-		} else {
-			// Sum broadcasts from opset 8 on.
-			b.nodeNamed("Add", []string{b.node("Add", []string{e, l}, "combined_terms", nil), offset}, OutputScore)
-		}
+		centredEnergy := b.node("Add", []string{lse, b.scalar("energy_mean", float32(c.EnergyMean))}, "energy_centred", nil)
+		e := b.node("Mul", []string{centredEnergy, b.scalar("energy_weight", float32(-1/c.EnergySD))}, "energy_term", nil)
+		centredMaha := b.node("Sub", []string{b.node("Log", []string{maha1p}, "log_mahalanobis", nil), b.scalar("log_mahalanobis_mean", float32(c.LogMahalanobisMean))}, "log_mahalanobis_centred", nil)
+		l := b.node("Mul", []string{centredMaha, b.scalar("mahalanobis_weight", float32(1/c.LogMahalanobisSD))}, "mahalanobis_term", nil)
+		b.nodeNamed("Add", []string{e, l}, OutputScore)
 	default:
 		return a, fmt.Errorf("score %q has no graph form", gd.Score)
 	}
