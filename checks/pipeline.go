@@ -15,6 +15,8 @@ import (
 type batchJob struct {
 	indices   []int
 	transform func(int, *imaging.Image) *imaging.Image
+	// record describes the transform to per-image records (Variant.Record); "" is not cached.
+	record string
 }
 
 // batchSink receives one subject's outputs for n images of a job, starting at position start.
@@ -35,7 +37,11 @@ type batchOut struct {
 // boundary. Running jobs concurrently instead would make sessions fight for the same cores. At most
 // workers+2 batches are held at once; nothing is kept but what sink copies.
 func (e *Env) pipeline(ctx context.Context, jobs []batchJob, workers int, sink batchSink) error {
-	subjects := e.Subjects()
+	return e.pipelineFor(ctx, e.Subjects(), jobs, workers, sink)
+}
+
+// pipelineFor is pipeline through the given subjects only; sink's subject indexes subjects.
+func (e *Env) pipelineFor(ctx context.Context, subjects []*Subject, jobs []batchJob, workers int, sink batchSink) error {
 	// Chunks of up to 32 images, fewer when the models' input buffers of every chunk in flight
 	// (workers+3 of them, per model) would exceed the memory budget; never below a model's fixed
 	// batch.

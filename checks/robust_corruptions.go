@@ -198,7 +198,7 @@ func newCorruptionSweep(ctx context.Context, env *Env, names []string, sevs []in
 		return nil, err
 	}
 	sw := &corruptionSweep{env: env, cfg: cfg, names: names, configured: sevs, sevs: sevs, order: order,
-		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(), workers: runtime.NumCPU(),
+		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(env), workers: runtime.NumCPU(),
 		budget: time.Duration(cfg.BudgetSeconds * float64(time.Second))}
 	sw.nMax = len(order)
 	if cfg.Sample > 0 {
@@ -253,7 +253,8 @@ func (sw *corruptionSweep) extend(ctx context.Context, cells []*corruptionCell, 
 	start, ort0 := time.Now(), sw.ortTime()
 	jobs := make([]*streamJob, len(cells))
 	for k, c := range cells {
-		jobs[k] = &streamJob{indices: sw.order[from:to], transform: sw.corr.transform(c.name, c.severity, sw.seed)}
+		jobs[k] = &streamJob{indices: sw.order[from:to], transform: sw.corr.transform(c.name, c.severity, sw.seed),
+			record: corruptionRecord(c.name, c.severity, sw.seed)}
 	}
 	err := sw.env.stream(ctx, jobs, sw.workers)
 	sw.wall += time.Since(start)
@@ -1088,7 +1089,7 @@ func (sw *corruptionSweep) exportFailures(res *report.Result) {
 					Label: env.className(it.Label), Predicted: env.className(int(cell.top[0][f.pos])),
 					Perturbation: fmt.Sprintf("%s s%d", cell.name, cell.severity)},
 				build: func() *imaging.Image {
-					img, err := sw.corr.apply(it.Image, cell.name, cell.severity, imageSeed(sw.seed, item))
+					img, err := sw.corr.apply(it.Image, cell.name, cell.severity, sw.env.itemSeed(sw.seed, item))
 					if err != nil {
 						return nil
 					}
