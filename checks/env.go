@@ -494,7 +494,7 @@ func (e *Env) CleanPerImage() time.Duration { return e.cleanPerImage }
 // subject) fit in budget, at the clean pass's measured speed; at least min(n, floor) images.
 func (e *Env) budgetSample(n, passes int, budget time.Duration, floor int) (int, bool) {
 	per := e.cleanPerImage
-	if budget <= 0 || per <= 0 || passes <= 0 {
+	if budget <= 0 || per <= 0 || passes <= 0 || e.Exhaustive() {
 		return n, false
 	}
 	fit := int(budget / (per * time.Duration(passes)))

@@ -379,3 +379,16 @@ func transformRecord(check, transform string) string { return check + "|" + tran
 func corruptionRecord(name string, severity int, seed uint64) string {
 	return fmt.Sprintf("corruption|%s|%d|seed%d", name, severity, seed)
 }
+
+// RecordProducers keeps the checks whose work is per-image records beyond the clean pass (every
+// run makes that one): what a shard runs.
+func RecordProducers(selected []Check) []Check {
+	var out []Check
+	for _, c := range selected {
+		switch c.ID() {
+		case IDRobustCorruptions, IDRobustInvariance, IDRobustAdversarial:
+			out = append(out, c)
+		}
+	}
+	return out
+}

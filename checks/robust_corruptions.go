@@ -286,7 +286,7 @@ func (sw *corruptionSweep) secondsPerImageCell() float64 {
 // run evaluates looks until the verdict is settled, the sample is exhausted or the budget would
 // be exceeded. Without a budget it runs one look over the whole sample.
 func (sw *corruptionSweep) run(ctx context.Context) error {
-	if sw.budget <= 0 {
+	if sw.budget <= 0 || sw.env.Exhaustive() {
 		sw.plannedLooks = 1
 		if err := sw.extend(ctx, sw.cells, 0, sw.nMax); err != nil {
 			return err

@@ -146,7 +146,7 @@ func taskCorruptions(ctx context.Context, env *Env) (*report.Result, error) {
 	}
 	n := len(sample)
 	var left []string
-	if budget > 0 {
+	if budget > 0 && !env.Exhaustive() {
 		first := min(n, 8)
 		if err := run(cells, 0, first); err != nil {
 			return nil, err

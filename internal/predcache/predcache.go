@@ -106,6 +106,8 @@ type Stats struct {
 	// Evicted counts packs deleted to respect the size bound; EvictedBytes their size.
 	Evicted      int64
 	EvictedBytes int64
+	// Exported counts the records copied into the export folder.
+	Exported int64
 	// Packs and Records are what Open indexed.
 	Packs, Records int64
 }
@@ -279,6 +281,7 @@ func (s *Store) exportLocked(k Key, v []byte) {
 		return
 	}
 	s.exported[k] = true
+	s.stats.Exported++
 	s.export.add(k, v)
 	if s.export.buf.Len() >= packFlushBytes {
 		if _, err := s.export.flush(); err != nil {
