@@ -30,17 +30,12 @@ type batchOut struct {
 	preds []task.Prediction // n predictions
 }
 
-// pipeline runs jobs through every subject. Worker goroutines prepare the batches of all jobs in
+// pipelineFor runs jobs through the given subjects (sink's subject indexes them). Worker goroutines prepare the batches of all jobs in
 // order (transform, then preprocessing for every model; a tensor shared by models with the same
 // preprocessing is made once) while a single loop feeds ONNX Runtime one batch after another, so
 // inference never waits for preprocessing and a sweep of many small jobs never idles at a job
 // boundary. Running jobs concurrently instead would make sessions fight for the same cores. At most
 // workers+2 batches are held at once; nothing is kept but what sink copies.
-func (e *Env) pipeline(ctx context.Context, jobs []batchJob, workers int, sink batchSink) error {
-	return e.pipelineFor(ctx, e.Subjects(), jobs, workers, sink)
-}
-
-// pipelineFor is pipeline through the given subjects only; sink's subject indexes subjects.
 func (e *Env) pipelineFor(ctx context.Context, subjects []*Subject, jobs []batchJob, workers int, sink batchSink) error {
 	// Chunks of up to 32 images, fewer when the models' input buffers of every chunk in flight
 	// (workers+3 of them, per model) would exceed the memory budget; never below a model's fixed

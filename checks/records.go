@@ -342,7 +342,7 @@ func (e *Env) predictJobs(ctx context.Context, jobs []batchJob, workers int, sin
 			ji, si := origin[job], runSI[rsi]
 			s := subjects[si]
 			for k := 0; k < n; k++ {
-				one := out
+				var one batchOut
 				if out.preds != nil {
 					one = batchOut{preds: out.preds[k : k+1]}
 				} else {

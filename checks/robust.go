@@ -195,7 +195,7 @@ type streamJob struct {
 	preds [][]task.Prediction
 }
 
-// stream runs several variants through every model as one pipeline (see Env.pipeline), keeping
+// stream runs several variants through every model as one pipeline (see Env.predictJobs and Env.pipelineFor), keeping
 // only each image's top-1 class and confidence. Outputs are read as the clean pass decided (logits
 // or probabilities), so the clean pass must have run. Nothing is memoized.
 func (e *Env) stream(ctx context.Context, jobs []*streamJob, workers int) error {
