@@ -174,6 +174,11 @@ func (a *App) finish(r *report.Report, err error, loaded *config.Loaded, quiet b
 	if err := a.writeOutputs(r, loaded, !quiet); err != nil {
 		return a.fail(err)
 	}
+	for _, t := range r.Targets {
+		if t.Cache != nil {
+			a.logInput("%s: %s", t.Name, t.Cache.Line())
+		}
+	}
 	a.logf("%s (report: %s)", r.Gate.Headline(), filepath.Join(loaded.Out, "report.json"))
 	if r.Gate.ExitFailed {
 		return ExitGateFailed
