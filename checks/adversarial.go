@@ -195,7 +195,7 @@ func viewSubject(s *Subject) *Subject {
 	spec := s.Spec
 	spec.CropFraction = 0
 	spec.Filter = preprocess.Nearest
-	return &Subject{Role: s.Role, Name: s.Name, Model: s.Model, Spec: spec, Info: s.Info, kind: s.OutputKind()}
+	return &Subject{Role: s.Role, Name: s.Name, Model: s.Model, Spec: spec, Info: s.Info, CacheID: s.CacheID, kind: s.OutputKind()}
 }
 
 // attackSeed gives every attack its own stream of the run's seed, the same for both models so that
@@ -225,12 +225,18 @@ func (e *Env) runAttack(ctx context.Context, name string, s *Subject, sample, la
 	switch name {
 	case AttackSquare:
 		a.eps = cfg.Epsilon
-		outs, err = attack.Square(ctx, oracle, imgs, labels, attack.SquareConfig{
-			Epsilon: cfg.Epsilon, MaxQueries: cfg.MaxQueries, PInit: cfg.PInit, Seed: seed, MaxBatch: batch})
+		sc := attack.SquareConfig{Epsilon: cfg.Epsilon, MaxQueries: cfg.MaxQueries, PInit: cfg.PInit, Seed: seed, MaxBatch: batch}
+		outs, err = e.attackImages(view, squareRecord(sc), sample, imgs, labels, func(imgs []*imaging.Float, labels []int, streams []uint64) ([]attack.Outcome, error) {
+			sc.Streams = streams
+			return attack.Square(ctx, oracle, imgs, labels, sc)
+		})
 	case AttackHopSkipJump:
 		a.eps = cfg.EpsilonL2
-		outs, err = attack.HopSkipJump(ctx, oracle, imgs, labels, attack.HSJConfig{
-			Epsilon: cfg.EpsilonL2, MaxQueries: cfg.MaxQueries, Seed: seed, MaxBatch: batch})
+		hc := attack.HSJConfig{Epsilon: cfg.EpsilonL2, MaxQueries: cfg.MaxQueries, Seed: seed, MaxBatch: batch}
+		outs, err = e.attackImages(view, hsjRecord(hc), sample, imgs, labels, func(imgs []*imaging.Float, labels []int, streams []uint64) ([]attack.Outcome, error) {
+			hc.Streams = streams
+			return attack.HopSkipJump(ctx, oracle, imgs, labels, hc)
+		})
 	default:
 		return nil, fmt.Errorf("run attack %q: unknown attack (%s)", name, strings.Join(config.AttackNames(), ", "))
 	}

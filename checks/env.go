@@ -15,6 +15,7 @@ import (
 	"github.com/cvgate/cvgate/internal/imaging"
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/onnxproto"
+	"github.com/cvgate/cvgate/internal/predcache"
 	"github.com/cvgate/cvgate/internal/preprocess"
 	"github.com/cvgate/cvgate/internal/task"
 	"github.com/cvgate/cvgate/report"
@@ -41,8 +42,15 @@ type Subject struct {
 	// whose class scores the Env reads itself (logits or probabilities, decided on the clean pass).
 	Decoder task.Decoder
 
+	// CacheID identifies, for per-image records, what decides the subject's outputs besides its
+	// preprocessing and task: the model's bytes with its external data, the runtime and the
+	// execution provider. Empty: the subject's records are neither read nor stored.
+	CacheID string
+
 	kindOnce sync.Once
 	kind     onnx.OutputKind
+	keyOnce  sync.Once
+	key      string
 }
 
 // OutputKind is how the subject's outputs are read; it is decided on the clean pass.
@@ -73,6 +81,10 @@ type Env struct {
 	// for hashing only: its items have no pixels. TrainFacts are its hashes, in Items order.
 	Train      *dataset.Dataset
 	TrainFacts *analysis.Facts
+	// Cache holds per-image records (predictions, attack outcomes) across runs; nil: none.
+	Cache *predcache.Store
+	// Shard makes this a cache-warming run over one shard of the images; nil: a normal run.
+	Shard *Shard
 	// Reference is the reference side of the drift checks: the same subjects over the reference
 	// images, with their own Facts and memo; nil outside `cvgate drift`.
 	Reference *Env
@@ -84,6 +96,11 @@ type Env struct {
 	// cleanPerImage is the clean pass's wall time per image (every subject), for checks that size
 	// their sample to a time budget.
 	cleanPerImage time.Duration
+	// attacks keeps the candidate's attack outcomes by attack and sample, for a baseline
+	// identical to it.
+	attacks sync.Map
+	// counts says where each subject's per-image records came from.
+	counts [2]recordCounters
 
 	// Batch buffers are recycled between prediction passes: a batch of 64 224x224 RGB images is
 	// 38 MB of float32, too much to allocate and zero for every batch.
@@ -190,9 +207,14 @@ type Variant struct {
 	Key string
 	// Indices are the dataset items to use; nil means all.
 	Indices []int
-	// Transform produces the image the models see for item i. It must be deterministic in i
-	// (seed any randomness from i) and safe for concurrent use; nil means the clean image.
+	// Transform produces the image the models see for item i. It must be deterministic in the
+	// image (seed any randomness from Env.itemSeed) and safe for concurrent use; nil means the
+	// clean image.
 	Transform func(i int, img *imaging.Image) *imaging.Image
+	// Record describes the transform to per-image records: everything besides the image that
+	// decides what the models see (transform name, parameters, seed), so that a record is valid
+	// for any variant that shows the models the same image. Empty: not cached, never sharded.
+	Record string
 }
 
 // CleanKey is the memo key of the clean pass over all images.
@@ -200,7 +222,7 @@ const CleanKey = "clean"
 
 // Clean returns the predictions of candidate and baseline (nil without one) on every image.
 func (e *Env) Clean(ctx context.Context) (cand, base *Predictions, err error) {
-	return e.Predict(ctx, Variant{Key: CleanKey})
+	return e.Predict(ctx, Variant{Key: CleanKey, Record: CleanKey})
 }
 
 // Predict runs the variant through the candidate and the baseline, once: later calls with the same
@@ -279,7 +301,7 @@ func (e *Env) run(ctx context.Context, v Variant) ([]*Predictions, error) {
 	for i := range preds {
 		preds[i] = &Predictions{Indices: idx}
 	}
-	err := e.pipeline(ctx, []batchJob{{indices: idx, transform: v.Transform}}, runtime.NumCPU(),
+	err := e.predictJobs(ctx, []batchJob{{indices: idx, transform: v.Transform, record: v.Record}}, runtime.NumCPU(),
 		func(_, start, _, si int, out batchOut) error {
 			if out.preds != nil {
 				if preds[si].Task == nil {
@@ -472,7 +494,7 @@ func (e *Env) CleanPerImage() time.Duration { return e.cleanPerImage }
 // subject) fit in budget, at the clean pass's measured speed; at least min(n, floor) images.
 func (e *Env) budgetSample(n, passes int, budget time.Duration, floor int) (int, bool) {
 	per := e.cleanPerImage
-	if budget <= 0 || per <= 0 || passes <= 0 {
+	if budget <= 0 || per <= 0 || passes <= 0 || e.Exhaustive() {
 		return n, false
 	}
 	fit := int(budget / (per * time.Duration(passes)))

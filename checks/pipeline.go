@@ -15,6 +15,8 @@ import (
 type batchJob struct {
 	indices   []int
 	transform func(int, *imaging.Image) *imaging.Image
+	// record describes the transform to per-image records (Variant.Record); "" is not cached.
+	record string
 }
 
 // batchSink receives one subject's outputs for n images of a job, starting at position start.
@@ -28,14 +30,13 @@ type batchOut struct {
 	preds []task.Prediction // n predictions
 }
 
-// pipeline runs jobs through every subject. Worker goroutines prepare the batches of all jobs in
+// pipelineFor runs jobs through the given subjects (sink's subject indexes them). Worker goroutines prepare the batches of all jobs in
 // order (transform, then preprocessing for every model; a tensor shared by models with the same
 // preprocessing is made once) while a single loop feeds ONNX Runtime one batch after another, so
 // inference never waits for preprocessing and a sweep of many small jobs never idles at a job
 // boundary. Running jobs concurrently instead would make sessions fight for the same cores. At most
 // workers+2 batches are held at once; nothing is kept but what sink copies.
-func (e *Env) pipeline(ctx context.Context, jobs []batchJob, workers int, sink batchSink) error {
-	subjects := e.Subjects()
+func (e *Env) pipelineFor(ctx context.Context, subjects []*Subject, jobs []batchJob, workers int, sink batchSink) error {
 	// Chunks of up to 32 images, fewer when the models' input buffers of every chunk in flight
 	// (workers+3 of them, per model) would exceed the memory budget; never below a model's fixed
 	// batch.

@@ -103,19 +103,21 @@ func mix64(z uint64) uint64 {
 // corruptor hands out perturb.Corruptors to the transform goroutines of Env.run: a Corruptor is
 // not safe for concurrent use, and keeping them pooled keeps their kernels and tables warm.
 type corruptor struct {
+	// seedOf is each item's seed (Env.itemSeed).
+	seedOf  func(seed uint64, item int) uint64
 	pool    sync.Pool
 	errOnce sync.Once
 	err     error
 }
 
-func newCorruptor() *corruptor {
-	return &corruptor{pool: sync.Pool{New: func() any { return perturb.NewCorruptor() }}}
+func newCorruptor(e *Env) *corruptor {
+	return &corruptor{seedOf: e.itemSeed, pool: sync.Pool{New: func() any { return perturb.NewCorruptor() }}}
 }
 
 // transform returns the Variant transform for one corruption and severity.
 func (c *corruptor) transform(name string, severity int, seed uint64) func(int, *imaging.Image) *imaging.Image {
 	return func(i int, img *imaging.Image) *imaging.Image {
-		out, err := c.apply(img, name, severity, imageSeed(seed, i))
+		out, err := c.apply(img, name, severity, c.seedOf(seed, i))
 		if err != nil {
 			c.errOnce.Do(func() { c.err = err })
 			return nil
@@ -183,6 +185,8 @@ func (e *Env) exportPending(res *report.Result, check string, ps []pendingCase, 
 type streamJob struct {
 	indices   []int
 	transform func(int, *imaging.Image) *imaging.Image
+	// record describes the transform to per-image records (Variant.Record).
+	record string
 	// top and conf receive, per model, the top-1 class and its probability of every image.
 	top  [][]int32
 	conf [][]float32
@@ -191,14 +195,14 @@ type streamJob struct {
 	preds [][]task.Prediction
 }
 
-// stream runs several variants through every model as one pipeline (see Env.pipeline), keeping
+// stream runs several variants through every model as one pipeline (see Env.predictJobs and Env.pipelineFor), keeping
 // only each image's top-1 class and confidence. Outputs are read as the clean pass decided (logits
 // or probabilities), so the clean pass must have run. Nothing is memoized.
 func (e *Env) stream(ctx context.Context, jobs []*streamJob, workers int) error {
 	subjects := e.Subjects()
 	batches := make([]batchJob, len(jobs))
 	for ji, j := range jobs {
-		batches[ji] = batchJob{indices: j.indices, transform: j.transform}
+		batches[ji] = batchJob{indices: j.indices, transform: j.transform, record: j.record}
 		j.top = make([][]int32, len(subjects))
 		j.conf = make([][]float32, len(subjects))
 		for si := range subjects {
@@ -206,7 +210,7 @@ func (e *Env) stream(ctx context.Context, jobs []*streamJob, workers int) error 
 			j.conf[si] = make([]float32, len(j.indices))
 		}
 	}
-	return e.pipeline(ctx, batches, workers, func(job, start, _, si int, out batchOut) error {
+	return e.predictJobs(ctx, batches, workers, func(job, start, _, si int, out batchOut) error {
 		if out.preds != nil {
 			if jobs[job].preds == nil {
 				jobs[job].preds = make([][]task.Prediction, len(subjects))

@@ -349,7 +349,7 @@ func BenchmarkCorruptionPass224(b *testing.B) {
 // Env.stream replaced, for comparison.
 func perCellSweep(tb testing.TB, env *Env, sample []int, names []string, sevs []int) time.Duration {
 	tb.Helper()
-	corr := newCorruptor()
+	corr := newCorruptor(env)
 	start := time.Now()
 	for _, name := range names {
 		for _, s := range sevs {

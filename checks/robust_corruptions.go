@@ -198,7 +198,7 @@ func newCorruptionSweep(ctx context.Context, env *Env, names []string, sevs []in
 		return nil, err
 	}
 	sw := &corruptionSweep{env: env, cfg: cfg, names: names, configured: sevs, sevs: sevs, order: order,
-		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(), workers: runtime.NumCPU(),
+		seed: env.Config.Seed, subjects: len(env.Subjects()), corr: newCorruptor(env), workers: runtime.NumCPU(),
 		budget: time.Duration(cfg.BudgetSeconds * float64(time.Second))}
 	sw.nMax = len(order)
 	if cfg.Sample > 0 {
@@ -253,7 +253,8 @@ func (sw *corruptionSweep) extend(ctx context.Context, cells []*corruptionCell, 
 	start, ort0 := time.Now(), sw.ortTime()
 	jobs := make([]*streamJob, len(cells))
 	for k, c := range cells {
-		jobs[k] = &streamJob{indices: sw.order[from:to], transform: sw.corr.transform(c.name, c.severity, sw.seed)}
+		jobs[k] = &streamJob{indices: sw.order[from:to], transform: sw.corr.transform(c.name, c.severity, sw.seed),
+			record: corruptionRecord(c.name, c.severity, sw.seed)}
 	}
 	err := sw.env.stream(ctx, jobs, sw.workers)
 	sw.wall += time.Since(start)
@@ -285,7 +286,7 @@ func (sw *corruptionSweep) secondsPerImageCell() float64 {
 // run evaluates looks until the verdict is settled, the sample is exhausted or the budget would
 // be exceeded. Without a budget it runs one look over the whole sample.
 func (sw *corruptionSweep) run(ctx context.Context) error {
-	if sw.budget <= 0 {
+	if sw.budget <= 0 || sw.env.Exhaustive() {
 		sw.plannedLooks = 1
 		if err := sw.extend(ctx, sw.cells, 0, sw.nMax); err != nil {
 			return err
@@ -1088,7 +1089,7 @@ func (sw *corruptionSweep) exportFailures(res *report.Result) {
 					Label: env.className(it.Label), Predicted: env.className(int(cell.top[0][f.pos])),
 					Perturbation: fmt.Sprintf("%s s%d", cell.name, cell.severity)},
 				build: func() *imaging.Image {
-					img, err := sw.corr.apply(it.Image, cell.name, cell.severity, imageSeed(sw.seed, item))
+					img, err := sw.corr.apply(it.Image, cell.name, cell.severity, sw.env.itemSeed(sw.seed, item))
 					if err != nil {
 						return nil
 					}

@@ -108,6 +108,7 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 	for ti, tr := range transforms {
 		v := Variant{
 			Key:     fmt.Sprintf("%s|%s|seed%d|n%d", IDRobustInvariance, tr, env.Config.Seed, n),
+			Record:  transformRecord(IDRobustInvariance, tr.String()),
 			Indices: sample,
 			Transform: func(_ int, img *imaging.Image) *imaging.Image {
 				dst := &imaging.Image{}

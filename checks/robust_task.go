@@ -113,7 +113,7 @@ func taskCorruptions(ctx context.Context, env *Env) (*report.Result, error) {
 		nMax = min(cfg.Sample, nMax)
 	}
 	sample := env.taskSample(nMax)
-	corr := newCorruptor()
+	corr := newCorruptor(env)
 	budget := time.Duration(cfg.BudgetSeconds * float64(time.Second))
 	start := time.Now()
 
@@ -128,7 +128,8 @@ func taskCorruptions(ctx context.Context, env *Env) (*report.Result, error) {
 	run := func(cells []*taskCell, from, to int) error {
 		jobs := make([]*streamJob, len(cells))
 		for k, c := range cells {
-			jobs[k] = &streamJob{indices: sample[from:to], transform: corr.transform(c.name, c.severity, env.Config.Seed)}
+			jobs[k] = &streamJob{indices: sample[from:to], transform: corr.transform(c.name, c.severity, env.Config.Seed),
+				record: corruptionRecord(c.name, c.severity, env.Config.Seed)}
 		}
 		if err := env.stream(ctx, jobs, runtime.NumCPU()); err != nil {
 			if corr.err != nil {
@@ -145,7 +146,7 @@ func taskCorruptions(ctx context.Context, env *Env) (*report.Result, error) {
 	}
 	n := len(sample)
 	var left []string
-	if budget > 0 {
+	if budget > 0 && !env.Exhaustive() {
 		first := min(n, 8)
 		if err := run(cells, 0, first); err != nil {
 			return nil, err
@@ -358,7 +359,7 @@ func taskCorruptions(ctx context.Context, env *Env) (*report.Result, error) {
 			cs := env.taskCase(item, pred, ev, r, fmt.Sprintf("%s s%d", c.name, c.severity), nil)
 			cs.Severity = loss
 			pending = append(pending, pendingCase{c: cs, build: func() *imaging.Image {
-				img, err := corr.apply(env.Data.Items[item].Image, c.name, c.severity, imageSeed(env.Config.Seed, item))
+				img, err := corr.apply(env.Data.Items[item].Image, c.name, c.severity, env.itemSeed(env.Config.Seed, item))
 				if err != nil {
 					return nil
 				}
@@ -476,6 +477,7 @@ func taskInvariance(ctx context.Context, env *Env) (*report.Result, error) {
 			}
 		}
 		v := Variant{Key: fmt.Sprintf("%s|%s|seed%d|n%d", IDRobustInvariance, tr, env.Config.Seed, len(sample)), Indices: sample,
+			Record: transformRecord(IDRobustInvariance, tr.String()),
 			Transform: func(_ int, img *imaging.Image) *imaging.Image {
 				dst := &imaging.Image{}
 				if err := tr.Apply(dst, img); err != nil {

@@ -94,7 +94,7 @@ func TestCorruptTransformIsDeterministicPerImage(t *testing.T) {
 	for i := range img.Pix {
 		img.Pix[i] = uint8(i * 7)
 	}
-	c := newCorruptor()
+	c := newCorruptor(&Env{})
 	tr := c.transform("gaussian_noise", 3, 1)
 	a, b, other := tr(5, img), tr(5, img), tr(6, img)
 	if a == nil || b == nil || other == nil {
@@ -212,7 +212,7 @@ func syntheticSweep(t *testing.T, n, wrongCand, wrongBase int, withBase bool) *c
 	}
 	env := &Env{Config: &config.Config{}, Data: &dataset.Dataset{Items: items}}
 	sw := &corruptionSweep{env: env, cfg: cfg, names: []string{"gaussian_noise", "fog"}, sevs: []int{1, 3}, configured: []int{1, 3},
-		order: order, nMax: n, n: n, plannedLooks: 1, subjects: 1, labels: make([]int, n), corr: newCorruptor()}
+		order: order, nMax: n, n: n, plannedLooks: 1, subjects: 1, labels: make([]int, n), corr: newCorruptor(&Env{})}
 	if withBase {
 		sw.subjects = 2
 	}

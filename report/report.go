@@ -204,6 +204,47 @@ type Target struct {
 	Results  []Result `json:"results"`
 	// BaselineNote says why there is no baseline, when there is none.
 	BaselineNote string `json:"baseline_note,omitempty"`
+	// Cache says where the target's per-image records (predictions, attack outcomes) came from;
+	// nil when none was needed.
+	Cache *CacheUse `json:"cache,omitempty"`
+}
+
+// CacheUse counts a target's per-image records by where they came from, per model.
+type CacheUse struct {
+	Candidate RecordUse  `json:"candidate"`
+	Baseline  *RecordUse `json:"baseline,omitempty"`
+	// IdenticalBaseline: the baseline has the candidate's bytes and preprocessing, so it was
+	// evaluated once, as the candidate.
+	IdenticalBaseline bool `json:"identical_baseline,omitempty"`
+}
+
+// RecordUse counts one model's per-image records: read from the cache (hits), computed by
+// running the model (misses), or copied from an identical candidate (shared).
+type RecordUse struct {
+	Hits   int64 `json:"hits"`
+	Misses int64 `json:"misses"`
+	Shared int64 `json:"shared,omitempty"`
+}
+
+// Line is the cache's one line for a report, e.g. "prediction cache: candidate 120 of 1,200
+// records read (1,080 computed); baseline 1,200 of 1,200 read".
+func (c *CacheUse) Line() string {
+	part := func(name string, u RecordUse) string {
+		total := u.Hits + u.Misses + u.Shared
+		s := fmt.Sprintf("%s %d of %d records read", name, u.Hits, total)
+		if u.Misses > 0 {
+			s += fmt.Sprintf(" (%d computed)", u.Misses)
+		}
+		if u.Shared > 0 {
+			s += fmt.Sprintf(" (%d from the identical candidate)", u.Shared)
+		}
+		return s
+	}
+	line := "prediction cache: " + part("candidate", c.Candidate)
+	if c.Baseline != nil {
+		line += "; " + part("baseline", *c.Baseline)
+	}
+	return line
 }
 
 // Model describes one ONNX model as cvgate ran it.

@@ -102,6 +102,7 @@ func (a *App) commands() []command {
 	return []command{
 		{"check", "evaluate models on labelled images and gate on the results", (*App).runCheck},
 		{"drift", "compare current images with reference images (properties, labels, predictions)", (*App).runDrift},
+		{"merge", "run the check on the union of sharded runs' records (cvgate check --shard I/N)", (*App).runMerge},
 		{"compare", "rank several models on the same images, with paired statistics", (*App).runCompare},
 		{"guard", "build an input guard into the model (guard build) and screen images with it (guard screen)", (*App).runGuard},
 		{"config", "print the effective configuration (defaults, file, flags merged)", (*App).runConfig},

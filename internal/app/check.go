@@ -148,6 +148,11 @@ func (a *App) runCheck(ctx context.Context, args []string) int {
 		return code
 	}
 	r, err := a.evaluate(ctx, loaded)
+	if err == nil && (loaded.Runtime.Shard != "" || loaded.Runtime.ShardCount > 0) {
+		// A shard warms records for a merge: it has no verdict of its own to write or gate on.
+		a.logf("shard written: %s and %s (cvgate merge reads them)", filepath.Join(loaded.Out, "shard.json"), filepath.Join(loaded.Out, recordsDir))
+		return ExitPass
+	}
 	return a.finish(r, err, loaded, f.quiet)
 }
 
@@ -168,6 +173,11 @@ func (a *App) finish(r *report.Report, err error, loaded *config.Loaded, quiet b
 	}
 	if err := a.writeOutputs(r, loaded, !quiet); err != nil {
 		return a.fail(err)
+	}
+	for _, t := range r.Targets {
+		if t.Cache != nil {
+			a.logInput("%s: %s", t.Name, t.Cache.Line())
+		}
 	}
 	a.logf("%s (report: %s)", r.Gate.Headline(), filepath.Join(loaded.Out, "report.json"))
 	if r.Gate.ExitFailed {

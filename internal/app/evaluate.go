@@ -22,6 +22,7 @@ import (
 	"github.com/cvgate/cvgate/internal/failures"
 	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/internal/onnxproto"
+	"github.com/cvgate/cvgate/internal/predcache"
 	"github.com/cvgate/cvgate/internal/preprocess"
 	"github.com/cvgate/cvgate/internal/progress"
 	"github.com/cvgate/cvgate/internal/task"
@@ -60,6 +61,11 @@ type session struct {
 	// choice is the run's task and its ground truth; task is nil for classification.
 	choice registry.Choice
 	task   task.Task
+	// cache holds the per-image records (nil: none); shard makes the run one shard of a
+	// sharded run; mergeDirs are the shards' record folders a merge reads.
+	cache     *predcache.Store
+	shard     *checks.Shard
+	mergeDirs []string
 }
 
 // opened is a model that ONNX Runtime loaded, or the reason it did not.
@@ -84,6 +90,10 @@ type evalOptions struct {
 	// inspect is called once every target ran, while the candidates' sessions are still open
 	// (cvgate compare ranks them); it may add to the report.
 	inspect func(ctx context.Context, r *report.Report, envs []*checks.Env) error
+	// mergeDirs are the record folders of the shards a merge reads; verify checks, before any
+	// check runs, that the report's inputs are those the shards ran on.
+	mergeDirs []string
+	verify    func(r *report.Report, models []opened) error
 }
 
 func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOptions) (*report.Report, error) {
@@ -94,7 +104,7 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 	ctx, cancel := context.WithTimeoutCause(ctx, cfg.Runtime.Timeout, &RunTimeoutError{Limit: cfg.Runtime.Timeout})
 	defer cancel()
 	s := &session{app: a, cfg: cfg, stats: &onnx.Stats{}, prog: progress.New(a.Stderr, a.StderrTerminal, nil), repoRoot: a.path("."),
-		remote: opts.remote, baselinePaths: opts.baselinePaths, keepEnvs: opts.inspect != nil}
+		remote: opts.remote, baselinePaths: opts.baselinePaths, keepEnvs: opts.inspect != nil, mergeDirs: opts.mergeDirs}
 	if root, err := filepath.Abs(s.repoRoot); err == nil {
 		s.repoRoot = root
 	}
@@ -113,6 +123,15 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 	} else {
 		out.Close()
 	}
+	sh, err := a.shard(cfg.Runtime)
+	if err != nil {
+		return nil, err
+	}
+	s.shard = sh
+	if err := s.openCache(a.path(cfg.Out)); err != nil {
+		return nil, err
+	}
+	defer s.closeCache(nil)
 
 	models, err := a.expandModels(cfg.Models)
 	if err != nil {
@@ -130,6 +149,10 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 		return nil, err
 	}
 	selected = checks.Enabled(selected, &cfg.Config, include)
+	if s.shard != nil {
+		// A shard only warms the records of the checks that produce them.
+		selected = checks.RecordProducers(selected)
+	}
 	if err := s.chooseTask(); err != nil {
 		return nil, err
 	}
@@ -205,6 +228,11 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 	if err := s.describeAnalysis(r, ds); err != nil {
 		return nil, err
 	}
+	if opts.verify != nil {
+		if err := opts.verify(r, cands); err != nil {
+			return nil, err
+		}
+	}
 
 	checksStart := time.Now()
 	for _, c := range cands {
@@ -242,6 +270,23 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 	c.TotalSeconds = round3(time.Since(wallStart).Seconds())
 	c.PeakRSSBytes = peakRSS()
 	r.Run.Counters = *c
+	var info *ShardInfo
+	if s.shard != nil && ctx.Err() == nil {
+		if info, err = s.shardInfo(r, a.Version); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.closeCache(r); err != nil {
+		if s.shard != nil {
+			return nil, err // a shard's records are its result
+		}
+		r.Run.Notes = append(r.Run.Notes, err.Error())
+	}
+	if info != nil {
+		if err := writeShardInfo(a.path(cfg.Out), info); err != nil {
+			return nil, err
+		}
+	}
 	r.Normalize(checks.IDs(checks.All()))
 	report.ApplyGate(r, cfg.FailOn)
 	if ctx.Err() != nil {
@@ -596,6 +641,8 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 	t.Model = *cand.Info
 
 	env := &checks.Env{
+		Cache:     s.cache,
+		Shard:     s.shard,
 		Task:      s.task,
 		Config:    &s.cfg.Config,
 		Data:      ds,
@@ -648,6 +695,7 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 	}
 	t.Results = runChecks(ctx, env, selected, s.cfg.Runtime.CheckTimeout)
 	t.Model = *cand.Info
+	t.Cache = cacheUse(env)
 	if s.keepEnvs {
 		s.envs = append(s.envs, env)
 	}
@@ -737,7 +785,13 @@ func (s *session) subject(role string, c opened, ds *dataset.Dataset) (*checks.S
 			info.Opsets[d] = o.Version
 		}
 	}
-	return &checks.Subject{Role: role, Name: c.path, Model: c.model, Spec: spec, Info: info, Proto: c.proto, RepoRoot: s.repoRoot, Reopen: s.reopener(c.file)}, nil
+	id, err := cacheID(c.file, c.model.SHA256, c.proto, s.rt.Version, string(s.cfg.Runtime.ExecutionProvider))
+	if err != nil {
+		// Without a complete identity the model's records are neither read nor stored.
+		s.app.logf("prediction cache: %v", err)
+		id = ""
+	}
+	return &checks.Subject{Role: role, Name: c.path, Model: c.model, Spec: spec, Info: info, Proto: c.proto, RepoRoot: s.repoRoot, Reopen: s.reopener(c.file), CacheID: id}, nil
 }
 
 // baseline resolves, opens and prepares the baseline of a candidate. A baseline that cannot be

@@ -8,7 +8,7 @@
 // broken, and the candidates of all images still under attack travel together in batched oracle
 // calls, which is where the speed comes from.
 //
-// Every random choice comes from a generator seeded by (Seed, image index), so an image's outcome
+// Every random choice comes from a generator seeded by (Seed, image index or Streams), so an image's outcome
 // does not depend on which other images are attacked with it or on the batch size, provided the
 // oracle answers each image independently of its batch.
 package attack
@@ -236,7 +236,15 @@ func checkInputs(imgs []*imaging.Float, labels []int) error {
 
 // imageSource gives each image its own stream, so outcomes do not depend on batching or
 // scheduling.
-func imageSource(seed uint64, index int) *rand.PCG { return rand.NewPCG(seed, uint64(index)) }
+func imageSource(seed, stream uint64) *rand.PCG { return rand.NewPCG(seed, stream) }
+
+// streamOf is image i's stream: streams[i] when given, else its index.
+func streamOf(streams []uint64, i int) uint64 {
+	if streams != nil {
+		return streams[i]
+	}
+	return uint64(i)
+}
 
 // predict is the arg max of a probability row (the first one on ties; NaN never wins).
 func predict(p []float32) int {

@@ -32,6 +32,10 @@ type HSJConfig struct {
 	MaxQueries int
 	// Seed makes the attack reproducible; each image draws from its own stream of it.
 	Seed uint64
+	// Streams, when set, names each image's stream (one per image, e.g. from its content)
+	// instead of its index, so that an image's outcome does not depend on where it stands among
+	// the images attacked with it: what per-image records and shards need.
+	Streams []uint64
 	// MaxIter caps the gradient-estimation iterations (0: until the query budget is spent).
 	MaxIter int
 	// InitEvals is the number of gradient-estimation samples at the first iteration; iteration t
@@ -112,9 +116,12 @@ func HopSkipJump(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Streams != nil && len(cfg.Streams) != len(imgs) {
+		return nil, fmt.Errorf("check hopskipjump streams: %d for %d images", len(cfg.Streams), len(imgs))
+	}
 	budgets := Budgets(cfg.MaxQueries)
 	return attackAll(ctx, "hopskipjump", o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, func(i int, out *Outcome) attack {
-		src := imageSource(cfg.Seed, i)
+		src := imageSource(cfg.Seed, streamOf(cfg.Streams, i))
 		h := &hsj{cfg: cfg, x: imgs[i], label: labels[i], src: src, rng: rand.New(src), out: out,
 			left: cfg.MaxQueries, budgets: budgets, margin: initialMargin}
 		return h.run

@@ -30,6 +30,10 @@ type SquareConfig struct {
 	PInit float64
 	// Seed makes the attack reproducible; each image draws from its own stream of it.
 	Seed uint64
+	// Streams, when set, names each image's stream (one per image, e.g. from its content)
+	// instead of its index, so that an image's outcome does not depend on where it stands among
+	// the images attacked with it: what per-image records and shards need.
+	Streams []uint64
 	// MaxBatch caps the images per oracle call (0: DefaultMaxBatch).
 	MaxBatch int
 }
@@ -70,8 +74,11 @@ func Square(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []int, 
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Streams != nil && len(cfg.Streams) != len(imgs) {
+		return nil, fmt.Errorf("check square streams: %d for %d images", len(cfg.Streams), len(imgs))
+	}
 	return attackAll(ctx, "square", o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, func(i int, out *Outcome) attack {
-		return squareAttack(imgs[i], labels[i], cfg, rand.New(imageSource(cfg.Seed, i)), out)
+		return squareAttack(imgs[i], labels[i], cfg, rand.New(imageSource(cfg.Seed, streamOf(cfg.Streams, i))), out)
 	})
 }
 

@@ -72,6 +72,16 @@ type Runtime struct {
 	// MemoryMB bounds the decoded images of a dataset; a quarter of it bounds the models' batch
 	// buffers (which also bounds the input shapes a model may declare).
 	MemoryMB int64 `yaml:"memory_mb"`
+	// Cache is the prediction cache folder ("off": none; empty: the runner's tool cache, else
+	// ~/.cache/cvgate/predictions). Only a flag or an input may set it: see Load.
+	Cache string `yaml:"cache"`
+	// CacheMaxMB bounds the cache folder; the least recently used records go first.
+	CacheMaxMB int64 `yaml:"cache_max_mb"`
+	// Shard is "I/N": compute the per-image records of shard I of N (0-based) into the output
+	// folder, for `cvgate merge`; ShardCount N with the shard index from JOB_COMPLETION_INDEX
+	// (Kubernetes Indexed Jobs) does the same.
+	Shard      string `yaml:"shard"`
+	ShardCount int    `yaml:"shard_count"`
 }
 
 // Preprocess says how decoded images become the model's input tensor. Unset fields are inferred

@@ -27,6 +27,7 @@ func Defaults() Config {
 			MaxAspect:   100,
 			MaxFileMB:   256,
 			MemoryMB:    4096,
+			CacheMaxMB:  2048,
 		},
 		Preprocess: Preprocess{Layout: "auto", Outputs: "auto"},
 		Publish:    Publish{Comment: "update"},

@@ -142,6 +142,12 @@ func Load(src Sources) (*Loaded, error) {
 		problems = append(problems, fmt.Sprintf("%s: runtime.ort_lib cannot be set in a config file (a pull request could point it at a library it adds, which cvgate would load and run): pass --ort-lib PATH or set ORT_LIB", orNone(out.File)))
 		cfg.Runtime.ORTLib = ""
 	}
+	// Records in the prediction cache stand in for running the models: a folder a pull request
+	// chose (and filled) could make any model pass. Only the caller's flag or input may choose it.
+	if cfg.Runtime.Cache != "" {
+		problems = append(problems, fmt.Sprintf("%s: runtime.cache cannot be set in a config file (a pull request could point it at records it adds, which cvgate would take for the models' outputs): pass --cache DIR or the action input cache", orNone(out.File)))
+		cfg.Runtime.Cache = ""
+	}
 	if err := apply(&cfg, src.Inputs); err != nil {
 		problems = append(problems, splitJoined(err)...)
 	}

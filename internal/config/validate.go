@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,13 @@ func (c *Config) Validate() error {
 	v.check(r.MaxAspect >= 1 && r.MaxAspect <= 1e6, "runtime.max_aspect", "must be between 1 and 1000000, got %g", r.MaxAspect)
 	v.check(r.MaxFileMB >= 1 && r.MaxFileMB <= 16384, "runtime.max_file_mb", "must be between 1 and 16384, got %d", r.MaxFileMB)
 	v.check(r.MemoryMB >= 64 && r.MemoryMB <= 1<<18, "runtime.memory_mb", "must be between 64 and 262144, got %d", r.MemoryMB)
+	v.check(r.CacheMaxMB >= 1 && r.CacheMaxMB <= 1<<22, "runtime.cache_max_mb", "must be between 1 and 4194304, got %d", r.CacheMaxMB)
+	if r.Shard != "" {
+		_, _, err := ParseShard(r.Shard)
+		v.check(err == nil, "runtime.shard", "%v", err)
+		v.check(r.ShardCount == 0, "runtime.shard", "give either runtime.shard I/N or runtime.shard_count N (with JOB_COMPLETION_INDEX), not both")
+	}
+	v.check(r.ShardCount >= 0 && r.ShardCount <= 4096, "runtime.shard_count", "must be between 0 and 4096, got %d", r.ShardCount)
 
 	p := c.Preprocess
 	v.oneOf("preprocess.preset", p.Preset, append([]string{""}, presetNames...)...)
@@ -235,4 +243,19 @@ func (v *validator) oneOf(key, value string, allowed ...string) {
 		}
 		v.add(key, "%q is not allowed; use one of %v", value, shown)
 	}
+}
+
+// ParseShard reads "I/N" (0 <= I < N <= 4096).
+func ParseShard(s string) (index, count int, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	if ok {
+		index, err = strconv.Atoi(strings.TrimSpace(a))
+		if err == nil {
+			count, err = strconv.Atoi(strings.TrimSpace(b))
+		}
+	}
+	if !ok || err != nil || count < 1 || count > 4096 || index < 0 || index >= count {
+		return 0, 0, fmt.Errorf("want I/N with 0 <= I < N <= 4096 (e.g. 0/4), got %q", s)
+	}
+	return index, count, nil
 }

@@ -202,3 +202,11 @@ type Finding struct {
 type LabelSuspecter interface {
 	LabelSuspects() []Finding
 }
+
+// Codec is implemented by tasks whose predictions can be kept as per-image records (the
+// prediction cache, shards). ReadPrediction reads what AppendPrediction wrote; it must reject
+// anything else with an error, never panic, whatever the bytes.
+type Codec interface {
+	AppendPrediction(dst []byte, p Prediction) ([]byte, error)
+	ReadPrediction(b []byte) (Prediction, error)
+}
