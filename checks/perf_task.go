@@ -53,8 +53,10 @@ func taskPerfMetrics(ctx context.Context, env *Env) (*report.Result, error) {
 		res.Details = append(res.Details, sec)
 		res.Metrics["likely_label_errors"] = float64(n)
 	}
-	if w, ok := env.Candidate.Decoder.(interface{ Warnings() []string }); ok {
-		if ws := w.Warnings(); len(ws) > 0 {
+	if w, ok := env.Task.(interface {
+		Warnings([]task.Prediction) []string
+	}); ok {
+		if ws := w.Warnings(cand.Task); len(ws) > 0 {
 			if res.Status == report.StatusPass {
 				res.Status = report.StatusWarn
 			}

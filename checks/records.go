@@ -18,7 +18,7 @@ import (
 // recordFormat is part of every per-image record's key. Bump it whenever the implementation of
 // anything a record depends on could change its content: a corruption or transform, an attack,
 // preprocessing, a task's decoder or its record encoding. Old records then simply stop matching.
-const recordFormat = "cvgate-records/1"
+const recordFormat = "cvgate-records/2"
 
 // Shard selects the images a sharded run computes records for: those whose pixel digest hashes
 // to Index modulo Count. A sharded run is a cache-warming run: every check that produces
@@ -263,6 +263,16 @@ func (e *Env) predictJobs(ctx context.Context, jobs []batchJob, workers int, sin
 	for p := range misses {
 		misses[p] = make([][]int, len(jobs))
 	}
+	// A decoder that settles a convention on the first batch it sees (segmentation output
+	// layout and activation, detection box units) must see one, or a run served wholly from the
+	// cache would describe the model differently: its first image of the run is predicted
+	// whatever the cache holds.
+	unsettled := make([]bool, len(subjects))
+	for si, s := range subjects {
+		if r, ok := s.Decoder.(interface{ Resolved() bool }); ok && !r.Resolved() {
+			unsettled[si] = true
+		}
+	}
 	hits := 0
 	for ji, j := range jobs {
 		for pos, i := range j.indices {
@@ -282,6 +292,11 @@ func (e *Env) predictJobs(ctx context.Context, jobs []batchJob, workers int, sin
 			pattern := 0
 			for si, s := range subjects {
 				if si == 1 && same {
+					continue
+				}
+				if unsettled[si] {
+					unsettled[si] = false
+					pattern |= 1 << si
 					continue
 				}
 				if e.Cache != nil {

@@ -200,3 +200,55 @@ func TestShardsMergeToTheSingleMachineReport(t *testing.T) {
 		t.Errorf("merge of a foreign shard: exit %d, %q", code, stderr)
 	}
 }
+
+// Detectors and segmenters store decoded predictions (boxes, label maps) as records: a warm rerun
+// must read them all back and report the same as the cold run, the decoder's description and the
+// warnings drawn from decoded outputs included.
+func TestWarmCacheTasks(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"detection", []string{"--model", "det/det_yolov8.onnx", "--baseline", "det/det_weak_yolov8.onnx",
+			"--data", "det/images", "--annotations", "det/instances_val.json"}},
+		{"segmentation", []string{"--model", "seg/seg_unet_weak.onnx", "--baseline", "seg/seg_unet.onnx",
+			"--data", "", "--labels", "seg/labels.txt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t)
+			tmp := t.TempDir()
+			cache := filepath.Join(tmp, "cache")
+			args := append([]string(nil), tc.args...)
+			for i := 1; i < len(args); i += 2 {
+				if args[i] != "" {
+					args[i] = h.testdata(args[i])
+					continue
+				}
+				// Segmentation data: images beside their masks folder, as TestSegmentation has it.
+				args[i] = filepath.Join(h.dir, "seg")
+				for _, d := range []string{"images", "masks"} {
+					copyTree(t, h.testdata("seg/"+d), filepath.Join(args[i], d))
+				}
+			}
+			var reports [2]*report.Report
+			for i := range reports {
+				out := filepath.Join(tmp, fmt.Sprint("out", i))
+				code, _, stderr := h.run(append([]string{"check", "--quiet", "--cache", cache, "--out", out,
+					"--checks", "model.numerics,perf.metrics,perf.baseline,robust.invariance,robust.abnormal"}, args...)...)
+				if code != ExitPass && code != ExitGateFailed {
+					t.Fatalf("run %d: exit %d\n%s", i, code, stderr)
+				}
+				reports[i] = readReport(t, out)
+			}
+			cold, warm := reports[0], reports[1]
+			wc := warm.Targets[0].Cache
+			// One miss per model: the decoder settles its convention on one image predicted anew.
+			if wc == nil || wc.Candidate.Hits == 0 || wc.Candidate.Misses != 1 || wc.Baseline == nil || wc.Baseline.Misses != 1 {
+				t.Errorf("warm cache counts %+v: want every record but one read back", wc)
+			}
+			if a, b := comparable(t, cold), comparable(t, warm); a != b {
+				t.Errorf("warm report differs from the cold one: %s", firstDiff(a, b))
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -215,5 +216,31 @@ func TestCompareDetectors(t *testing.T) {
 	}
 	if len(c.Pairs) != 1 || !c.Pairs[0].Significant || c.Pairs[0].Diff < 0.2 {
 		t.Errorf("pairs %+v: want a significant gap of about 0.33 mAP", c.Pairs)
+	}
+}
+
+// A torchvision-style detector counts the background as label 0: without label_offset its
+// highest labels name no class. perf.metrics says so, with the count of dropped detections on
+// the clean pass, and the count is the same when every prediction comes from the cache.
+func TestDetectionDroppedLabelsWarn(t *testing.T) {
+	h := newHarness(t)
+	cfg := writeConfig(t, h, "det.yml", "version: 1\ndetection: {nms_iou: 0.5, score_threshold: 0.05}\n")
+	cache := filepath.Join(h.dir, "cache")
+	var summaries [2]string
+	for i := range summaries {
+		out := fmt.Sprint("out-dropped", i)
+		code, _, stderr := h.run("check", "--quiet", "--config", cfg, "--cache", cache, "--model", h.testdata("det/det_torchvision_style.onnx"),
+			"--data", h.testdata("det/images"), "--annotations", h.testdata("det/instances_val.json"), "--checks", "perf.metrics", "--out", out)
+		if code != ExitPass {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		res := result(t, h.report(out), 0, "perf.metrics")
+		if res.Status != "warn" || !strings.Contains(res.Summary, "label_offset: 1") {
+			t.Fatalf("run %d: perf.metrics %s %q, want a warning naming label_offset", i, res.Status, res.Summary)
+		}
+		summaries[i] = res.Summary
+	}
+	if summaries[0] != summaries[1] {
+		t.Errorf("cold %q, warm %q: want the same count", summaries[0], summaries[1])
 	}
 }

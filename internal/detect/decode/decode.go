@@ -37,70 +37,90 @@ func (d *Decoder) Decode(ts []Tensor, batch int) ([][]box.Detection, error) {
 		s = &scratch{}
 	}
 	defer d.scratch.Put(s)
-	out, err := d.decode(ts, batch, s)
+	out, _, err := d.decode(ts, batch, s)
 	if err != nil {
 		return nil, fmt.Errorf("decode detector outputs (%s): %w", d.conv, err)
 	}
 	return out, nil
 }
 
-func (d *Decoder) decode(ts []Tensor, batch int, s *scratch) ([][]box.Detection, error) {
+// DecodeCounted is Decode that also returns, per image, how many detections were dropped
+// because their label maps to no class, so that the count can travel with each image's
+// prediction (a cached prediction is never decoded again).
+func (d *Decoder) DecodeCounted(ts []Tensor, batch int) ([][]box.Detection, []int, error) {
+	if batch <= 0 {
+		return nil, nil, fmt.Errorf("decode detector outputs: batch size %d must be positive", batch)
+	}
+	s, _ := d.scratch.Get().(*scratch)
+	if s == nil {
+		s = &scratch{}
+	}
+	defer d.scratch.Put(s)
+	out, drops, err := d.decode(ts, batch, s)
+	if err != nil {
+		return nil, nil, fmt.Errorf("decode detector outputs (%s): %w", d.conv, err)
+	}
+	return out, drops, nil
+}
+
+func (d *Decoder) decode(ts []Tensor, batch int, s *scratch) ([][]box.Detection, []int, error) {
+	drops := make([]int, batch)
 	out := make([][]box.Detection, batch)
 	switch d.conv {
 	case YOLOv5, YOLOv8, YOLOv8Transposed:
 		t, err := tensor(ts, d.single, 3, true)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if t.Shape[0] != int64(batch) {
-			return nil, fmt.Errorf("output %q has batch %d, want %d", t.Name, t.Shape[0], batch)
+			return nil, nil, fmt.Errorf("output %q has batch %d, want %d", t.Name, t.Shape[0], batch)
 		}
 		for b := range batch {
 			if err := d.rawHead(t, b, s); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if out[b], err = d.suppress(s, d.classes, d.rawCoords(t, b)); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	case SSD:
 		bt, err := tensor(ts, d.boxes, 3, true)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		st, err := tensor(ts, d.scores, 3, true)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if bt.Shape[0] != int64(batch) || st.Shape[0] != int64(batch) || bt.Shape[1] != st.Shape[1] || bt.Shape[2] != 4 {
-			return nil, fmt.Errorf("boxes %v and scores %v do not fit a batch of %d", bt.Shape, st.Shape, batch)
+			return nil, nil, fmt.Errorf("boxes %v and scores %v do not fit a batch of %d", bt.Shape, st.Shape, batch)
 		}
 		cols := int(st.Shape[2])
 		if cols != d.classes+boolInt(d.background) {
-			return nil, fmt.Errorf("scores have %d columns, resolved %d", cols, d.classes+boolInt(d.background))
+			return nil, nil, fmt.Errorf("scores have %d columns, resolved %d", cols, d.classes+boolInt(d.background))
 		}
 		K := int(bt.Shape[1])
 		for b := range batch {
 			if err := d.ssd(bt, st, b, s); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			coords := func(k int) [4]float32 { return [4]float32(bt.F32[(b*K+k)*4 : (b*K+k)*4+4]) }
 			if out[b], err = d.suppress(s, cols, coords); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	case BoxesScoresLabels:
-		if err := d.lists(ts, batch, out); err != nil {
-			return nil, err
+		if err := d.lists(ts, batch, out, drops); err != nil {
+			return nil, nil, err
 		}
 	case Padded6, Padded7, Flat7:
-		if err := d.rows(ts, batch, out); err != nil {
-			return nil, err
+		if err := d.rows(ts, batch, out, drops); err != nil {
+			return nil, nil, err
 		}
 	default:
-		return nil, fmt.Errorf("unresolved convention")
+		return nil, nil, fmt.Errorf("unresolved convention")
 	}
-	return out, nil
+	return out, drops, nil
 }
 
 // tensor finds an output by name and checks its rank and element count.
@@ -370,7 +390,7 @@ func (d *Decoder) classOf(v int64) (int, bool) {
 }
 
 // lists reads separate boxes, scores and labels (and an optional count).
-func (d *Decoder) lists(ts []Tensor, batch int, out [][]box.Detection) error {
+func (d *Decoder) lists(ts []Tensor, batch int, out [][]box.Detection, drops []int) error {
 	bt, err := tensor(ts, d.boxes, 0, true)
 	if err != nil {
 		return err
@@ -435,6 +455,7 @@ func (d *Decoder) lists(ts []Tensor, batch int, out [][]box.Detection) error {
 			class, ok := d.classOf(label)
 			if !ok {
 				d.dropped.Add(1)
+				drops[b]++
 				continue
 			}
 			bx, err := d.toBox([4]float32(bt.F32[4*i : 4*i+4]))
@@ -449,7 +470,7 @@ func (d *Decoder) lists(ts []Tensor, batch int, out [][]box.Detection) error {
 }
 
 // rows reads the one-tensor post-NMS forms.
-func (d *Decoder) rows(ts []Tensor, batch int, out [][]box.Detection) error {
+func (d *Decoder) rows(ts []Tensor, batch int, out [][]box.Detection, drops []int) error {
 	t, err := tensor(ts, d.single, 0, true)
 	if err != nil {
 		return err
@@ -502,6 +523,7 @@ func (d *Decoder) rows(ts []Tensor, batch int, out [][]box.Detection) error {
 		class, ok := d.classOf(int64(math.Round(label)))
 		if !ok {
 			d.dropped.Add(1)
+			drops[b]++
 			continue
 		}
 		bx, err := d.toBox([4]float32(row[:4]))

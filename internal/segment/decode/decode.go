@@ -376,7 +376,13 @@ func sumsToOne(v []float32, shape []int64, layout Layout) bool {
 
 func (d *Decoder) describe(t Tensor, c Config) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "output %q %s %s: ", t.Name, t.dtype(), ShapeString(t.Shape))
+	// The first dimension is the batch, whose size is whichever batch resolved the decoder:
+	// leave it out, so that the description is the same for every run of the model.
+	shape := ShapeString(t.Shape)
+	if len(t.Shape) >= 3 {
+		shape = "[N," + strings.TrimPrefix(ShapeString(t.Shape[1:]), "[")
+	}
+	fmt.Fprintf(&b, "output %q %s %s: ", t.Name, t.dtype(), shape)
 	switch d.kind {
 	case Scores:
 		fmt.Fprintf(&b, "%d class %s, %s, argmax", d.classes, d.activation, d.layout)

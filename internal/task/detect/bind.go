@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/detect/box"
@@ -24,6 +25,7 @@ type decoder struct {
 	cfg       decode.Config
 	unitsAuto bool
 	once      sync.Once
+	resolved  atomic.Bool
 	unitsNote string
 	inputW    int
 	inputH    int
@@ -106,14 +108,10 @@ func previewNames(names []string) string {
 
 func (d *decoder) Describe() string { return d.d.Describe() + d.unitsNote }
 
-// Warnings are what the decoding saw that the report must state: detections dropped because
-// their labels name no class (a model counting the background as label 0 needs label_offset 1).
-func (d *decoder) Warnings() []string {
-	if n := d.d.Dropped(); n > 0 {
-		return []string{fmt.Sprintf("%d detections carried labels outside the %d classes and were dropped: if the model counts the background as label 0 (torchvision detectors do), set detection.label_offset: 1; if its labels are COCO category ids, set detection.category_ids: true", n, d.classes)}
-	}
-	return nil
-}
+// Resolved reports whether the conventions inferred from the first batch (box units) are
+// settled: a run whose predictions all come from the cache still decodes one batch first.
+func (d *decoder) Resolved() bool { return d.resolved.Load() }
+
 func (d *decoder) BatchOne() bool { return d.batchOne }
 
 // Decode implements task.Decoder: boxes come out of the model in its input pixels and go back to
@@ -131,13 +129,14 @@ func (d *decoder) Decode(outs []onnx.Tensor, count int, geoms []preprocess.Geome
 	if d.batchOne {
 		rows = 1
 	}
-	per, err := d.d.Decode(ts, rows)
+	per, drops, err := d.d.DecodeCounted(ts, rows)
 	if err != nil {
 		return nil, err
 	}
 	// Box units are rarely declared: on the first batch, boxes that all lie within [0, 1.5] on
 	// an input of 32 px or more are fractions of the input, not pixels.
 	d.once.Do(func() {
+		defer d.resolved.Store(true)
 		if !d.unitsAuto || min(d.inputW, d.inputH) < 32 {
 			return
 		}
@@ -159,8 +158,8 @@ func (d *decoder) Decode(outs []onnx.Tensor, count int, geoms []preprocess.Geome
 		if rerr != nil {
 			return
 		}
-		if again, derr := nd.Decode(ts, rows); derr == nil {
-			d.d, per = nd, again
+		if again, againDrops, derr := nd.DecodeCounted(ts, rows); derr == nil {
+			d.d, per, drops = nd, again, againDrops
 			d.unitsNote = " (normalized units inferred from the first batch's boxes: set detection.box_units to declare them)"
 		}
 	})
@@ -181,7 +180,7 @@ func (d *decoder) Decode(outs []onnx.Tensor, count int, geoms []preprocess.Geome
 			det.Box = b
 			kept = append(kept, det)
 		}
-		preds[j] = Prediction{Detections: kept}
+		preds[j] = Prediction{Detections: kept, Dropped: drops[j]}
 	}
 	return preds, nil
 }

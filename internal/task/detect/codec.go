@@ -15,7 +15,8 @@ var _ task.Codec = (*Task)(nil)
 // (int64) and the score (float64), so that a record reads back bit for bit.
 const detectionBytes = 6 * 8
 
-// AppendPrediction implements task.Codec: the number of detections, then each detection.
+// AppendPrediction implements task.Codec: the number of detections, then each detection, then
+// the number of detections dropped for labels that name no class.
 func (t *Task) AppendPrediction(dst []byte, p task.Prediction) ([]byte, error) {
 	pr, ok := p.(Prediction)
 	if !ok {
@@ -29,6 +30,7 @@ func (t *Task) AppendPrediction(dst []byte, p task.Prediction) ([]byte, error) {
 		dst = binary.LittleEndian.AppendUint64(dst, uint64(int64(d.Class)))
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(d.Score))
 	}
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(pr.Dropped))
 	return dst, nil
 }
 
@@ -38,7 +40,7 @@ func (t *Task) ReadPrediction(b []byte) (task.Prediction, error) {
 		return nil, fmt.Errorf("read detection record: %d bytes", len(b))
 	}
 	n := int(binary.LittleEndian.Uint32(b))
-	if len(b) != 4+n*detectionBytes {
+	if len(b) != 4+n*detectionBytes+4 {
 		return nil, fmt.Errorf("read detection record: %d bytes for %d detections", len(b), n)
 	}
 	out := Prediction{Detections: make([]box.Detection, n)}
@@ -54,5 +56,6 @@ func (t *Task) ReadPrediction(b []byte) (task.Prediction, error) {
 	if n == 0 {
 		out.Detections = nil
 	}
+	out.Dropped = int(binary.LittleEndian.Uint32(b[4+n*detectionBytes:]))
 	return out, nil
 }

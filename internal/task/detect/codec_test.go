@@ -10,7 +10,7 @@ import (
 
 func TestCodecRoundTripAndRejects(t *testing.T) {
 	tk := New([]string{"a", "b"}, config.Detection{})
-	for _, p := range []Prediction{{}, {Detections: []box.Detection{{Box: box.Box{X1: 0.1, Y1: 2, X2: 3.5, Y2: 4}, Class: 1, Score: 0.25}}}} {
+	for _, p := range []Prediction{{}, {Dropped: 3}, {Detections: []box.Detection{{Box: box.Box{X1: 0.1, Y1: 2, X2: 3.5, Y2: 4}, Class: 1, Score: 0.25}}, Dropped: 2}} {
 		b, err := tk.AppendPrediction(nil, p)
 		if err != nil {
 			t.Fatal(err)

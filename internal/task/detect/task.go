@@ -23,8 +23,28 @@ type Truth struct{ Objects []box.Object }
 func (t Truth) ObjectCount() int { return len(t.Objects) }
 
 // Prediction is one image's detections after decoding and NMS, in original image pixels, highest
-// score first.
-type Prediction struct{ Detections []box.Detection }
+// score first. Dropped counts the detections of the image whose label named no class.
+type Prediction struct {
+	Detections []box.Detection
+	Dropped    int
+}
+
+// Warnings are what the decoding saw that the report must state, from the predictions of a
+// pass (each carries its own count, so a cached prediction says the same as a decoded one):
+// detections dropped because their labels name no class (a model counting the background as
+// label 0 needs label_offset 1).
+func (t *Task) Warnings(preds []task.Prediction) []string {
+	n := 0
+	for _, p := range preds {
+		if pr, ok := p.(Prediction); ok {
+			n += pr.Dropped
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d detections carried labels outside the %d classes and were dropped: if the model counts the background as label 0 (torchvision detectors do), set detection.label_offset: 1; if its labels are COCO category ids, set detection.category_ids: true", n, len(t.classes))}
+}
 
 // Task is the detection task for one set of classes.
 type Task struct {

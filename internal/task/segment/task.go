@@ -12,6 +12,7 @@ import (
 	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cvgate/cvgate/internal/config"
 	"github.com/cvgate/cvgate/internal/imaging"
@@ -75,11 +76,12 @@ func (t *Task) Bind(m *onnx.Model, spec preprocess.Spec) (task.Decoder, error) {
 
 // decoder resolves its convention on the first batch, then decodes every image of every batch.
 type decoder struct {
-	cfg     decode.Config
-	once    sync.Once
-	d       *decode.Decoder
-	err     error
-	scratch sync.Pool
+	cfg      decode.Config
+	once     sync.Once
+	resolved atomic.Bool
+	d        *decode.Decoder
+	err      error
+	scratch  sync.Pool
 }
 
 func (d *decoder) Describe() string {
@@ -91,6 +93,9 @@ func (d *decoder) Describe() string {
 
 func (d *decoder) BatchOne() bool { return false }
 
+// Resolved reports whether the output convention is settled (it is on the first batch).
+func (d *decoder) Resolved() bool { return d.resolved.Load() }
+
 func toTensors(outs []onnx.Tensor) []decode.Tensor {
 	ts := make([]decode.Tensor, len(outs))
 	for i, o := range outs {
@@ -101,7 +106,10 @@ func toTensors(outs []onnx.Tensor) []decode.Tensor {
 
 func (d *decoder) Decode(outs []onnx.Tensor, count int, geoms []preprocess.Geometry) ([]task.Prediction, error) {
 	ts := toTensors(outs)
-	d.once.Do(func() { d.d, d.err = decode.Resolve(ts, d.cfg) })
+	d.once.Do(func() {
+		d.d, d.err = decode.Resolve(ts, d.cfg)
+		d.resolved.Store(true)
+	})
 	if d.err != nil {
 		return nil, d.err
 	}
