@@ -32,6 +32,9 @@ type SquareConfig struct {
 	Seed uint64
 	// MaxBatch caps the images per oracle call (0: DefaultMaxBatch).
 	MaxBatch int
+	// FirstIndex is the index of imgs[0] in the whole sample: image i draws from stream
+	// FirstIndex+i, so a sample attacked in parts meets the same random draws as in one call.
+	FirstIndex int
 }
 
 func (c SquareConfig) withDefaults() (SquareConfig, error) {
@@ -53,6 +56,8 @@ func (c SquareConfig) withDefaults() (SquareConfig, error) {
 		return c, fmt.Errorf("check square p_init %g: want a share in (0,1]", c.PInit)
 	case c.MaxBatch < 0:
 		return c, fmt.Errorf("check square max batch %d: want > 0", c.MaxBatch)
+	case c.FirstIndex < 0:
+		return c, fmt.Errorf("check square first index %d: want >= 0", c.FirstIndex)
 	}
 	return c, nil
 }
@@ -71,7 +76,7 @@ func Square(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []int, 
 		return nil, err
 	}
 	return attackAll(ctx, "square", o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, func(i int, out *Outcome) attack {
-		return squareAttack(imgs[i], labels[i], cfg, rand.New(imageSource(cfg.Seed, i)), out)
+		return squareAttack(imgs[i], labels[i], cfg, rand.New(imageSource(cfg.Seed, cfg.FirstIndex+i)), out)
 	})
 }
 
