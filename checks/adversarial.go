@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cvgate/cvgate/internal/attack"
 	"github.com/cvgate/cvgate/internal/config"
@@ -135,23 +136,41 @@ func (RobustAdversarial) Run(ctx context.Context, env *Env) (*report.Result, err
 	for k, i := range sample {
 		labels[k] = env.Data.Items[i].Label
 	}
-
-	var runs [][]*advAttack // [attack][subject]
-	for _, name := range cfg.Attacks {
+	names := make([]string, len(cfg.Attacks))
+	for k, name := range cfg.Attacks {
 		if canonical, ok := config.CanonicalAttack(name); ok {
 			name = canonical // a Config built in code may use an alias
 		}
-		var per []*advAttack
-		for _, s := range env.Subjects() {
-			a, err := env.runAttack(ctx, name, s, sample, labels, cfg)
-			if err != nil {
-				return nil, fmt.Errorf("attack %s with %s: %w", s.Role, name, err)
-			}
-			per = append(per, a)
-		}
-		runs = append(runs, per)
+		names[k] = name
 	}
-	res := advResult(env, cfg, runs, sample, eligible)
+	seq := newAdvSequence(env, cfg, len(names), len(sample))
+	runs := make([][]*advAttack, len(names)) // [attack][subject]
+	for {
+		from, to := seq.done, seq.next()
+		start := time.Now()
+		for k, name := range names {
+			for si, s := range env.Subjects() {
+				a, err := env.runAttack(ctx, name, s, sample[from:to], labels[from:to], from, seq.cfg)
+				if err != nil {
+					return nil, fmt.Errorf("attack %s with %s: %w", s.Role, name, err)
+				}
+				if from == 0 {
+					runs[k] = append(runs[k], a)
+				} else {
+					runs[k][si].extend(a)
+				}
+			}
+		}
+		if !seq.record(runs, to, time.Since(start)) {
+			break
+		}
+	}
+	res := advResult(env, seq.cfg, runs, sample[:seq.done], eligible)
+	titles := make([]string, len(names))
+	for k, name := range names {
+		titles[k] = advTitle(name)
+	}
+	seq.report(res, titles)
 	if env.exportLimit() > 0 {
 		env.export(res, IDRobustAdversarial, advCases(env, sample, runs), advSuccesses(runs))
 	}
@@ -208,7 +227,8 @@ func attackSeed(seed uint64, name string) uint64 {
 
 // runAttack runs one attack against one subject on the sample's views and checks its successes
 // after rounding to 8 bits.
-func (e *Env) runAttack(ctx context.Context, name string, s *Subject, sample, labels []int, cfg config.RobustAdversarial) (*advAttack, error) {
+// first is the position of sample[0] in the whole sample, which picks the images' random streams.
+func (e *Env) runAttack(ctx context.Context, name string, s *Subject, sample, labels []int, first int, cfg config.RobustAdversarial) (*advAttack, error) {
 	view := viewSubject(s)
 	imgs := make([]*imaging.Float, len(sample))
 	for k, i := range sample {
@@ -225,14 +245,14 @@ func (e *Env) runAttack(ctx context.Context, name string, s *Subject, sample, la
 	switch name {
 	case AttackSquare:
 		a.eps = cfg.Epsilon
-		sc := attack.SquareConfig{Epsilon: cfg.Epsilon, MaxQueries: cfg.MaxQueries, PInit: cfg.PInit, Seed: seed, MaxBatch: batch}
+		sc := attack.SquareConfig{Epsilon: cfg.Epsilon, MaxQueries: cfg.MaxQueries, PInit: cfg.PInit, Seed: seed, MaxBatch: batch, FirstIndex: first}
 		outs, err = e.attackImages(view, squareRecord(sc), sample, imgs, labels, func(imgs []*imaging.Float, labels []int, streams []uint64) ([]attack.Outcome, error) {
 			sc.Streams = streams
 			return attack.Square(ctx, oracle, imgs, labels, sc)
 		})
 	case AttackHopSkipJump:
 		a.eps = cfg.EpsilonL2
-		hc := attack.HSJConfig{Epsilon: cfg.EpsilonL2, MaxQueries: cfg.MaxQueries, Seed: seed, MaxBatch: batch}
+		hc := attack.HSJConfig{Epsilon: cfg.EpsilonL2, MaxQueries: cfg.MaxQueries, Seed: seed, MaxBatch: batch, FirstIndex: first}
 		outs, err = e.attackImages(view, hsjRecord(hc), sample, imgs, labels, func(imgs []*imaging.Float, labels []int, streams []uint64) ([]attack.Outcome, error) {
 			hc.Streams = streams
 			return attack.HopSkipJump(ctx, oracle, imgs, labels, hc)
@@ -248,6 +268,18 @@ func (e *Env) runAttack(ctx context.Context, name string, s *Subject, sample, la
 		return nil, err
 	}
 	return a, nil
+}
+
+// extend appends the outcomes of the next images of the sample, attacked with the same attack,
+// model and budget.
+func (a *advAttack) extend(b *advAttack) {
+	a.views = append(a.views, b.views...)
+	a.outs = append(a.outs, b.outs...)
+	a.sum = attack.Summarize(a.outs)
+	a.qLabel, a.qConf, a.broken = append(a.qLabel, b.qLabel...), append(a.qConf, b.qConf...), append(a.broken, b.broken...)
+	a.qLinf, a.qL2 = append(a.qLinf, b.qLinf...), append(a.qL2, b.qL2...)
+	a.survived += b.survived
+	a.mismatched += b.mismatched
 }
 
 // verifyQuantized re-runs every adversarial image rounded to 8 bits, the form an image file

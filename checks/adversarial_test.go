@@ -40,7 +40,7 @@ func advRun(t *testing.T, env *Env, name string) (*advAttack, []int) {
 	for k, i := range sample {
 		labels[k] = env.Data.Items[i].Label
 	}
-	a, err := env.runAttack(ctx, name, env.Candidate, sample, labels, cfg)
+	a, err := env.runAttack(ctx, name, env.Candidate, sample, labels, 0, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +348,7 @@ func TestAdversarialThresholds(t *testing.T) {
 	}
 	var per []*advAttack
 	for _, s := range env.Subjects() {
-		a, err := env.runAttack(ctx, AttackSquare, s, sample, labels, cfg)
+		a, err := env.runAttack(ctx, AttackSquare, s, sample, labels, 0, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -100,41 +100,94 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 		}
 	}
 
+	// The sample grows in looks (50, 100, 200, ... images) until every transform's consistency
+	// is settled against min_consistency, or one is settled below it (invSettled); with
+	// budget_seconds 0 it runs whole in one look.
+	looks := []int{n}
+	if cfg.BudgetSeconds > 0 && !env.Exhaustive() {
+		looks = invLooks(n)
+	}
+	level := 1 - invAlpha/float64(len(looks))
+	tops := make([][][]int32, len(transforms)) // [transform][model][sample position]
+	confs := make([][][]float32, len(transforms))
+	done, settled := 0, false
+	for _, to := range looks {
+		for ti, tr := range transforms {
+			v := Variant{
+				Key:     fmt.Sprintf("%s|%s|seed%d|%d-%d", IDRobustInvariance, tr, env.Config.Seed, done, to),
+				Record:  transformRecord(IDRobustInvariance, tr.String()),
+				Indices: sample[done:to],
+				Transform: func(_ int, img *imaging.Image) *imaging.Image {
+					dst := &imaging.Image{}
+					if err := tr.Apply(dst, img); err != nil {
+						return nil
+					}
+					return dst
+				},
+			}
+			cand, base, err := env.Predict(ctx, v)
+			if err != nil {
+				return nil, fmt.Errorf("predict under %s: %w", tr, err)
+			}
+			if tops[ti] == nil {
+				tops[ti], confs[ti] = make([][]int32, len(cleanPreds)), make([][]float32, len(cleanPreds))
+			}
+			for si, p := range []*Predictions{cand, base}[:len(cleanPreds)] {
+				tops[ti][si] = append(tops[ti][si], p.Top1...)
+				confs[ti][si] = append(confs[ti][si], p.Conf...)
+			}
+		}
+		done = to
+		same := make([]int, len(transforms))
+		for ti := range transforms {
+			for r, top := range tops[ti][0] {
+				if top == cleanTop[0][r] && top >= 0 {
+					same[ti]++
+				}
+			}
+		}
+		if settled = invSettled(same, done, cfg.MinConsistency, level); settled {
+			break
+		}
+	}
+	lookNote := ""
+	if len(looks) > 1 {
+		lookNote = fmt.Sprintf("Images were added in looks of %s until every transform's consistency was settled against min_consistency (an exact %s interval per look, Bonferroni over the looks), or one was settled below it: ", intList(looks), levelText(level))
+		if settled {
+			lookNote += fmt.Sprintf("settled at %d images.", done)
+		} else {
+			lookNote += fmt.Sprintf("not settled at %d images, the sample's size.", done)
+		}
+	}
+	if done < n {
+		budgetNote = strings.TrimSpace(budgetNote + fmt.Sprintf(" %d of the %d images the sample allowed were not needed.", n-done, n))
+	}
+	budgetNote = strings.TrimSpace(lookNote + " " + budgetNote)
+	n, sample = done, sample[:done]
+	for si := range cleanTop {
+		cleanTop[si] = cleanTop[si][:n]
+	}
+
 	outcomes := make([][]*invarianceOutcome, len(transforms)) // [transform][model]
 	anyFlip := make([][]bool, len(cleanPreds))
 	for si := range anyFlip {
 		anyFlip[si] = make([]bool, n)
 	}
-	for ti, tr := range transforms {
-		v := Variant{
-			Key:     fmt.Sprintf("%s|%s|seed%d|n%d", IDRobustInvariance, tr, env.Config.Seed, n),
-			Record:  transformRecord(IDRobustInvariance, tr.String()),
-			Indices: sample,
-			Transform: func(_ int, img *imaging.Image) *imaging.Image {
-				dst := &imaging.Image{}
-				if err := tr.Apply(dst, img); err != nil {
-					return nil
-				}
-				return dst
-			},
-		}
-		cand, base, err := env.Predict(ctx, v)
-		if err != nil {
-			return nil, fmt.Errorf("predict under %s: %w", tr, err)
-		}
-		for si, p := range []*Predictions{cand, base}[:len(cleanPreds)] {
-			o := &invarianceOutcome{flipped: make([]bool, n), top: p.Top1, conf: p.Conf}
+	for ti := range transforms {
+		for si := range cleanPreds {
+			o := &invarianceOutcome{flipped: make([]bool, n), top: tops[ti][si], conf: confs[ti][si]}
 			for r, i := range sample {
-				if p.Top1[r] == cleanTop[si][r] && p.Top1[r] >= 0 {
+				if o.top[r] == cleanTop[si][r] && o.top[r] >= 0 {
 					o.same++
 				} else {
 					o.flipped[r] = true
 					anyFlip[si][r] = true
 				}
-				if itemLabels[i] >= 0 && int(p.Top1[r]) == itemLabels[i] {
+				if itemLabels[i] >= 0 && int(o.top[r]) == itemLabels[i] {
 					o.right++
 				}
 			}
+			var err error
 			if o.interval, err = stats.WilsonInterval(o.same, n, 0.95); err != nil {
 				return nil, err
 			}
@@ -205,6 +258,10 @@ func (RobustInvariance) Run(ctx context.Context, env *Env) (*report.Result, erro
 		m["any_flip_share"] = round(anyShare[si])
 	}
 	res.Metrics["images"] = float64(n)
+	res.Metrics["settled"] = 0
+	if settled {
+		res.Metrics["settled"] = 1
+	}
 
 	cols := []string{"Transform", "Consistency (95% CI)", "Flips"}
 	if labelled {
@@ -295,4 +352,34 @@ func minOf(x []float64) float64 {
 		m = min(m, v)
 	}
 	return m
+}
+
+// invAlpha is the error of a settled invariance verdict over all looks.
+const invAlpha = 0.05
+
+// invLooks is the look schedule for n images: 50, 100, 200, ... (doubling), ending at n.
+func invLooks(n int) []int {
+	var looks []int
+	for k := 50; k < n; k *= 2 {
+		looks = append(looks, k)
+	}
+	return append(looks, n)
+}
+
+// invSettled says whether the consistencies (same[t] of n images kept the clean class) settle
+// the verdict at this look: one transform's exact interval entirely below min_consistency
+// decides it (a warning), otherwise every transform's must lie at or above it.
+func invSettled(same []int, n int, minConsistency, level float64) bool {
+	all := true
+	for _, k := range same {
+		iv, err := stats.ClopperPearsonInterval(k, n, level)
+		if err != nil {
+			return false
+		}
+		if iv.Hi < minConsistency {
+			return true
+		}
+		all = all && iv.Lo >= minConsistency
+	}
+	return all
 }

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -30,8 +31,9 @@ func TestInvarianceFlipsAndShifts(t *testing.T) {
 	if m["any_flip_share"] < m["hflip.flip_share"] {
 		t.Errorf("share flipping under any transform %g is below hflip's alone %g", m["any_flip_share"], m["hflip.flip_share"])
 	}
-	if m["images"] != 200 {
-		t.Errorf("%g images, want the default sample of 200", m["images"])
+	// hflip is clearly under 0.9, which settles the warning at the first look.
+	if m["images"] != 50 || m["settled"] != 1 {
+		t.Errorf("%g images (settled %g), want the first look of 50, settled", m["images"], m["settled"])
 	}
 	if res.Status != report.StatusWarn || !strings.Contains(res.Summary, "hflip") || strings.Contains(res.Summary, "shift:0.05,0 ") {
 		t.Errorf("status %s, want a warning naming hflip only: %s", res.Status, res.Summary)
@@ -56,5 +58,65 @@ func TestInvarianceDefaultsPassOnTheDemoAndNeedNoLabels(t *testing.T) {
 	}
 	if res2.Metrics["min_consistency"] <= 0 {
 		t.Errorf("no consistency without labels: %v", res2.Metrics)
+	}
+}
+
+// TestInvarianceSequential: on clear cases the looks reach the verdict the whole sample does
+// (budget_seconds 0: one look of the default 200 images), on fewer images, with the same
+// predictions for the images both saw; near the threshold they run to the sample's size.
+func TestInvarianceSequential(t *testing.T) {
+	tests := []struct {
+		name       string
+		transforms []string
+		min        float64
+		wantImages float64
+		wantStatus report.Status
+	}{
+		{"clearly below", []string{"hflip", "shift:0.05,0"}, 0.9, 50, report.StatusWarn},
+		{"clearly above", []string{"shift:0.05,0", "brightness:0.1"}, 0.8, 50, report.StatusPass},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := func(budget float64) *report.Result {
+				cfg := config.Defaults()
+				ri := &cfg.Thresholds.RobustInvariance
+				ri.Transforms, ri.MinConsistency, ri.BudgetSeconds = tt.transforms, tt.min, budget
+				return runCheck(t, RobustInvariance{}, testEnv(t, "mnist_cnn.onnx", "", "mnist", &cfg))
+			}
+			fixed, seq := run(0), run(1e6)
+			if fixed.Status != tt.wantStatus || seq.Status != tt.wantStatus {
+				t.Fatalf("status fixed %s (%s), sequential %s (%s), want %s", fixed.Status, fixed.Summary, seq.Status, seq.Summary, tt.wantStatus)
+			}
+			if fixed.Metrics["images"] != 200 || seq.Metrics["images"] != tt.wantImages || seq.Metrics["settled"] != 1 {
+				t.Errorf("images fixed %g, sequential %g (settled %g), want 200 and %g, settled", fixed.Metrics["images"], seq.Metrics["images"], seq.Metrics["settled"], tt.wantImages)
+			}
+		})
+	}
+}
+
+func TestInvSettled(t *testing.T) {
+	level := 1 - invAlpha/3
+	tests := []struct {
+		name string
+		same []int
+		n    int
+		min  float64
+		want bool
+	}{
+		{"all clearly above", []int{50, 49}, 50, 0.8, true},
+		{"one near the threshold", []int{50, 45}, 50, 0.9, false},
+		{"one clearly below decides", []int{50, 20}, 50, 0.9, true},
+		{"all at the threshold", []int{90, 90}, 100, 0.9, false},
+	}
+	for _, tt := range tests {
+		if got := invSettled(tt.same, tt.n, tt.min, level); got != tt.want {
+			t.Errorf("%s: invSettled(%v, %d, %g) = %v, want %v", tt.name, tt.same, tt.n, tt.min, got, tt.want)
+		}
+	}
+	if got := invLooks(200); !slices.Equal(got, []int{50, 100, 200}) {
+		t.Errorf("invLooks(200) = %v", got)
+	}
+	if got := invLooks(30); !slices.Equal(got, []int{30}) {
+		t.Errorf("invLooks(30) = %v", got)
 	}
 }

@@ -8,10 +8,12 @@ import (
 	"fmt"
 	"math"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/cvgate/cvgate/internal/onnx"
 	"github.com/cvgate/cvgate/report"
 )
 
@@ -56,6 +58,7 @@ func Run(ctx context.Context, env *Env, list []Check, timeout time.Duration) []r
 
 func runOne(ctx context.Context, env *Env, c Check, timeout time.Duration) (res report.Result) {
 	start := time.Now()
+	passes0, ort0 := env.ortCounters()
 	if env.Progress != nil {
 		env.Progress.Start(c.ID(), 0)
 		defer env.Progress.Done()
@@ -69,6 +72,8 @@ func runOne(ctx context.Context, env *Env, c Check, timeout time.Duration) (res 
 				Error:   fmt.Sprintf("panic: %v\n%s", p, firstFrames(debug.Stack(), 12))}
 		}
 		res.DurationSeconds = time.Since(start).Seconds()
+		passes, ort := env.ortCounters()
+		res.ForwardPasses, res.ORTSeconds = passes-passes0, math.Round((ort-ort0).Seconds()*1e3)/1e3
 	}()
 	r, err := c.Run(ctx, env)
 	var skip *SkipError
@@ -90,6 +95,25 @@ func runOne(ctx context.Context, env *Env, c Check, timeout time.Duration) (res 
 	}
 	sanitize(r)
 	return *r
+}
+
+// ortCounters sums the forward passes and the time inside ONNX Runtime of the subjects' sessions
+// (sessions may share one counter), for a check's share of them.
+func (e *Env) ortCounters() (passes int64, ort time.Duration) {
+	var seen []*onnx.Stats
+	for _, s := range e.Subjects() {
+		if s == nil || s.Model == nil {
+			continue
+		}
+		st := s.Model.Stats()
+		if st == nil || slices.Contains(seen, st) {
+			continue
+		}
+		seen = append(seen, st)
+		passes += st.Samples()
+		ort += st.Duration()
+	}
+	return passes, ort
 }
 
 // sanitize keeps a result encodable and honest: a metric that is not a finite number (a 0/0 on

@@ -328,6 +328,11 @@ type Result struct {
 	// Error says why a check could not run (status error) or why it was skipped (status skip).
 	Error           string  `json:"error,omitempty"`
 	DurationSeconds float64 `json:"duration_seconds"`
+	// ForwardPasses and ORTSeconds are the images this check ran through the models (all of
+	// them) and the wall time it spent inside ONNX Runtime. A pass memoized by an earlier check
+	// (the clean pass) counts only where it was first run.
+	ForwardPasses int64   `json:"forward_passes"`
+	ORTSeconds    float64 `json:"ort_seconds"`
 }
 
 // Section is one block of details: some text, a table, a chart, a matrix or images.

@@ -238,12 +238,13 @@ func checkInputs(imgs []*imaging.Float, labels []int) error {
 // scheduling.
 func imageSource(seed, stream uint64) *rand.PCG { return rand.NewPCG(seed, stream) }
 
-// streamOf is image i's stream: streams[i] when given, else its index.
-func streamOf(streams []uint64, i int) uint64 {
+// streamOf is image i's stream: streams[i] when given, else its index in the whole sample
+// (first is the index of the call's first image).
+func streamOf(streams []uint64, first, i int) uint64 {
 	if streams != nil {
 		return streams[i]
 	}
-	return uint64(i)
+	return uint64(first + i)
 }
 
 // predict is the arg max of a probability row (the first one on ties; NaN never wins).

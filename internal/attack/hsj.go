@@ -56,6 +56,9 @@ type HSJConfig struct {
 	// MaxBatch caps the images per oracle call (0: DefaultMaxBatch); gradient-estimation samples
 	// of all active images are packed into calls of this size.
 	MaxBatch int
+	// FirstIndex is the index of imgs[0] in the whole sample: image i draws from stream
+	// FirstIndex+i, so a sample attacked in parts meets the same random draws as in one call.
+	FirstIndex int
 }
 
 func (c HSJConfig) withDefaults() (HSJConfig, error) {
@@ -89,6 +92,8 @@ func (c HSJConfig) withDefaults() (HSJConfig, error) {
 		return c, fmt.Errorf("check hopskipjump tolerance %g: want a value in [0,1)", c.Tolerance)
 	case c.MaxBatch < 0:
 		return c, fmt.Errorf("check hopskipjump max batch %d: want > 0", c.MaxBatch)
+	case c.FirstIndex < 0:
+		return c, fmt.Errorf("check hopskipjump first index %d: want >= 0", c.FirstIndex)
 	}
 	return c, nil
 }
@@ -121,7 +126,7 @@ func HopSkipJump(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []
 	}
 	budgets := Budgets(cfg.MaxQueries)
 	return attackAll(ctx, "hopskipjump", o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, func(i int, out *Outcome) attack {
-		src := imageSource(cfg.Seed, streamOf(cfg.Streams, i))
+		src := imageSource(cfg.Seed, streamOf(cfg.Streams, cfg.FirstIndex, i))
 		h := &hsj{cfg: cfg, x: imgs[i], label: labels[i], src: src, rng: rand.New(src), out: out,
 			left: cfg.MaxQueries, budgets: budgets, margin: initialMargin}
 		return h.run

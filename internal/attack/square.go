@@ -36,6 +36,9 @@ type SquareConfig struct {
 	Streams []uint64
 	// MaxBatch caps the images per oracle call (0: DefaultMaxBatch).
 	MaxBatch int
+	// FirstIndex is the index of imgs[0] in the whole sample: image i draws from stream
+	// FirstIndex+i, so a sample attacked in parts meets the same random draws as in one call.
+	FirstIndex int
 }
 
 func (c SquareConfig) withDefaults() (SquareConfig, error) {
@@ -57,6 +60,8 @@ func (c SquareConfig) withDefaults() (SquareConfig, error) {
 		return c, fmt.Errorf("check square p_init %g: want a share in (0,1]", c.PInit)
 	case c.MaxBatch < 0:
 		return c, fmt.Errorf("check square max batch %d: want > 0", c.MaxBatch)
+	case c.FirstIndex < 0:
+		return c, fmt.Errorf("check square first index %d: want >= 0", c.FirstIndex)
 	}
 	return c, nil
 }
@@ -78,7 +83,7 @@ func Square(ctx context.Context, o Oracle, imgs []*imaging.Float, labels []int, 
 		return nil, fmt.Errorf("check square streams: %d for %d images", len(cfg.Streams), len(imgs))
 	}
 	return attackAll(ctx, "square", o, imgs, labels, cfg.MaxQueries, cfg.MaxBatch, func(i int, out *Outcome) attack {
-		return squareAttack(imgs[i], labels[i], cfg, rand.New(imageSource(cfg.Seed, streamOf(cfg.Streams, i))), out)
+		return squareAttack(imgs[i], labels[i], cfg, rand.New(imageSource(cfg.Seed, streamOf(cfg.Streams, cfg.FirstIndex, i))), out)
 	})
 }
 

@@ -364,3 +364,51 @@ func TestSquareDeliverable(t *testing.T) {
 		t.Errorf("oracle received %d images, outcomes count %d", sent, sumQueries(outs))
 	}
 }
+
+// TestAttackInParts: a sample attacked in consecutive parts, each with FirstIndex set to where it
+// starts, gives every image the outcome it gets when the whole sample is attacked at once, for
+// both attacks (robust.adversarial grows its sample look by look this way); without FirstIndex
+// the parts would repeat the first images' random draws.
+func TestAttackInParts(t *testing.T) {
+	m := newLinearModel(8, 4, 48, 3)
+	imgs := randomImages(8, 20, 4, 4, 3, 0.1, 0.9)
+	labels := modelLabels(m, imgs)
+	attacks := []struct {
+		name string
+		run  func(imgs []*imaging.Float, labels []int, first int) ([]Outcome, error)
+	}{
+		{"square", func(imgs []*imaging.Float, labels []int, first int) ([]Outcome, error) {
+			return Square(t.Context(), m, imgs, labels, SquareConfig{Epsilon: 0.12, MaxQueries: 200, Seed: 3, FirstIndex: first})
+		}},
+		{"hopskipjump", func(imgs []*imaging.Float, labels []int, first int) ([]Outcome, error) {
+			return HopSkipJump(t.Context(), m, imgs, labels, HSJConfig{Epsilon: 0.6, MaxQueries: 200, Seed: 3, FirstIndex: first})
+		}},
+	}
+	for _, a := range attacks {
+		t.Run(a.name, func(t *testing.T) {
+			whole, err := a.run(imgs, labels, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var parts []Outcome
+			for _, cut := range [][2]int{{0, 5}, {5, 12}, {12, 20}} {
+				outs, err := a.run(imgs[cut[0]:cut[1]], labels[cut[0]:cut[1]], cut[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				parts = append(parts, outs...)
+			}
+			if diff := diffOutcomes(whole, parts); diff != "" {
+				t.Errorf("parts differ from the whole: %s", diff)
+			}
+			// The same parts without FirstIndex draw the first images' streams again.
+			second, err := a.run(imgs[5:12], labels[5:12], 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diffOutcomes(whole[5:12], second) == "" {
+				t.Errorf("without FirstIndex the second part matched the whole too: the test cannot tell streams apart")
+			}
+		})
+	}
+}

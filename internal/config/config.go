@@ -356,6 +356,11 @@ type RobustAdversarial struct {
 	// PInit is the share of the image Square's first squares cover: 0.05, the paper's value for
 	// natural images, by default; 0.8 breaks MNIST-like digits at epsilon 0.3 fastest.
 	PInit float64 `yaml:"p_init"`
+	// BudgetSeconds bounds the attacks' wall time: the sample is attacked in looks (10, 20, 35,
+	// 50, ... images) until the gates are settled, the sample is used up or the next look would
+	// not fit, and max_queries is cut when 20 images spending all their queries would not fit. 0
+	// attacks the whole sample at max_queries in one look (the full profile).
+	BudgetSeconds float64 `yaml:"budget_seconds"`
 }
 
 // RobustAbnormal configures robust.abnormal.

@@ -68,6 +68,10 @@ func Defaults() Config {
 				EpsilonL2:  0.5,
 				PInit:      0.05,
 				MaxQueries: 300,
+				// 60 s of attacks: with the corruption sweep's 180 s and invariance's 60 s, a
+				// MobileNetV2-class model and baseline keep the PR profile near 5 minutes on a
+				// 2-core runner (issue #15: 50 robust images x 300 queries x 2 models took 215 s).
+				BudgetSeconds: 60,
 			},
 			// 32 inputs per noise or derived kind: a share's standard error is then at most 9 pp,
 			// for about 300 forward passes per model.
@@ -106,7 +110,7 @@ var builtinProfiles = map[string]string{
 thresholds:
   robust.corruptions: {severities: [1, 2, 3, 4, 5], sample: 0, budget_seconds: 0}
   robust.invariance: {sample: 0, budget_seconds: 0}
-  robust.adversarial: {sample: 200, max_queries: 1000, attacks: [square, hopskipjump]}
+  robust.adversarial: {sample: 200, max_queries: 1000, attacks: [square, hopskipjump], budget_seconds: 0}
   perf.metrics: {bootstrap: 10000}
   perf.baseline: {bootstrap: 10000}
   model.latency: {repeats: 300}

@@ -165,6 +165,7 @@ func (c *Config) Validate() error {
 	v.check(ra.EpsilonL2 >= 0, "thresholds.robust.adversarial.epsilon_l2", "is an L2 budget on 0..1 pixels and must be 0 or more (.inf for no budget), got %g", ra.EpsilonL2)
 	v.check(ra.PInit > 0 && ra.PInit <= 1, "thresholds.robust.adversarial.p_init", "is the share of the image Square's first squares cover and must be in (0, 1], got %g", ra.PInit)
 	v.check(ra.MaxQueries >= 1, "thresholds.robust.adversarial.max_queries", "must be at least 1, got %d", ra.MaxQueries)
+	v.check(ra.BudgetSeconds >= 0, "thresholds.robust.adversarial.budget_seconds", "must be 0 (no budget) or more, got %g", ra.BudgetSeconds)
 	v.optShare("thresholds.robust.adversarial.min_robust_accuracy", ra.MinRobustAccuracy)
 	v.optShare("thresholds.robust.adversarial.max_drop", ra.MaxDrop)
 
