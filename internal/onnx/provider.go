@@ -75,7 +75,7 @@ func missingCUDAFiles(libPath string) error {
 	for _, name := range cudaProviderFiles {
 		p := filepath.Join(dir, name)
 		if err := isFile(p); err != nil {
-			return fmt.Errorf("%s is missing (%v): install the CUDA provider of ONNX Runtime %s beside %s with %s",
+			return fmt.Errorf("%s is missing (%v): install the CUDA provider of ONNX Runtime %s beside %s with %s, or run the CUDA image (docs/gpu.md)",
 				p, errors.Unwrap(err), PinnedVersion, filepath.Base(libPath), CUDASetupCommand)
 		}
 	}
