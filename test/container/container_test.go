@@ -28,8 +28,10 @@ import (
 )
 
 var (
-	// image is the image under test: built here, or CVGATE_CONTAINER_IMAGE.
-	image = "cvgate:container-test"
+	// image is the image under test: built here, or CVGATE_CONTAINER_IMAGE. A built one is
+	// tagged for this process alone (several checkouts may test on one Docker daemon) and
+	// untagged at the end; its layers stay cached.
+	image = fmt.Sprintf("cvgate:container-test-%d", os.Getpid())
 	// prebuilt reports whether image came from CVGATE_CONTAINER_IMAGE.
 	prebuilt bool
 )
@@ -61,7 +63,11 @@ func TestMain(m *testing.M) {
 	if ref := os.Getenv("CVGATE_CONTAINER_IMAGE"); ref != "" {
 		image, prebuilt = ref, true
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if !prebuilt {
+		_ = exec.Command("docker", "rmi", image).Run()
+	}
+	os.Exit(code)
 }
 
 // run runs a command with a deadline and returns its combined output.
