@@ -29,14 +29,15 @@ RUN cd /src && CGO_ENABLED=1 go build -trimpath \
 FROM node:20-bookworm-slim AS ort
 ARG VARIANT=cpu
 # scripts/setup-ort holds the one ONNX Runtime pin and the sha256 of every library it installs;
-# it fails the build on a mismatch.
+# it fails the build on a mismatch. Run through bash: a context copied without modes (a zip
+# download) loses the executable bit.
 COPY scripts/setup-ort /usr/local/bin/setup-ort
 RUN case "$VARIANT" in \
       cpu) flag= ;; \
       cuda) flag=--cuda ;; \
       *) echo "VARIANT must be cpu or cuda, got $VARIANT" >&2; exit 1 ;; \
     esac \
- && CVGATE_HOME=/ort-home setup-ort $flag \
+ && CVGATE_HOME=/ort-home bash /usr/local/bin/setup-ort $flag \
  && mkdir /ort && mv /ort-home/onnxruntime/*/lib* /ort/ \
  && rm -rf /ort-home /root/.npm
 
