@@ -1,13 +1,20 @@
-# cvgate's container action image: `runs.image: Dockerfile` in action.yml builds it on every run,
-# and .github/workflows/release.yml publishes it for `uses: docker://` steps that start faster.
-# Three stages: the cgo build, the ONNX Runtime library fetched and verified, and the slim runtime.
+# cvgate's container action image. `runs.image: Dockerfile` in action.yml builds it on every run of
+# a development checkout (`uses: ./`); release tags point action.yml at the published image
+# instead (.github/workflows/release.yml, docs/action.md "Faster starts with the prebuilt image").
+# Three stages: the cgo build, the ONNX Runtime libraries fetched and verified, and the runtime.
 # GitHub's rules for container actions: run as root, no USER, no WORKDIR (the runner mounts the
 # workspace at /github/workspace and makes it the working directory).
+#
+# Two variants from this one file, so that the CPU build (which the container test builds and
+# runs) covers every stage the CUDA one shares:
+#   docker build .                                         # cpu: debian:bookworm-slim
+#   docker build --build-arg VARIANT=cuda \
+#     --build-arg RUNTIME_BASE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04 .
+# The CUDA variant adds ONNX Runtime's CUDA provider beside the same core library; its base
+# brings the CUDA 13 runtime, cuBLAS and cuDNN 9 (docs/gpu.md). It has not been built or run on
+# a GPU in this project so far.
 
-# The ONNX Runtime pin. scripts/setup-ort is the one place it is written; a test keeps these
-# defaults equal to its ORT_VERSION and ORT_SHA256.
-ARG ORT_VERSION=1.29.0
-ARG ORT_SHA256=89688f5cf51c7e31befbb7b9101bc027799009b18d1baa9a5b1146a72e69538d
+ARG RUNTIME_BASE=debian:bookworm-slim
 
 FROM golang:1.26-bookworm AS build
 # Modules first: this layer is reused until go.mod or go.sum change.
@@ -20,25 +27,31 @@ RUN cd /src && CGO_ENABLED=1 go build -trimpath \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/cvgate .
 
 FROM node:20-bookworm-slim AS ort
-ARG ORT_VERSION
-ARG ORT_SHA256
-# The Linux x64 library of the npm package onnxruntime-node, checked against the pinned sha256.
-RUN mkdir /ort && cd /ort \
- && npm pack --silent "onnxruntime-node@${ORT_VERSION}" >/dev/null \
- && tar -xzf "onnxruntime-node-${ORT_VERSION}.tgz" package/bin/napi-v6/linux/x64/libonnxruntime.so.1 \
- && echo "${ORT_SHA256}  package/bin/napi-v6/linux/x64/libonnxruntime.so.1" | sha256sum -c - \
- && mv package/bin/napi-v6/linux/x64/libonnxruntime.so.1 /ort/ \
- && rm -rf package ./*.tgz
+ARG VARIANT=cpu
+# scripts/setup-ort holds the one ONNX Runtime pin and the sha256 of every library it installs;
+# it fails the build on a mismatch. Run through bash: a context copied without modes (a zip
+# download) loses the executable bit.
+COPY scripts/setup-ort /usr/local/bin/setup-ort
+RUN case "$VARIANT" in \
+      cpu) flag= ;; \
+      cuda) flag=--cuda ;; \
+      *) echo "VARIANT must be cpu or cuda, got $VARIANT" >&2; exit 1 ;; \
+    esac \
+ && CVGATE_HOME=/ort-home bash /usr/local/bin/setup-ort $flag \
+ && mkdir /ort && mv /ort-home/onnxruntime/*/lib* /ort/ \
+ && rm -rf /ort-home /root/.npm
 
-FROM debian:bookworm-slim
+FROM ${RUNTIME_BASE}
 # No apt-get in this stage. git (baselines from the workspace's git objects, git diff) is only its
 # main binary: the builtins cvgate runs (cat-file, rev-parse, diff) need nothing beyond libc, zlib
-# and pcre2, which bookworm-slim has; Go reads the CA bundle directly. Both come from the build
-# stage, the same Debian release. The runner's user owns the workspace, not root, hence
+# and pcre2, which bookworm-slim and the CUDA image's Ubuntu 24.04 have; Go reads the CA bundle
+# directly. Both come from the build stage. The runner's user owns the workspace, not root, hence
 # safe.directory.
 COPY --from=build /usr/bin/git /usr/bin/git
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN git config --system --add safe.directory '*'
-COPY --from=ort /ort/libonnxruntime.so.1 /usr/local/lib/libonnxruntime.so.1
+# libonnxruntime.so.1, plus libonnxruntime_providers_{shared,cuda}.so in the CUDA variant: ONNX
+# Runtime loads its providers from the folder of the core library.
+COPY --from=ort /ort/ /usr/local/lib/
 COPY --from=build /out/cvgate /usr/local/bin/cvgate
 ENTRYPOINT ["/usr/local/bin/cvgate", "action"]

@@ -1117,6 +1117,41 @@ func footerText(r *Report) string {
 	if r.Tool.ORTVersion != "" {
 		parts = append(parts, "ONNX Runtime "+r.Tool.ORTVersion)
 	}
+	if p := providerText(r); p != "" {
+		parts = append(parts, p)
+	}
 	parts = append(parts, fmt.Sprintf("%.2f s (%.2f s inside ONNX Runtime, %d forward passes)", c.TotalSeconds, c.ORTSeconds, c.ForwardPasses))
 	return strings.Join(parts, " · ")
+}
+
+// providerText says what the models ran on when anything but the CPU was asked for: "on CUDA",
+// or each distinct outcome (a fallback to the CPU, nodes left on the CPU). Nothing for the
+// default CPU runs. Op types are ONNX Runtime's, checked to be plain names (internal/onnx).
+func providerText(r *Report) string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(m *Model) {
+		if m == nil || m.ExecutionProvider == nil || m.ExecutionProvider.Requested == "cpu" || m.ExecutionProvider.Requested == "" {
+			return
+		}
+		ep := m.ExecutionProvider
+		var s string
+		switch {
+		case ep.Obtained == "cuda" && len(ep.CPUOps) > 0:
+			s = "on CUDA, some nodes on the CPU (" + strings.Join(ep.CPUOps, ", ") + ")"
+		case ep.Obtained == "cuda":
+			s = "on CUDA"
+		default:
+			s = "execution provider " + ep.Requested + " ran on the CPU (report.json says why)"
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	for i := range r.Targets {
+		add(&r.Targets[i].Model)
+		add(r.Targets[i].Baseline)
+	}
+	return strings.Join(out, "; ")
 }

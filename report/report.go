@@ -260,6 +260,24 @@ type Model struct {
 	IRVersion  int64             `json:"ir_version,omitempty"`
 	Opsets     map[string]int64  `json:"opsets,omitempty"`
 	Producer   string            `json:"producer,omitempty"`
+	// ExecutionProvider is what ONNX Runtime ran this model's session on.
+	ExecutionProvider *ExecutionProvider `json:"execution_provider,omitempty"`
+}
+
+// ExecutionProvider records the ONNX Runtime execution provider a model's session asked for and
+// the one it obtained: ONNX Runtime falls back to the CPU quietly, for a whole session (auto) or
+// node by node.
+type ExecutionProvider struct {
+	Requested string `json:"requested"` // cpu, cuda or auto
+	Obtained  string `json:"obtained"`  // cpu or cuda
+	// Nodes counts the optimised graph's nodes per ONNX Runtime provider name over one profiled
+	// forward pass; measured only for sessions that obtained CUDA.
+	Nodes map[string]int `json:"nodes,omitempty"`
+	// CPUOps are the op types that ran on the CPU in a CUDA session.
+	CPUOps []string `json:"cpu_ops,omitempty"`
+	// Note says what the user should know: a fallback to the CPU, nodes left on the CPU, or why
+	// the placement was not measured.
+	Note string `json:"note,omitempty"`
 }
 
 // Signature is a model's inputs and outputs.

@@ -166,6 +166,9 @@ func (a *App) drift(ctx context.Context, loaded *config.Loaded) (*report.Report,
 	t := report.Target{Name: dc.Current + " vs " + dc.Reference}
 	if model != nil {
 		subj, err := s.subject("candidate", *model, curDS)
+		if err == nil {
+			err = placement(ctx, subj)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -197,6 +200,7 @@ func (a *App) drift(ctx context.Context, loaded *config.Loaded) (*report.Report,
 		Inputs:        report.Inputs{ConfigPath: loaded.File, ConfigSHA256: loaded.SHA256},
 		Targets:       []report.Target{t},
 	}
+	r.Run.Notes = append(r.Run.Notes, providerNotes(r.Targets)...)
 	if s.rt != nil {
 		r.Tool.ORTVersion = s.rt.Version
 	}

@@ -185,6 +185,14 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 		}
 	}()
 	s.counters.LoadSeconds = time.Since(loadStart).Seconds()
+	// An execution provider that was required and cannot be had is this machine's problem, not
+	// the model's: the run stops (exit 2) rather than failing model.load.
+	for _, c := range cands {
+		var pe *onnx.ProviderError
+		if errors.As(c.err, &pe) {
+			return nil, c.err
+		}
+	}
 
 	ds, err := s.loadData(ctx, cands)
 	if err != nil {
@@ -249,6 +257,7 @@ func (a *App) evaluateWith(ctx context.Context, cfg *config.Loaded, opts evalOpt
 		}
 		r.Targets = append(r.Targets, *t)
 	}
+	r.Run.Notes = append(r.Run.Notes, providerNotes(r.Targets)...)
 	if opts.inspect != nil && ctx.Err() == nil {
 		if err := opts.inspect(ctx, r, s.envs); err != nil {
 			return nil, interrupted(ctx, err)
@@ -632,6 +641,9 @@ func (s *session) evaluateTarget(ctx context.Context, c opened, ds *dataset.Data
 		return t, nil
 	}
 	cand, err := s.subject("candidate", c, ds)
+	if err == nil {
+		err = placement(ctx, cand)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -826,6 +838,10 @@ func (s *session) baseline(ctx context.Context, candidate string, ds *dataset.Da
 	}
 	// res.File is the user's path (checked above) or cvgate's own copy of a git or release blob.
 	o := s.openFile(res.File, res.File)
+	var pe *onnx.ProviderError
+	if errors.As(o.err, &pe) {
+		return nil, "", o.err
+	}
 	if o.err != nil {
 		note := fmt.Sprintf("baseline %s does not load: %v", res.Source, o.err)
 		s.app.logf("%s", note)
@@ -835,6 +851,10 @@ func (s *session) baseline(ctx context.Context, candidate string, ds *dataset.Da
 	o.model.Path = res.Source
 	sub, err := s.subject("baseline", o, ds)
 	if err == nil {
+		if err := placement(ctx, sub); err != nil {
+			o.model.Close()
+			return nil, "", err
+		}
 		err = s.bindTask(sub)
 	}
 	if err != nil {
@@ -845,6 +865,31 @@ func (s *session) baseline(ctx context.Context, candidate string, ds *dataset.Da
 	}
 	sub.Info.Source = res.Source
 	return sub, "", nil
+}
+
+// placement measures where a session that obtained CUDA runs its nodes, on the model's own
+// input shape, and records the provider asked for and obtained in the report. A session that was
+// required to get CUDA and runs every node on the CPU stops the run.
+func placement(ctx context.Context, sub *checks.Subject) error {
+	if err := sub.Model.ResolvePlacement(ctx, sub.Spec.Dims); err != nil {
+		return fmt.Errorf("%s %q: %w", sub.Role, sub.Name, err)
+	}
+	p := sub.Model.Placement()
+	sub.Info.ExecutionProvider = &report.ExecutionProvider{Requested: p.Requested, Obtained: p.Obtained, Nodes: p.Nodes, CPUOps: p.CPUOps, Note: p.Note}
+	return nil
+}
+
+// providerNotes repeats each model's execution-provider note among the run's notes.
+func providerNotes(targets []report.Target) []string {
+	var notes []string
+	for _, t := range targets {
+		for _, m := range []*report.Model{&t.Model, t.Baseline} {
+			if m != nil && m.ExecutionProvider != nil && m.ExecutionProvider.Note != "" {
+				notes = append(notes, fmt.Sprintf("%s: %s", m.Path, m.ExecutionProvider.Note))
+			}
+		}
+	}
+	return notes
 }
 
 func signature(m *onnx.Model) *report.Signature {

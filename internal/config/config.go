@@ -194,6 +194,8 @@ type Provider string
 const (
 	ProviderCPU  Provider = "cpu"
 	ProviderCUDA Provider = "cuda"
+	// ProviderAuto uses CUDA when ONNX Runtime can create it, and the CPU otherwise.
+	ProviderAuto Provider = "auto"
 )
 
 // Thresholds holds each check's settings, keyed by check ID in YAML.

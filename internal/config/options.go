@@ -120,11 +120,11 @@ func Options() []Option {
 			Usage: "images per forward pass when the model accepts a dynamic batch (0: automatic, up to 64, fewer for large inputs)",
 			set:   func(c *Config, v string) error { return setInt(&c.Runtime.BatchSize, v) }},
 		{Key: "runtime.execution_provider", Flag: "execution-provider", Input: "execution-provider", Default: "cpu",
-			Allowed: []string{"cpu", "cuda"},
-			Usage:   "ONNX Runtime execution provider",
+			Allowed: []string{"cpu", "cuda", "auto"},
+			Usage:   "ONNX Runtime execution provider: cpu; cuda (fails the run when CUDA cannot be had); auto (CUDA when available, else the CPU with a note)",
 			set: func(c *Config, v string) error {
-				if v != string(ProviderCPU) && v != string(ProviderCUDA) {
-					return fmt.Errorf("allowed values are cpu, cuda")
+				if v != string(ProviderCPU) && v != string(ProviderCUDA) && v != string(ProviderAuto) {
+					return fmt.Errorf("allowed values are cpu, cuda, auto")
 				}
 				c.Runtime.ExecutionProvider = Provider(v)
 				return nil

@@ -56,7 +56,7 @@ func (c *Config) Validate() error {
 	r := c.Runtime
 	v.check(r.Threads >= 0, "runtime.threads", "must be 0 (all cores) or more, got %d", r.Threads)
 	v.check(r.BatchSize >= 0 && r.BatchSize <= 4096, "runtime.batch_size", "must be between 0 (automatic) and 4096, got %d", r.BatchSize)
-	v.oneOf("runtime.execution_provider", string(r.ExecutionProvider), "cpu", "cuda")
+	v.oneOf("runtime.execution_provider", string(r.ExecutionProvider), "cpu", "cuda", "auto")
 	v.check(r.CheckTimeout > 0, "runtime.check_timeout", "must be positive, got %s", r.CheckTimeout)
 	// The limits below bound what input can cost. The config file may come from a fork, so each
 	// has a hard ceiling too: raising a limit can never make a run unbounded.

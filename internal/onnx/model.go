@@ -57,7 +57,7 @@ func (t TensorInfo) ShapeString() string {
 type Options struct {
 	Threads   int    // intra-op threads; 0: all cores
 	BatchSize int    // images per Run for models with a dynamic batch dimension; 0: AutoBatch
-	Provider  string // "cpu" or "cuda"
+	Provider  string // ProviderCPU, ProviderCUDA or ProviderAuto; "" is the CPU
 	Input     string // input name, when the model has several
 	Output    string // output name, when the model has several
 	// AllOutputs fetches every tensor output (detection and segmentation models) instead of the
@@ -101,6 +101,8 @@ type Model struct {
 	rt   *Runtime
 	file string
 	opts Options
+	// placement is the provider asked for and obtained (Placement).
+	placement Placement
 }
 
 // Metadata is what ONNX Runtime reports of the model's metadata.
@@ -212,18 +214,12 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 		m.Batch = AutoBatch(m.SampleSize())
 	}
 
-	runOpts, err := newSessionOptions(opts, false)
-	if err != nil {
-		return nil, fmt.Errorf("open model %q: %w", path, err)
-	}
-	defer runOpts.Destroy()
 	fetchNames := make([]string, len(m.fetch))
 	for i, o := range m.fetch {
 		fetchNames[i] = o.Name
 	}
-	m.session, err = ort.NewDynamicAdvancedSession(path, []string{m.Input.Name}, fetchNames, runOpts)
-	if err != nil {
-		return nil, fmt.Errorf("open model %q: %s", path, oneLine(err))
+	if err := m.openSession(fetchNames); err != nil {
+		return nil, fmt.Errorf("open model %q: %w", path, err)
 	}
 	if md, err := m.session.GetModelMetadata(); err == nil {
 		m.Metadata = readMetadata(md)
@@ -231,6 +227,88 @@ func Open(rt *Runtime, path string, opts Options, stats *Stats) (*Model, error) 
 	}
 	m.LoadDuration = time.Since(start)
 	return m, nil
+}
+
+// openSession creates the session on the requested execution provider. CUDA is tried when asked
+// for (cuda or auto); when it cannot be had, cuda is a *ProviderError and auto falls back to the
+// CPU with a note in the placement. Either way the provider actually obtained is recorded, and
+// later sessions of this model (WithThreads) ask for that one.
+func (m *Model) openSession(fetch []string) error {
+	requested := m.opts.Provider
+	if requested == "" {
+		requested = ProviderCPU
+	}
+	m.placement = Placement{Requested: requested, Obtained: ProviderCPU}
+	var cudaErr error
+	if requested == ProviderCUDA || requested == ProviderAuto {
+		var session *ort.DynamicAdvancedSession
+		session, cudaErr = m.cudaSession(fetch)
+		if cudaErr == nil {
+			m.session, m.placement.Obtained = session, ProviderCUDA
+			m.opts.Provider = ProviderCUDA
+			return nil
+		}
+		var pe *ProviderError
+		if !errors.As(cudaErr, &pe) {
+			return cudaErr
+		}
+		if requested == ProviderCUDA {
+			return cudaErr
+		}
+		m.placement.Note = "execution provider auto ran on the CPU: " + pe.Reason
+	}
+	cpuOpts := m.opts
+	cpuOpts.Provider = ProviderCPU
+	so, err := newSessionOptions(cpuOpts, false)
+	if err != nil {
+		return err
+	}
+	defer so.Destroy()
+	m.session, err = ort.NewDynamicAdvancedSession(m.file, []string{m.Input.Name}, fetch, so)
+	if err != nil {
+		return errors.New(oneLine(err))
+	}
+	m.opts.Provider = ProviderCPU
+	return nil
+}
+
+// cudaSession opens the session with the CUDA provider. Errors that come from the provider (its
+// libraries, the CUDA libraries, the driver, the device) are *ProviderError; a session the CPU
+// cannot open either is the model's own error.
+func (m *Model) cudaSession(fetch []string) (*ort.DynamicAdvancedSession, error) {
+	if err := missingCUDAFiles(m.rt.LibPath); err != nil {
+		return nil, &ProviderError{Requested: ProviderCUDA, Reason: err.Error()}
+	}
+	opts := m.opts
+	opts.Provider = ProviderCUDA
+	so, err := newSessionOptions(opts, false)
+	if err != nil {
+		var pe *ProviderError
+		if errors.As(err, &pe) {
+			pe.Reason = cudaLoadReason(m.rt.LibPath)
+		}
+		return nil, err
+	}
+	defer so.Destroy()
+	session, err := ort.NewDynamicAdvancedSession(m.file, []string{m.Input.Name}, fetch, so)
+	if err == nil {
+		return session, nil
+	}
+	// ONNX Runtime creates the CUDA provider with the session: no device, or a driver too old
+	// for CUDA 13, fails here. If the CPU opens the model, the provider is what failed.
+	opts.Provider = ProviderCPU
+	cpu, cerr := newSessionOptions(opts, false)
+	if cerr != nil {
+		return nil, cerr
+	}
+	defer cpu.Destroy()
+	probe, perr := ort.NewDynamicAdvancedSession(m.file, []string{m.Input.Name}, fetch, cpu)
+	if perr != nil {
+		return nil, errors.New(oneLine(err))
+	}
+	probe.Destroy()
+	return nil, &ProviderError{Requested: ProviderCUDA, Reason: fmt.Sprintf(
+		"ONNX Runtime loaded its CUDA provider but could not create a CUDA session (no GPU, or a driver without CUDA 13 support?): %s", oneLine(err))}
 }
 
 // Close releases the session.
@@ -316,14 +394,14 @@ func newSessionOptions(opts Options, probe bool) (*ort.SessionOptions, error) {
 	if err := so.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
 		return fail(fmt.Errorf("disable spinning: %w", err))
 	}
-	if !probe && opts.Provider == "cuda" {
+	if !probe && opts.Provider == ProviderCUDA {
 		cuda, err := ort.NewCUDAProviderOptions()
 		if err != nil {
-			return fail(fmt.Errorf("create CUDA provider options: %w", err))
+			return fail(&ProviderError{Requested: ProviderCUDA, Reason: "create CUDA provider options: " + oneLine(err)})
 		}
 		defer cuda.Destroy()
 		if err := so.AppendExecutionProviderCUDA(cuda); err != nil {
-			return fail(fmt.Errorf("enable the CUDA execution provider (needs the CUDA provider libraries beside libonnxruntime and CUDA on LD_LIBRARY_PATH): %s", oneLine(err)))
+			return fail(&ProviderError{Requested: ProviderCUDA, Reason: "enable the CUDA execution provider: " + oneLine(err)})
 		}
 	}
 	return so, nil

@@ -2,6 +2,10 @@
 // Dockerfile, started with the workspace mounted at /github/workspace, INPUT_* and GITHUB_*
 // variables, file commands in a mounted folder and a real event payload, talking to a fake GitHub
 // on this machine's loopback. It is slow (an image build) and runs only with CVGATE_CONTAINER=1, which .ci/run sets once Docker and the offline base images are ready.
+//
+// CVGATE_CONTAINER_IMAGE=REF tests an image built elsewhere instead of building one (the release
+// workflow tests the very images it pushes, CPU and CUDA variant, this way); the part that builds
+// the Dockerfile through `uses: ./` (act) then skips.
 package container
 
 import (
@@ -23,8 +27,16 @@ import (
 	"github.com/cvgate/cvgate/report"
 )
 
+var (
+	// image is the image under test: built here, or CVGATE_CONTAINER_IMAGE. A built one is
+	// tagged for this process alone (several checkouts may test on one Docker daemon) and
+	// untagged at the end; its layers stay cached.
+	image = fmt.Sprintf("cvgate:container-test-%d", os.Getpid())
+	// prebuilt reports whether image came from CVGATE_CONTAINER_IMAGE.
+	prebuilt bool
+)
+
 const (
-	image    = "cvgate:container-test"
 	repoName = "Codertocat/Hello-World" // the real payloads' repository
 	prNumber = 2
 	// The real payloads' commits, replaced by the test repository's.
@@ -48,7 +60,14 @@ func TestMain(m *testing.M) {
 		fmt.Println("container tests skipped: set CVGATE_CONTAINER=1 (they build the Docker image; .ci/run does)")
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	if ref := os.Getenv("CVGATE_CONTAINER_IMAGE"); ref != "" {
+		image, prebuilt = ref, true
+	}
+	code := m.Run()
+	if !prebuilt {
+		_ = exec.Command("docker", "rmi", image).Run()
+	}
+	os.Exit(code)
 }
 
 // run runs a command with a deadline and returns its combined output.
@@ -73,7 +92,20 @@ func run(t *testing.T, timeout time.Duration, dir string, name string, args ...s
 func buildImage(t *testing.T) {
 	t.Helper()
 	root := ortlib.RepoRoot(t)
+	if prebuilt {
+		out, err := run(t, time.Minute, root, "docker", "image", "inspect", "-f", "{{.Size}}", image)
+		if err != nil {
+			t.Fatalf("CVGATE_CONTAINER_IMAGE=%s: %v\n%s", image, err, out)
+		}
+		t.Logf("testing the prebuilt image %s, %s bytes", image, strings.TrimSpace(out))
+		return
+	}
+	// The script sits beside the checkout; CVGATE_DOCKER_BASES names it for a checkout elsewhere
+	// (a git worktree).
 	script := filepath.Join(root, "..", "shared", "tools", "offline-docker-bases")
+	if p := os.Getenv("CVGATE_DOCKER_BASES"); p != "" {
+		script = p
+	}
 	if _, err := os.Stat(script); err != nil {
 		t.Fatalf("CVGATE_CONTAINER=1 needs %s to prepare Docker and the base images offline: %v", script, err)
 	}
@@ -356,7 +388,46 @@ func TestContainerAction(t *testing.T) {
 		}
 	})
 
+	// A run that requires CUDA where there is none stops with the reason (exit 2, verdict
+	// error) in the log and the step summary, never a report of CPU numbers. The CPU image has
+	// no CUDA provider; the CUDA image has one, but no GPU or driver is passed to it here.
+	t.Run("cuda required without a GPU", func(t *testing.T) {
+		srv := githubtest.NewServer(t, owner, repo)
+		srv.SetToken(token)
+		srv.SetPullFiles(prNumber, files)
+		w := newWorkspace(t, "mnist_weak.onnx", "mnist_cnn.onnx")
+		in := map[string]string{"execution-provider": "cuda"}
+		for k, v := range inputs {
+			in[k] = v
+		}
+		res := runAction(t, srv, w, githubtest.EventPullRequestOpened, in)
+		// Each entry is a set of alternatives, one of which the summary must say. Without a
+		// driver the CUDA image fails either loading the provider (libcuda.so.1 is missing) or,
+		// where a driver library is found, creating the CUDA session.
+		want := [][]string{{"cuda was required but not obtained"}}
+		if _, err := run(t, time.Minute, "", "docker", "run", "--rm", "--entrypoint", "/usr/bin/test", image, "-f", "/usr/local/lib/libonnxruntime_providers_cuda.so"); err != nil {
+			want = append(want, []string{"/usr/local/lib/libonnxruntime_providers_shared.so is missing"})
+		} else {
+			want = append(want, []string{"could not load /usr/local/lib/libonnxruntime_providers_cuda.so: ", "could not create a CUDA session"})
+		}
+		if res.code != 2 || res.outputs["verdict"] != "error" || res.report != nil {
+			t.Errorf("exit %d, outputs %v: want exit 2, verdict error and no report", res.code, res.outputs)
+		}
+		for _, alts := range want {
+			found := false
+			for _, w := range alts {
+				found = found || strings.Contains(res.summary, w)
+			}
+			if !found {
+				t.Errorf("the step summary says none of %q:\n%s", alts, res.summary)
+			}
+		}
+	})
+
 	t.Run("act", func(t *testing.T) {
+		if prebuilt {
+			t.Skip("act builds the Dockerfile (uses: ./); CVGATE_CONTAINER_IMAGE tests a given image")
+		}
 		srv := githubtest.NewServer(t, owner, repo)
 		srv.SetToken(token)
 		srv.SetPullFiles(prNumber, files)
@@ -421,7 +492,7 @@ func testAct(t *testing.T, srv *githubtest.Server) {
 	// The action under test is this checkout: its sources, Dockerfile and action.yml, committed
 	// on the base so that only the model differs on the pull request.
 	w.git(t, "checkout", "-q", "main")
-	for _, p := range []string{"go.mod", "go.sum", "main.go", "Dockerfile", ".dockerignore", "action.yml", "checks", "internal", "report"} {
+	for _, p := range []string{"go.mod", "go.sum", "main.go", "Dockerfile", ".dockerignore", "action.yml", "checks", "internal", "report", "scripts"} {
 		copyTree(t, filepath.Join(root, p), filepath.Join(w.dir, p))
 	}
 	if err := os.MkdirAll(filepath.Join(w.dir, ".github", "workflows"), 0o755); err != nil {
