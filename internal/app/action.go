@@ -34,6 +34,9 @@ const defaultModelPattern = "*.onnx"
 // defaultCommentID keeps the marker readable when the comment-id input is empty.
 const defaultCommentID = "default"
 
+// actionCacheDir is the action's prediction cache, relative to the workspace (see runAction).
+const actionCacheDir = ".cvgate-cache"
+
 // githubTimeout bounds each phase of GitHub traffic (listing files, publishing): a stuck API must
 // not hold a CI job for its whole timeout.
 const githubTimeout = 5 * time.Minute
@@ -89,6 +92,13 @@ func (a *App) runAction(ctx context.Context, args []string) int {
 		if o.Input != "" {
 			inputs[o.Input] = a.input(rt, o.Input)
 		}
+	}
+	// The action runs in its container, where the runner's tool cache ($RUNNER_TOOL_CACHE names
+	// the host's folder) is not mounted: records written there would vanish with the container
+	// and actions/cache could never save them. The workspace is mounted, so the cache lives
+	// there unless the input names another folder.
+	if strings.TrimSpace(inputs["cache"]) == "" {
+		inputs["cache"] = actionCacheDir
 	}
 	// The marker from the input alone, until the config file (which may set comment_id) loads: a
 	// run that fails to load it still corrects an earlier comment.

@@ -366,6 +366,14 @@ func TestActionPullRequest(t *testing.T) {
 	if got := len(tableRows(t, comments[0].Body)); got != 3 {
 		t.Errorf("updated comment has %d rows, want the 3 checks asked for", got)
 	}
+	// The container cannot see the runner's tool cache: the records live in the workspace,
+	// where actions/cache can save them and the next run reads them back.
+	if _, err := os.Stat(filepath.Join(ws.dir, actionCacheDir)); err != nil {
+		t.Errorf("no prediction cache in the workspace: %v", err)
+	}
+	if c := s2.report().Targets[0].Cache; c == nil || c.Candidate.Hits == 0 || c.Candidate.Misses != 0 {
+		t.Errorf("second run's cache use %+v: want the clean predictions read back", c)
+	}
 }
 
 func TestActionFindsOurCommentOnPage3(t *testing.T) {

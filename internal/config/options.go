@@ -133,7 +133,7 @@ func Options() []Option {
 			Usage: "path to libonnxruntime.so (default: $ORT_LIB, then the setup location, then system paths)",
 			set:   func(c *Config, v string) error { c.Runtime.ORTLib = v; return nil }},
 		{Key: "runtime.cache", Flag: "cache", Input: "cache",
-			Usage: "prediction cache folder, or off (default: $RUNNER_TOOL_CACHE/cvgate/predictions on a runner, else ~/.cache/cvgate/predictions)",
+			Usage: "prediction cache folder, or off (default: .cvgate-cache in the workspace for the action; $RUNNER_TOOL_CACHE/cvgate/predictions for the CLI on a runner, else ~/.cache/cvgate/predictions)",
 			set:   func(c *Config, v string) error { c.Runtime.Cache = v; return nil }},
 		{Key: "runtime.shard", Flag: "shard", Input: "shard",
 			Usage: "I/N: compute shard I of N (0-based) of the per-image records into --out, for cvgate merge; no gate, no comment",
