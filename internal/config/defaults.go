@@ -47,12 +47,15 @@ func Defaults() Config {
 			// robust_corruptions.go): 1,000 images per cell at most, where a 99% interval of the
 			// mean relative drop is about +-2 pp wide, and 180 s of sweep, which leaves a
 			// MobileNetV2-class model with a baseline on a 2-core runner (about 90 images/s) room
-			// for the clean pass and the other checks within a 5-minute PR budget.
+			// for the clean pass and the other checks within a 5-minute PR budget. max_mce bounds
+			// the pooled ratio of corruption errors: two seeds of the same MNIST training run
+			// differ by up to 1.30 [1.17, 1.42] on 500 images, a real but seed-level difference
+			// that a gate at 1.25 warned on (test/falsealarm), so the limit sits above it.
 			RobustCorruptions: RobustCorruptions{
 				Severities:    []int{1, 3, 5},
 				Sample:        1000,
 				MaxMeanDrop:   0.15,
-				MaxMCE:        1.25,
+				MaxMCE:        1.5,
 				BudgetSeconds: 180,
 			},
 			RobustInvariance: RobustInvariance{
