@@ -304,6 +304,11 @@ func writeText(b *strings.Builder, s string, ctx mdContext, atStart bool) {
 				b.WriteString(itoa(int(c)))
 				b.WriteByte(';')
 			}
+			// The entity renders as the character itself, so "&#35;12" is still a reference
+			// GitHub would link: break it as the loop below breaks "#12".
+			if s[n-1] == '#' && n < len(s) && s[n] >= '0' && s[n] <= '9' {
+				b.WriteString(zwj)
+			}
 			s = s[n:]
 		}
 	}

@@ -831,8 +831,10 @@ func markdownTableAligned(header []string, rows [][]string, aligns ...string) st
 
 func markdownSection(s Section) string {
 	var b strings.Builder
-	if s.Title != "" {
-		fmt.Fprintf(&b, "**%s**\n\n", mdTitle(s.Title))
+	// A title that cleans to nothing (blank, or only characters the neutralizer drops) would
+	// leave "****", which markdown reads as a horizontal rule.
+	if t := strings.TrimSpace(mdTitle(s.Title)); t != "" {
+		fmt.Fprintf(&b, "**%s**\n\n", t)
 	}
 	if p := mdParagraphs(s.Text); p != "" {
 		b.WriteString(p)
