@@ -94,12 +94,12 @@ func newJPEGQuant(base *[64]int32, quality int) *jpegQuant {
 // quantize rounds v/(8q) to the nearest integer, halves away from zero, as the IJG encoder does,
 // and returns the decoder's dequantized value (that integer times q). The reciprocal is exact:
 // |v| + 4q < 2^19 and 8q <= 2040, so the error of |v|*recip stays below one unit after the shift.
+// There is no branch for the common zero (|v| below half the divisor): the low-frequency
+// coefficients are zero or not without a pattern the branch predictor could learn, and the
+// multiply gives zero for them anyway.
 func (t *jpegQuant) quantize(i int, v int32) int32 {
 	s := v >> 31 // 0 or -1
 	a := (v ^ s) - s
-	if a < t.half[i] { // below half the divisor: zero, the common case at these qualities
-		return 0
-	}
 	q := int32((uint64(a+t.half[i]) * t.recip[i]) >> 32)
 	return ((q ^ s) - s) * t.q[i]
 }
@@ -393,14 +393,16 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 	cb := c.jpegBytes(1, cw*chh)
 	cr := c.jpegBytes(2, cw*chh)
 	vw, vh := (w+1)/2, (h+1)/2
-	rows := c.jpegPacked(3 * vw) // packed chroma rows: above, near, below
+	rows := c.jpegPacked(3 * vw) // packed chroma rows, a ring of three
 	pack := func(dst []uint64, r int) {
 		b, q := cb[r*cw:r*cw+len(dst)], cr[r*cw:r*cw+len(dst)]
 		for i := range dst {
 			dst[i] = uint64(b[i]) | uint64(q[i])<<32
 		}
 	}
-	next := 0 // first chroma row not decoded yet
+	slot := func(r int) []uint64 { return rows[(r%3)*vw : (r%3+1)*vw] }
+	packed := 0 // first chroma row not packed yet
+	next := 0   // first chroma row not decoded yet
 	strips := ph / 16
 	for m := range strips {
 		strip := ys[(m&1)*16*pw : (m&1+1)*16*pw]
@@ -418,10 +420,11 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 		}
 		for ; next <= last; next++ {
 			r := next
-			above, near, below := rows[:vw], rows[vw:2*vw], rows[2*vw:3*vw]
-			pack(above, max(r-1, 0))
-			pack(near, r)
-			pack(below, min(r+1, vh-1))
+			// Row r needs rows r-1..r+1 packed; each row is packed once, into slot row%3.
+			for ; packed <= min(r+1, vh-1); packed++ {
+				pack(slot(packed), packed)
+			}
+			above, near, below := slot(max(r-1, 0)), slot(r), slot(min(r+1, vh-1))
 			for k, far := range [2][]uint64{above, below} {
 				row := 2*r + k
 				if row >= h {
