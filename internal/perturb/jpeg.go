@@ -158,6 +158,7 @@ func jpegPlane(p []uint8, w, h int, t *jpegQuant) {
 			for y := range 8 {
 				fdctRow((*[8]int32)(blk[8*y : 8*y+8]))
 			}
+			cols := 0 // one past the last column with a nonzero quantized coefficient
 			for x := range 8 {
 				if x > 0 {
 					var n2 int64
@@ -174,14 +175,42 @@ func jpegPlane(p []uint8, w, h int, t *jpegQuant) {
 					}
 				}
 				fdctColumn(&blk, x)
+				var nz int32
 				for y := range 8 {
-					blk[8*y+x] = t.quantize(8*y+x, blk[8*y+x])
+					v := t.quantize(8*y+x, blk[8*y+x])
+					blk[8*y+x] = v
+					nz |= v
+				}
+				if nz != 0 {
+					cols = x + 1
 				}
 			}
-			idctColumns(&ws, &blk)
+			// Columns from cols on are zero in every row, so they are zero after the inverse
+			// column pass too: the row pass can take the shortest variant that covers cols, once
+			// for the block, instead of testing each row.
+			n := 8
+			switch {
+			case cols <= 1:
+				n = 1
+			case cols <= 2:
+				n = 2
+			case cols <= 4:
+				n = 4
+			}
+			idctColumns(&ws, &blk, n)
 			for y := range 8 {
 				o := (by+y)*w + bx
-				idctRow((*[8]uint8)(p[o:o+8]), (*[8]int32)(ws[8*y:8*y+8]))
+				out, r := (*[8]uint8)(p[o:o+8]), (*[8]int32)(ws[8*y:8*y+8])
+				switch n {
+				case 1:
+					idctRow1(out, r)
+				case 2:
+					idctRow2(out, r)
+				case 4:
+					idctRow4(out, r)
+				default:
+					idctRow(out, r)
+				}
 			}
 		}
 	}
@@ -249,9 +278,11 @@ func fdctOdd(tmp4, tmp5, tmp6, tmp7 int32) (int32, int32, int32, int32) {
 // idctColumns is the islow inverse DCT's first pass: dequantized coefficients in b, columns to
 // ws with jpegPass1Bits extra bits. A column whose AC terms are all zero is flat, DC <<
 // jpegPass1Bits, which is also what the full pass computes; coarse quality makes most columns so.
-func idctColumns(ws, b *[64]int32) {
+// Only the first n columns are transformed: the caller knows the others are zero and does not
+// read them.
+func idctColumns(ws, b *[64]int32, n int) {
 	const shift = jpegConstBits - jpegPass1Bits
-	for x := range 8 {
+	for x := range n {
 		if b[8+x]|b[16+x]|b[24+x]|b[32+x]|b[40+x]|b[48+x]|b[56+x] == 0 {
 			dc := b[x] << jpegPass1Bits
 			ws[x], ws[8+x], ws[16+x], ws[24+x] = dc, dc, dc, dc
@@ -272,38 +303,55 @@ func idctColumns(ws, b *[64]int32) {
 }
 
 // idctRow is the inverse DCT's second pass over one row of ws, writing samples (level shift
-// undone, clamped to 0..255) to out.
+// undone, clamped to 0..255) to out. idctRow1, idctRow2 and idctRow4 are the same arithmetic for
+// rows whose terms past the first 1, 2 or 4 are zero, with the zero products left out.
 func idctRow(out *[8]uint8, w *[8]int32) {
+	tmp10, tmp11, tmp12, tmp13 := idctEven(w[0], w[2], w[4], w[6])
+	tmp0, tmp1, tmp2, tmp3 := idctOdd(w[7], w[5], w[3], w[1])
 	const shift = jpegConstBits + jpegPass1Bits + 3
-	if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
-		v := uint8(min(max(descale(w[0], jpegPass1Bits+3)+128, 0), 255))
-		*out = [8]uint8{v, v, v, v, v, v, v, v}
-		return
-	}
-	var tmp10, tmp11, tmp12, tmp13, tmp0, tmp1, tmp2, tmp3 int32
-	if w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
-		// Only the two lowest terms: the general arithmetic without its zero products.
-		c0, c1 := w[0]<<jpegConstBits, w[1]
-		tmp10, tmp11, tmp12, tmp13 = c0, c0, c0, c0
-		z5 := c1 * fix1175875602
-		z1, z4 := c1*-fix0899976223, c1*-fix0390180644+z5
-		tmp0, tmp1, tmp2, tmp3 = z1+z5, z4, z5, c1*fix1501321110+z1+z4
-	} else if w[4]|w[5]|w[6]|w[7] == 0 {
-		// The upper half of the row is zero (most rows at coarse quality): the same arithmetic
-		// as the general case with the zero products left out.
-		c0, c1, c2, c3 := w[0]<<jpegConstBits, w[1], w[2], w[3]
-		z1 := c2 * fix0541196100
-		t3 := z1 + c2*fix0765366865
-		tmp10, tmp13, tmp11, tmp12 = c0+t3, c0-t3, c0+z1, c0-z1
-		z5 := (c3 + c1) * fix1175875602
-		z3 := c3*-fix1961570560 + z5
-		z4 := c1*-fix0390180644 + z5
-		z1, z2 := c1*-fix0899976223, c3*-fix2562915447
-		tmp0, tmp1, tmp2, tmp3 = z1+z3, z2+z4, c3*fix3072711026+z2+z3, c1*fix1501321110+z1+z4
-	} else {
-		tmp10, tmp11, tmp12, tmp13 = idctEven(w[0], w[2], w[4], w[6])
-		tmp0, tmp1, tmp2, tmp3 = idctOdd(w[7], w[5], w[3], w[1])
-	}
+	out[0] = uint8(min(max(descale(tmp10+tmp3, shift)+128, 0), 255))
+	out[7] = uint8(min(max(descale(tmp10-tmp3, shift)+128, 0), 255))
+	out[1] = uint8(min(max(descale(tmp11+tmp2, shift)+128, 0), 255))
+	out[6] = uint8(min(max(descale(tmp11-tmp2, shift)+128, 0), 255))
+	out[2] = uint8(min(max(descale(tmp12+tmp1, shift)+128, 0), 255))
+	out[5] = uint8(min(max(descale(tmp12-tmp1, shift)+128, 0), 255))
+	out[3] = uint8(min(max(descale(tmp13+tmp0, shift)+128, 0), 255))
+	out[4] = uint8(min(max(descale(tmp13-tmp0, shift)+128, 0), 255))
+}
+
+func idctRow1(out *[8]uint8, w *[8]int32) {
+	v := uint8(min(max(descale(w[0], jpegPass1Bits+3)+128, 0), 255))
+	*out = [8]uint8{v, v, v, v, v, v, v, v}
+}
+
+func idctRow2(out *[8]uint8, w *[8]int32) {
+	c0, c1 := w[0]<<jpegConstBits, w[1]
+	z5 := c1 * fix1175875602
+	z1, z4 := c1*-fix0899976223, c1*-fix0390180644+z5
+	tmp10, tmp11, tmp12, tmp13 := c0, c0, c0, c0
+	tmp0, tmp1, tmp2, tmp3 := z1+z5, z4, z5, c1*fix1501321110+z1+z4
+	const shift = jpegConstBits + jpegPass1Bits + 3
+	out[0] = uint8(min(max(descale(tmp10+tmp3, shift)+128, 0), 255))
+	out[7] = uint8(min(max(descale(tmp10-tmp3, shift)+128, 0), 255))
+	out[1] = uint8(min(max(descale(tmp11+tmp2, shift)+128, 0), 255))
+	out[6] = uint8(min(max(descale(tmp11-tmp2, shift)+128, 0), 255))
+	out[2] = uint8(min(max(descale(tmp12+tmp1, shift)+128, 0), 255))
+	out[5] = uint8(min(max(descale(tmp12-tmp1, shift)+128, 0), 255))
+	out[3] = uint8(min(max(descale(tmp13+tmp0, shift)+128, 0), 255))
+	out[4] = uint8(min(max(descale(tmp13-tmp0, shift)+128, 0), 255))
+}
+
+func idctRow4(out *[8]uint8, w *[8]int32) {
+	c0, c1, c2, c3 := w[0]<<jpegConstBits, w[1], w[2], w[3]
+	z1 := c2 * fix0541196100
+	t3 := z1 + c2*fix0765366865
+	tmp10, tmp13, tmp11, tmp12 := c0+t3, c0-t3, c0+z1, c0-z1
+	z5 := (c3 + c1) * fix1175875602
+	z3 := c3*-fix1961570560 + z5
+	z4 := c1*-fix0390180644 + z5
+	z1, z2 := c1*-fix0899976223, c3*-fix2562915447
+	tmp0, tmp1, tmp2, tmp3 := z1+z3, z2+z4, c3*fix3072711026+z2+z3, c1*fix1501321110+z1+z4
+	const shift = jpegConstBits + jpegPass1Bits + 3
 	out[0] = uint8(min(max(descale(tmp10+tmp3, shift)+128, 0), 255))
 	out[7] = uint8(min(max(descale(tmp10-tmp3, shift)+128, 0), 255))
 	out[1] = uint8(min(max(descale(tmp11+tmp2, shift)+128, 0), 255))
@@ -458,14 +506,23 @@ func jpegEncodeRows(y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
 	}
 	bias := uint64(1 | 1<<32)
 	inner := min(w/2, len(cb)) // pairs of columns inside the image
+	// Inside the image the two pixels of a row pair share the multiplies of their luma: one pixel
+	// in each 32-bit half, whose sums stay below 2^24, so the halves never carry into each other.
+	const yHalf2 = jpegHalf | jpegHalf<<32
+	ry, gy, by := uint64(fixRY), uint64(fixGY), uint64(fixBY)
+	chroma := func(r, g, b uint64) uint64 {
+		return (r*packRC + g*packGC + b*packBC + packOffset) >> jpegScaleBits & 0x0000ffff0000ffff
+	}
 	for i := range inner {
-		p0, p1 := s0[6*i:6*i+6:6*i+6], s1[6*i:6*i+6:6*i+6]
-		ya, ca := conv(p0[0:3])
-		yb, cb2 := conv(p0[3:6])
-		yc, cc := conv(p1[0:3])
-		yd, cd := conv(p1[3:6])
-		y0[2*i], y0[2*i+1], y1[2*i], y1[2*i+1] = uint8(ya), uint8(yb), uint8(yc), uint8(yd)
-		sum := (ca + cb2 + cc + cd + bias) >> 2
+		p0, p1 := (*[6]uint8)(s0[6*i:6*i+6]), (*[6]uint8)(s1[6*i:6*i+6])
+		ra, ga, ba := uint64(p0[0]), uint64(p0[1]), uint64(p0[2])
+		rb, gb, bb := uint64(p0[3]), uint64(p0[4]), uint64(p0[5])
+		rc, gc, bc := uint64(p1[0]), uint64(p1[1]), uint64(p1[2])
+		rd, gd, bd := uint64(p1[3]), uint64(p1[4]), uint64(p1[5])
+		top := ((ra|rb<<32)*ry + (ga|gb<<32)*gy + (ba|bb<<32)*by + yHalf2) >> jpegScaleBits
+		bot := ((rc|rd<<32)*ry + (gc|gd<<32)*gy + (bc|bd<<32)*by + yHalf2) >> jpegScaleBits
+		y0[2*i], y0[2*i+1], y1[2*i], y1[2*i+1] = uint8(top), uint8(top>>32), uint8(bot), uint8(bot>>32)
+		sum := (chroma(ra, ga, ba) + chroma(rb, gb, bb) + chroma(rc, gc, bc) + chroma(rd, gd, bd) + bias) >> 2
 		cb[i] = uint8(sum)
 		cr[i] = uint8(sum >> 32)
 		bias ^= 3 | 3<<32
