@@ -559,7 +559,7 @@ func pack2(lo, hi int32) uint64 { return uint64(int64(lo) + int64(hi)<<32) }
 // RGB. Chroma samples hold Cb in the low and Cr in the high 32 bits; the filter's sums stay
 // below 2^14, so both channels are filtered by the same integer operations.
 func jpegDecodeRow(out []uint8, yr []uint8, near, far []uint64) {
-	tab := &jpegColourTables
+	tab := &jpegColourPacked
 	n := len(near)
 	far = far[:n]
 	const mask = 0x0000ffff0000ffff
@@ -568,11 +568,7 @@ func jpegDecodeRow(out []uint8, yr []uint8, near, far []uint64) {
 		if x >= len(yr) {
 			return
 		}
-		yy, b, r := int32(yr[x]), uint8(v), uint8(v>>32)
-		p := out[3*x : 3*x+3 : 3*x+3]
-		p[0] = jpegRange[(yy+tab.crR[r]+jpegRangeOffset)&1023]
-		p[1] = jpegRange[(yy+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
-		p[2] = jpegRange[(yy+tab.cbB[b]+jpegRangeOffset)&1023]
+		jpegPixel((*[3]uint8)(out[3*x:3*x+3]), int32(yr[x]), tab.cr[uint8(v>>32)], tab.cb[uint8(v)])
 	}
 	this := near[0]*3 + far[0]
 	if n == 1 {
@@ -591,15 +587,9 @@ func jpegDecodeRow(out []uint8, yr []uint8, near, far []uint64) {
 		e, o := (this*3+last+r8)>>4&mask, (this*3+next+r7)>>4&mask
 		y := yr2[2*i : 2*i+2 : 2*i+2]
 		y0, y1 := int32(y[0]), int32(y[1])
-		p := out[6*i : 6*i+6 : 6*i+6]
-		b, r := uint8(e), uint8(e>>32)
-		p[0] = jpegRange[(y0+tab.crR[r]+jpegRangeOffset)&1023]
-		p[1] = jpegRange[(y0+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
-		p[2] = jpegRange[(y0+tab.cbB[b]+jpegRangeOffset)&1023]
-		b, r = uint8(o), uint8(o>>32)
-		p[3] = jpegRange[(y1+tab.crR[r]+jpegRangeOffset)&1023]
-		p[4] = jpegRange[(y1+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
-		p[5] = jpegRange[(y1+tab.cbB[b]+jpegRangeOffset)&1023]
+		p := (*[6]uint8)(out[6*i : 6*i+6])
+		jpegPixel((*[3]uint8)(p[0:3]), y0, tab.cr[uint8(e>>32)], tab.cb[uint8(e)])
+		jpegPixel((*[3]uint8)(p[3:6]), y1, tab.cr[uint8(o>>32)], tab.cb[uint8(o)])
 		last, this = this, next
 	}
 	out = out[:cap(out)]
@@ -624,6 +614,28 @@ var jpegRange = func() (t [1024]uint8) {
 }()
 
 const jpegRangeOffset = 384
+
+// jpegPixel converts one decoded pixel: luma y and the packed chroma terms of jpegColourPacked.
+func jpegPixel(p *[3]uint8, y int32, cr, cb uint64) {
+	p[0] = jpegRange[(y+int32(uint32(cr)))&1023]
+	p[1] = jpegRange[(y+int32(int64(cr+cb)>>(32+jpegScaleBits))+jpegRangeOffset)&1023]
+	p[2] = jpegRange[(y+int32(uint32(cb)))&1023]
+}
+
+// jpegColourPacked holds the terms of jpegColourTables two to an entry, so that a pixel takes
+// two table loads instead of four: per Cr level, the green term in the high 32 bits (signed)
+// and the red term plus jpegRangeOffset in the low ones; per Cb level the same with the blue
+// term. The low halves are non-negative and their sum stays below 2^11, so adding two entries
+// adds the green terms without a carry from below, and shifting the sum right by 48 is the
+// green term's arithmetic shift by 16.
+var jpegColourPacked = func() (t struct{ cr, cb [256]uint64 }) {
+	c := &jpegColourTables
+	for i := range 256 {
+		t.cr[i] = uint64(int64(c.crG[i])<<32 + int64(c.crR[i]+jpegRangeOffset))
+		t.cb[i] = uint64(int64(c.cbG[i])<<32 + int64(c.cbB[i]+jpegRangeOffset))
+	}
+	return t
+}()
 
 // jpegColourTables are the decoder's YCbCr-to-RGB terms per chroma level, as the IJG library
 // tabulates them: Cr's red and Cb's blue terms rounded to integers, the green terms in 16-bit
