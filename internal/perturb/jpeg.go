@@ -1,6 +1,10 @@
 package perturb
 
-import "github.com/cvgate/cvgate/internal/imaging"
+import (
+	"encoding/binary"
+
+	"github.com/cvgate/cvgate/internal/imaging"
+)
 
 // JPEG compression without the bitstream. The damage of a JPEG round trip happens in the colour
 // conversion, the chroma subsampling, the quantization of DCT coefficients and their
@@ -148,10 +152,10 @@ func jpegPlane(p []uint8, w, h int, t *jpegQuant) {
 				// Only DC survives. The integer DCT's DC is exactly the sum of the level-shifted
 				// samples, and the inverse of a lone DC is flat.
 				v := min(max(descale(t.quantize(0, int32(sum))<<jpegPass1Bits, jpegPass1Bits+3)+128, 0), 255)
+				fill := uint64(v) * 0x0101010101010101 // eight copies of the byte, one store per row
 				for y := range 8 {
 					o := (by+y)*w + bx
-					u := uint8(v)
-					*(*[8]uint8)(p[o : o+8]) = [8]uint8{u, u, u, u, u, u, u, u}
+					binary.LittleEndian.PutUint64(p[o:o+8], fill)
 				}
 				continue
 			}
@@ -320,8 +324,8 @@ func idctRow(out *[8]uint8, w *[8]int32) {
 }
 
 func idctRow1(out *[8]uint8, w *[8]int32) {
-	v := uint8(min(max(descale(w[0], jpegPass1Bits+3)+128, 0), 255))
-	*out = [8]uint8{v, v, v, v, v, v, v, v}
+	v := uint64(min(max(descale(w[0], jpegPass1Bits+3)+128, 0), 255))
+	binary.LittleEndian.PutUint64(out[:], v*0x0101010101010101)
 }
 
 func idctRow2(out *[8]uint8, w *[8]int32) {
