@@ -159,18 +159,18 @@ func jpegPlane(p []uint8, w, h int, t *jpegQuant) {
 				}
 				continue
 			}
+			var n2 [8]int64 // squared norm of each column after the row pass
 			for y := range 8 {
-				fdctRow((*[8]int32)(blk[8*y : 8*y+8]))
+				r := (*[8]int32)(blk[8*y : 8*y+8])
+				fdctRow(r)
+				for x := 1; x < 8; x++ {
+					n2[x] += int64(r[x]) * int64(r[x])
+				}
 			}
 			cols := 0 // one past the last column with a nonzero quantized coefficient
 			for x := range 8 {
 				if x > 0 {
-					var n2 int64
-					for y := range 8 {
-						v := int64(blk[8*y+x])
-						n2 += v * v
-					}
-					if n2 < t.zeroColumn[x] {
+					if n2[x] < t.zeroColumn[x] {
 						// Every coefficient of this column quantizes to zero (see zeroColumn).
 						for y := range 8 {
 							blk[8*y+x] = 0
