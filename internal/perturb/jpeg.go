@@ -1,6 +1,10 @@
 package perturb
 
-import "github.com/cvgate/cvgate/internal/imaging"
+import (
+	"encoding/binary"
+
+	"github.com/cvgate/cvgate/internal/imaging"
+)
 
 // JPEG compression without the bitstream. The damage of a JPEG round trip happens in the colour
 // conversion, the chroma subsampling, the quantization of DCT coefficients and their
@@ -94,12 +98,12 @@ func newJPEGQuant(base *[64]int32, quality int) *jpegQuant {
 // quantize rounds v/(8q) to the nearest integer, halves away from zero, as the IJG encoder does,
 // and returns the decoder's dequantized value (that integer times q). The reciprocal is exact:
 // |v| + 4q < 2^19 and 8q <= 2040, so the error of |v|*recip stays below one unit after the shift.
+// There is no branch for the common zero (|v| below half the divisor): the low-frequency
+// coefficients are zero or not without a pattern the branch predictor could learn, and the
+// multiply gives zero for them anyway.
 func (t *jpegQuant) quantize(i int, v int32) int32 {
 	s := v >> 31 // 0 or -1
 	a := (v ^ s) - s
-	if a < t.half[i] { // below half the divisor: zero, the common case at these qualities
-		return 0
-	}
 	q := int32((uint64(a+t.half[i]) * t.recip[i]) >> 32)
 	return ((q ^ s) - s) * t.q[i]
 }
@@ -148,24 +152,25 @@ func jpegPlane(p []uint8, w, h int, t *jpegQuant) {
 				// Only DC survives. The integer DCT's DC is exactly the sum of the level-shifted
 				// samples, and the inverse of a lone DC is flat.
 				v := min(max(descale(t.quantize(0, int32(sum))<<jpegPass1Bits, jpegPass1Bits+3)+128, 0), 255)
+				fill := uint64(v) * 0x0101010101010101 // eight copies of the byte, one store per row
 				for y := range 8 {
 					o := (by+y)*w + bx
-					u := uint8(v)
-					*(*[8]uint8)(p[o : o+8]) = [8]uint8{u, u, u, u, u, u, u, u}
+					binary.LittleEndian.PutUint64(p[o:o+8], fill)
 				}
 				continue
 			}
+			var n2 [8]int64 // squared norm of each column after the row pass
 			for y := range 8 {
-				fdctRow((*[8]int32)(blk[8*y : 8*y+8]))
+				r := (*[8]int32)(blk[8*y : 8*y+8])
+				fdctRow(r)
+				for x := 1; x < 8; x++ {
+					n2[x] += int64(r[x]) * int64(r[x])
+				}
 			}
+			cols := 0 // one past the last column with a nonzero quantized coefficient
 			for x := range 8 {
 				if x > 0 {
-					var n2 int64
-					for y := range 8 {
-						v := int64(blk[8*y+x])
-						n2 += v * v
-					}
-					if n2 < t.zeroColumn[x] {
+					if n2[x] < t.zeroColumn[x] {
 						// Every coefficient of this column quantizes to zero (see zeroColumn).
 						for y := range 8 {
 							blk[8*y+x] = 0
@@ -174,14 +179,42 @@ func jpegPlane(p []uint8, w, h int, t *jpegQuant) {
 					}
 				}
 				fdctColumn(&blk, x)
+				var nz int32
 				for y := range 8 {
-					blk[8*y+x] = t.quantize(8*y+x, blk[8*y+x])
+					v := t.quantize(8*y+x, blk[8*y+x])
+					blk[8*y+x] = v
+					nz |= v
+				}
+				if nz != 0 {
+					cols = x + 1
 				}
 			}
-			idctColumns(&ws, &blk)
+			// Columns from cols on are zero in every row, so they are zero after the inverse
+			// column pass too: the row pass can take the shortest variant that covers cols, once
+			// for the block, instead of testing each row.
+			n := 8
+			switch {
+			case cols <= 1:
+				n = 1
+			case cols <= 2:
+				n = 2
+			case cols <= 4:
+				n = 4
+			}
+			idctColumns(&ws, &blk, n)
 			for y := range 8 {
 				o := (by+y)*w + bx
-				idctRow((*[8]uint8)(p[o:o+8]), (*[8]int32)(ws[8*y:8*y+8]))
+				out, r := (*[8]uint8)(p[o:o+8]), (*[8]int32)(ws[8*y:8*y+8])
+				switch n {
+				case 1:
+					idctRow1(out, r)
+				case 2:
+					idctRow2(out, r)
+				case 4:
+					idctRow4(out, r)
+				default:
+					idctRow(out, r)
+				}
 			}
 		}
 	}
@@ -249,9 +282,11 @@ func fdctOdd(tmp4, tmp5, tmp6, tmp7 int32) (int32, int32, int32, int32) {
 // idctColumns is the islow inverse DCT's first pass: dequantized coefficients in b, columns to
 // ws with jpegPass1Bits extra bits. A column whose AC terms are all zero is flat, DC <<
 // jpegPass1Bits, which is also what the full pass computes; coarse quality makes most columns so.
-func idctColumns(ws, b *[64]int32) {
+// Only the first n columns are transformed: the caller knows the others are zero and does not
+// read them.
+func idctColumns(ws, b *[64]int32, n int) {
 	const shift = jpegConstBits - jpegPass1Bits
-	for x := range 8 {
+	for x := range n {
 		if b[8+x]|b[16+x]|b[24+x]|b[32+x]|b[40+x]|b[48+x]|b[56+x] == 0 {
 			dc := b[x] << jpegPass1Bits
 			ws[x], ws[8+x], ws[16+x], ws[24+x] = dc, dc, dc, dc
@@ -272,38 +307,55 @@ func idctColumns(ws, b *[64]int32) {
 }
 
 // idctRow is the inverse DCT's second pass over one row of ws, writing samples (level shift
-// undone, clamped to 0..255) to out.
+// undone, clamped to 0..255) to out. idctRow1, idctRow2 and idctRow4 are the same arithmetic for
+// rows whose terms past the first 1, 2 or 4 are zero, with the zero products left out.
 func idctRow(out *[8]uint8, w *[8]int32) {
+	tmp10, tmp11, tmp12, tmp13 := idctEven(w[0], w[2], w[4], w[6])
+	tmp0, tmp1, tmp2, tmp3 := idctOdd(w[7], w[5], w[3], w[1])
 	const shift = jpegConstBits + jpegPass1Bits + 3
-	if w[1]|w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
-		v := uint8(min(max(descale(w[0], jpegPass1Bits+3)+128, 0), 255))
-		*out = [8]uint8{v, v, v, v, v, v, v, v}
-		return
-	}
-	var tmp10, tmp11, tmp12, tmp13, tmp0, tmp1, tmp2, tmp3 int32
-	if w[2]|w[3]|w[4]|w[5]|w[6]|w[7] == 0 {
-		// Only the two lowest terms: the general arithmetic without its zero products.
-		c0, c1 := w[0]<<jpegConstBits, w[1]
-		tmp10, tmp11, tmp12, tmp13 = c0, c0, c0, c0
-		z5 := c1 * fix1175875602
-		z1, z4 := c1*-fix0899976223, c1*-fix0390180644+z5
-		tmp0, tmp1, tmp2, tmp3 = z1+z5, z4, z5, c1*fix1501321110+z1+z4
-	} else if w[4]|w[5]|w[6]|w[7] == 0 {
-		// The upper half of the row is zero (most rows at coarse quality): the same arithmetic
-		// as the general case with the zero products left out.
-		c0, c1, c2, c3 := w[0]<<jpegConstBits, w[1], w[2], w[3]
-		z1 := c2 * fix0541196100
-		t3 := z1 + c2*fix0765366865
-		tmp10, tmp13, tmp11, tmp12 = c0+t3, c0-t3, c0+z1, c0-z1
-		z5 := (c3 + c1) * fix1175875602
-		z3 := c3*-fix1961570560 + z5
-		z4 := c1*-fix0390180644 + z5
-		z1, z2 := c1*-fix0899976223, c3*-fix2562915447
-		tmp0, tmp1, tmp2, tmp3 = z1+z3, z2+z4, c3*fix3072711026+z2+z3, c1*fix1501321110+z1+z4
-	} else {
-		tmp10, tmp11, tmp12, tmp13 = idctEven(w[0], w[2], w[4], w[6])
-		tmp0, tmp1, tmp2, tmp3 = idctOdd(w[7], w[5], w[3], w[1])
-	}
+	out[0] = uint8(min(max(descale(tmp10+tmp3, shift)+128, 0), 255))
+	out[7] = uint8(min(max(descale(tmp10-tmp3, shift)+128, 0), 255))
+	out[1] = uint8(min(max(descale(tmp11+tmp2, shift)+128, 0), 255))
+	out[6] = uint8(min(max(descale(tmp11-tmp2, shift)+128, 0), 255))
+	out[2] = uint8(min(max(descale(tmp12+tmp1, shift)+128, 0), 255))
+	out[5] = uint8(min(max(descale(tmp12-tmp1, shift)+128, 0), 255))
+	out[3] = uint8(min(max(descale(tmp13+tmp0, shift)+128, 0), 255))
+	out[4] = uint8(min(max(descale(tmp13-tmp0, shift)+128, 0), 255))
+}
+
+func idctRow1(out *[8]uint8, w *[8]int32) {
+	v := uint64(min(max(descale(w[0], jpegPass1Bits+3)+128, 0), 255))
+	binary.LittleEndian.PutUint64(out[:], v*0x0101010101010101)
+}
+
+func idctRow2(out *[8]uint8, w *[8]int32) {
+	c0, c1 := w[0]<<jpegConstBits, w[1]
+	z5 := c1 * fix1175875602
+	z1, z4 := c1*-fix0899976223, c1*-fix0390180644+z5
+	tmp10, tmp11, tmp12, tmp13 := c0, c0, c0, c0
+	tmp0, tmp1, tmp2, tmp3 := z1+z5, z4, z5, c1*fix1501321110+z1+z4
+	const shift = jpegConstBits + jpegPass1Bits + 3
+	out[0] = uint8(min(max(descale(tmp10+tmp3, shift)+128, 0), 255))
+	out[7] = uint8(min(max(descale(tmp10-tmp3, shift)+128, 0), 255))
+	out[1] = uint8(min(max(descale(tmp11+tmp2, shift)+128, 0), 255))
+	out[6] = uint8(min(max(descale(tmp11-tmp2, shift)+128, 0), 255))
+	out[2] = uint8(min(max(descale(tmp12+tmp1, shift)+128, 0), 255))
+	out[5] = uint8(min(max(descale(tmp12-tmp1, shift)+128, 0), 255))
+	out[3] = uint8(min(max(descale(tmp13+tmp0, shift)+128, 0), 255))
+	out[4] = uint8(min(max(descale(tmp13-tmp0, shift)+128, 0), 255))
+}
+
+func idctRow4(out *[8]uint8, w *[8]int32) {
+	c0, c1, c2, c3 := w[0]<<jpegConstBits, w[1], w[2], w[3]
+	z1 := c2 * fix0541196100
+	t3 := z1 + c2*fix0765366865
+	tmp10, tmp13, tmp11, tmp12 := c0+t3, c0-t3, c0+z1, c0-z1
+	z5 := (c3 + c1) * fix1175875602
+	z3 := c3*-fix1961570560 + z5
+	z4 := c1*-fix0390180644 + z5
+	z1, z2 := c1*-fix0899976223, c3*-fix2562915447
+	tmp0, tmp1, tmp2, tmp3 := z1+z3, z2+z4, c3*fix3072711026+z2+z3, c1*fix1501321110+z1+z4
+	const shift = jpegConstBits + jpegPass1Bits + 3
 	out[0] = uint8(min(max(descale(tmp10+tmp3, shift)+128, 0), 255))
 	out[7] = uint8(min(max(descale(tmp10-tmp3, shift)+128, 0), 255))
 	out[1] = uint8(min(max(descale(tmp11+tmp2, shift)+128, 0), 255))
@@ -393,14 +445,16 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 	cb := c.jpegBytes(1, cw*chh)
 	cr := c.jpegBytes(2, cw*chh)
 	vw, vh := (w+1)/2, (h+1)/2
-	rows := c.jpegPacked(3 * vw) // packed chroma rows: above, near, below
+	rows := c.jpegPacked(3 * vw) // packed chroma rows, a ring of three
 	pack := func(dst []uint64, r int) {
 		b, q := cb[r*cw:r*cw+len(dst)], cr[r*cw:r*cw+len(dst)]
 		for i := range dst {
 			dst[i] = uint64(b[i]) | uint64(q[i])<<32
 		}
 	}
-	next := 0 // first chroma row not decoded yet
+	slot := func(r int) []uint64 { return rows[(r%3)*vw : (r%3+1)*vw] }
+	packed := 0 // first chroma row not packed yet
+	next := 0   // first chroma row not decoded yet
 	strips := ph / 16
 	for m := range strips {
 		strip := ys[(m&1)*16*pw : (m&1+1)*16*pw]
@@ -418,10 +472,11 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 		}
 		for ; next <= last; next++ {
 			r := next
-			above, near, below := rows[:vw], rows[vw:2*vw], rows[2*vw:3*vw]
-			pack(above, max(r-1, 0))
-			pack(near, r)
-			pack(below, min(r+1, vh-1))
+			// Row r needs rows r-1..r+1 packed; each row is packed once, into slot row%3.
+			for ; packed <= min(r+1, vh-1); packed++ {
+				pack(slot(packed), packed)
+			}
+			above, near, below := slot(max(r-1, 0)), slot(r), slot(min(r+1, vh-1))
 			for k, far := range [2][]uint64{above, below} {
 				row := 2*r + k
 				if row >= h {
@@ -455,14 +510,23 @@ func jpegEncodeRows(y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
 	}
 	bias := uint64(1 | 1<<32)
 	inner := min(w/2, len(cb)) // pairs of columns inside the image
+	// Inside the image the two pixels of a row pair share the multiplies of their luma: one pixel
+	// in each 32-bit half, whose sums stay below 2^24, so the halves never carry into each other.
+	const yHalf2 = jpegHalf | jpegHalf<<32
+	ry, gy, by := uint64(fixRY), uint64(fixGY), uint64(fixBY)
+	chroma := func(r, g, b uint64) uint64 {
+		return (r*packRC + g*packGC + b*packBC + packOffset) >> jpegScaleBits & 0x0000ffff0000ffff
+	}
 	for i := range inner {
-		p0, p1 := s0[6*i:6*i+6:6*i+6], s1[6*i:6*i+6:6*i+6]
-		ya, ca := conv(p0[0:3])
-		yb, cb2 := conv(p0[3:6])
-		yc, cc := conv(p1[0:3])
-		yd, cd := conv(p1[3:6])
-		y0[2*i], y0[2*i+1], y1[2*i], y1[2*i+1] = uint8(ya), uint8(yb), uint8(yc), uint8(yd)
-		sum := (ca + cb2 + cc + cd + bias) >> 2
+		p0, p1 := (*[6]uint8)(s0[6*i:6*i+6]), (*[6]uint8)(s1[6*i:6*i+6])
+		ra, ga, ba := uint64(p0[0]), uint64(p0[1]), uint64(p0[2])
+		rb, gb, bb := uint64(p0[3]), uint64(p0[4]), uint64(p0[5])
+		rc, gc, bc := uint64(p1[0]), uint64(p1[1]), uint64(p1[2])
+		rd, gd, bd := uint64(p1[3]), uint64(p1[4]), uint64(p1[5])
+		top := ((ra|rb<<32)*ry + (ga|gb<<32)*gy + (ba|bb<<32)*by + yHalf2) >> jpegScaleBits
+		bot := ((rc|rd<<32)*ry + (gc|gd<<32)*gy + (bc|bd<<32)*by + yHalf2) >> jpegScaleBits
+		y0[2*i], y0[2*i+1], y1[2*i], y1[2*i+1] = uint8(top), uint8(top>>32), uint8(bot), uint8(bot>>32)
+		sum := (chroma(ra, ga, ba) + chroma(rb, gb, bb) + chroma(rc, gc, bc) + chroma(rd, gd, bd) + bias) >> 2
 		cb[i] = uint8(sum)
 		cr[i] = uint8(sum >> 32)
 		bias ^= 3 | 3<<32
@@ -499,7 +563,7 @@ func pack2(lo, hi int32) uint64 { return uint64(int64(lo) + int64(hi)<<32) }
 // RGB. Chroma samples hold Cb in the low and Cr in the high 32 bits; the filter's sums stay
 // below 2^14, so both channels are filtered by the same integer operations.
 func jpegDecodeRow(out []uint8, yr []uint8, near, far []uint64) {
-	tab := &jpegColourTables
+	tab := &jpegColourPacked
 	n := len(near)
 	far = far[:n]
 	const mask = 0x0000ffff0000ffff
@@ -508,11 +572,7 @@ func jpegDecodeRow(out []uint8, yr []uint8, near, far []uint64) {
 		if x >= len(yr) {
 			return
 		}
-		yy, b, r := int32(yr[x]), uint8(v), uint8(v>>32)
-		p := out[3*x : 3*x+3 : 3*x+3]
-		p[0] = jpegRange[(yy+tab.crR[r]+jpegRangeOffset)&1023]
-		p[1] = jpegRange[(yy+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
-		p[2] = jpegRange[(yy+tab.cbB[b]+jpegRangeOffset)&1023]
+		jpegPixel((*[3]uint8)(out[3*x:3*x+3]), int32(yr[x]), tab.cr[uint8(v>>32)], tab.cb[uint8(v)])
 	}
 	this := near[0]*3 + far[0]
 	if n == 1 {
@@ -531,15 +591,9 @@ func jpegDecodeRow(out []uint8, yr []uint8, near, far []uint64) {
 		e, o := (this*3+last+r8)>>4&mask, (this*3+next+r7)>>4&mask
 		y := yr2[2*i : 2*i+2 : 2*i+2]
 		y0, y1 := int32(y[0]), int32(y[1])
-		p := out[6*i : 6*i+6 : 6*i+6]
-		b, r := uint8(e), uint8(e>>32)
-		p[0] = jpegRange[(y0+tab.crR[r]+jpegRangeOffset)&1023]
-		p[1] = jpegRange[(y0+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
-		p[2] = jpegRange[(y0+tab.cbB[b]+jpegRangeOffset)&1023]
-		b, r = uint8(o), uint8(o>>32)
-		p[3] = jpegRange[(y1+tab.crR[r]+jpegRangeOffset)&1023]
-		p[4] = jpegRange[(y1+(tab.cbG[b]+tab.crG[r])>>jpegScaleBits+jpegRangeOffset)&1023]
-		p[5] = jpegRange[(y1+tab.cbB[b]+jpegRangeOffset)&1023]
+		p := (*[6]uint8)(out[6*i : 6*i+6])
+		jpegPixel((*[3]uint8)(p[0:3]), y0, tab.cr[uint8(e>>32)], tab.cb[uint8(e)])
+		jpegPixel((*[3]uint8)(p[3:6]), y1, tab.cr[uint8(o>>32)], tab.cb[uint8(o)])
 		last, this = this, next
 	}
 	out = out[:cap(out)]
@@ -564,6 +618,28 @@ var jpegRange = func() (t [1024]uint8) {
 }()
 
 const jpegRangeOffset = 384
+
+// jpegPixel converts one decoded pixel: luma y and the packed chroma terms of jpegColourPacked.
+func jpegPixel(p *[3]uint8, y int32, cr, cb uint64) {
+	p[0] = jpegRange[(y+int32(uint32(cr)))&1023]
+	p[1] = jpegRange[(y+int32(int64(cr+cb)>>(32+jpegScaleBits))+jpegRangeOffset)&1023]
+	p[2] = jpegRange[(y+int32(uint32(cb)))&1023]
+}
+
+// jpegColourPacked holds the terms of jpegColourTables two to an entry, so that a pixel takes
+// two table loads instead of four: per Cr level, the green term in the high 32 bits (signed)
+// and the red term plus jpegRangeOffset in the low ones; per Cb level the same with the blue
+// term. The low halves are non-negative and their sum stays below 2^11, so adding two entries
+// adds the green terms without a carry from below, and shifting the sum right by 48 is the
+// green term's arithmetic shift by 16.
+var jpegColourPacked = func() (t struct{ cr, cb [256]uint64 }) {
+	c := &jpegColourTables
+	for i := range 256 {
+		t.cr[i] = uint64(int64(c.crG[i])<<32 + int64(c.crR[i]+jpegRangeOffset))
+		t.cb[i] = uint64(int64(c.cbG[i])<<32 + int64(c.cbB[i]+jpegRangeOffset))
+	}
+	return t
+}()
 
 // jpegColourTables are the decoder's YCbCr-to-RGB terms per chroma level, as the IJG library
 // tabulates them: Cr's red and Cb's blue terms rounded to integers, the green terms in 16-bit
