@@ -15,7 +15,8 @@ import (
 
 // BenchmarkRunBatch measures ONNX Runtime's own cost per sample at the batch sizes attacks use, one
 // thread, with prebuilt input and output tensors (no conversion, no allocation): the ceiling any
-// caller can reach. CVGATE_BENCH_MODEL names an [N,1,28,28] -> [N,10] model (default: the MNIST
+// caller can reach ("batchN"), and the same through Run ("RunN": a tensor per call, ORT's output
+// copied out). Read cpu-us/sample. CVGATE_BENCH_MODEL names an [N,1,28,28] -> [N,10] model (default: the MNIST
 // CNN fixture), e.g. the LeNet-5 that scripts/compare-art-hsj trains.
 func BenchmarkRunBatch(b *testing.B) {
 	lib := os.Getenv("ORT_LIB")
@@ -36,7 +37,7 @@ func BenchmarkRunBatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer m.Close()
-	for _, n := range []int{20, 64} {
+	for _, n := range []int{1, 16, 20, 32, 64, 128, 256} {
 		b.Run(fmt.Sprint("batch", n), func(b *testing.B) {
 			data := make([]float32, n*28*28)
 			for i := range data {
