@@ -12,7 +12,7 @@ import (
 // Feed runs one model many times on batches that the caller writes straight into the input
 // tensor's memory, for callers that make thousands of small calls (an attack's oracle). Run
 // creates an input tensor per batch, lets ONNX Runtime allocate the output, copies it out and
-// frees both; on a LeNet-5 that was about 0.7 µs per sample at batch 64 on top of ONNX Runtime's
+// frees both; on a LeNet-5 that was 0.7-1.4 µs per sample at batch 64 on top of ONNX Runtime's
 // 10. A Feed keeps one input buffer of Batch samples and, for full batches, the input and output
 // tensors over it, so a full batch costs ONNX Runtime's own work only.
 //
