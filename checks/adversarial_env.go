@@ -2,6 +2,7 @@ package checks
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/cvgate/cvgate/internal/imaging"
 	"github.com/cvgate/cvgate/internal/onnx"
@@ -9,52 +10,73 @@ import (
 )
 
 // attackOracle lets an attack query a subject the way Env.ForwardFloat runs images (the subject's
-// preprocessing, then ONNX Runtime, then probabilities), keeping its input buffer across calls.
-// The attack package counts the queries: each image passed to Probs is one. HopSkipJump sends
-// thousands of images per attacked image, in calls of up to 256; a fresh input buffer per call
-// (800 KB for 256 MNIST images) was most of what the run allocated, and the collections it caused
-// took their share of a core.
+// preprocessing, then ONNX Runtime, then probabilities). HopSkipJump sends thousands of images
+// per attacked image, so the oracle allocates nothing per image: preprocessing writes straight
+// into the memory of an input tensor the oracle keeps (onnx.Feed), full batches reuse their
+// input and output tensors, and only the probability rows it returns are new per call. The
+// attack package counts the queries: each image passed to Probs is one.
 type attackOracle struct {
 	subject *Subject
-	f32     []float32
-	u8      []uint8
+	f32     *onnx.Feed[float32]
+	u8      *onnx.Feed[uint8]
 	sc      preprocess.Scratch
 }
 
 // newAttackOracle returns an oracle over s; the clean pass runs first, since it decides how the
-// model's outputs are read.
+// model's outputs are read. Close frees it.
 func (e *Env) newAttackOracle(ctx context.Context, s *Subject) (*attackOracle, error) {
 	if _, _, err := e.Clean(ctx); err != nil {
 		return nil, err
 	}
-	return &attackOracle{subject: s}, nil
-}
-
-// Probs implements attack.Oracle. It is not safe for concurrent use, which the attack package
-// never needs.
-func (o *attackOracle) Probs(ctx context.Context, imgs []*imaging.Float) ([][]float32, error) {
-	s := o.subject
-	per, n := s.Spec.SampleSize(), len(imgs)
-	var raw []float32
-	var width int
+	o := &attackOracle{subject: s}
 	var err error
 	if s.Spec.DType == onnx.Uint8 {
-		o.u8 = reuseBuf(o.u8, n*per)
-		for j, img := range imgs {
-			s.Spec.ApplyFloatUint8(img, o.u8[j*per:(j+1)*per], &o.sc)
-		}
-		raw, width, err = onnx.Run(ctx, s.Model, o.u8, n, s.Spec.Dims)
+		o.u8, err = onnx.NewFeed[uint8](s.Model, s.Spec.Dims)
 	} else {
-		o.f32 = reuseBuf(o.f32, n*per)
-		for j, img := range imgs {
-			s.Spec.ApplyFloat(img, o.f32[j*per:(j+1)*per], &o.sc)
-		}
-		raw, width, err = onnx.Run(ctx, s.Model, o.f32, n, s.Spec.Dims)
+		o.f32, err = onnx.NewFeed[float32](s.Model, s.Spec.Dims)
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("attack oracle: %w", err)
 	}
-	probs := onnx.ToProbabilities(raw, width, s.OutputKind())
+	return o, nil
+}
+
+// Close frees the oracle's tensors.
+func (o *attackOracle) Close() error {
+	if o.u8 != nil {
+		return o.u8.Close()
+	}
+	return o.f32.Close()
+}
+
+// Probs implements attack.Oracle. The rows it returns are its caller's: an attack may read them
+// after later calls (a round of the attack driver spans several). It is not safe for concurrent
+// use, which the attack package never needs.
+func (o *attackOracle) Probs(ctx context.Context, imgs []*imaging.Float) ([][]float32, error) {
+	s := o.subject
+	n := len(imgs)
+	if n == 0 {
+		return nil, nil
+	}
+	var probs []float32
+	width := 0
+	batch := s.Model.Batch
+	for start := 0; start < n; start += batch {
+		chunk := imgs[start:min(start+batch, n)]
+		raw, w, err := o.run(ctx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		if probs == nil {
+			if err := s.Model.OutputFits(n, w); err != nil {
+				return nil, err
+			}
+			width, probs = w, make([]float32, n*w)
+		} else if w != width {
+			return nil, fmt.Errorf("run model %q: %d output values per sample, %d in an earlier batch", s.Model.Path, w, width)
+		}
+		onnx.ToProbabilitiesInto(probs[start*width:(start+len(chunk))*width], raw, width, s.OutputKind())
+	}
 	rows := make([][]float32, n)
 	for i := range rows {
 		rows[i] = probs[i*width : (i+1)*width : (i+1)*width]
@@ -62,11 +84,21 @@ func (o *attackOracle) Probs(ctx context.Context, imgs []*imaging.Float) ([][]fl
 	return rows, nil
 }
 
-// reuseBuf returns buf with length n, reusing its storage when it is large enough. Every value is
-// overwritten by the caller, so nothing is cleared.
-func reuseBuf[T any](buf []T, n int) []T {
-	if cap(buf) >= n {
-		return buf[:n]
+// run preprocesses one batch into the feed's input and runs it; the values returned belong to the
+// feed until the next run.
+func (o *attackOracle) run(ctx context.Context, imgs []*imaging.Float) ([]float32, int, error) {
+	s := o.subject
+	per := s.Spec.SampleSize()
+	if o.u8 != nil {
+		in := o.u8.Input(len(imgs))
+		for j, img := range imgs {
+			s.Spec.ApplyFloatUint8(img, in[j*per:(j+1)*per], &o.sc)
+		}
+		return o.u8.Run(ctx, len(imgs))
 	}
-	return make([]T, n)
+	in := o.f32.Input(len(imgs))
+	for j, img := range imgs {
+		s.Spec.ApplyFloat(img, in[j*per:(j+1)*per], &o.sc)
+	}
+	return o.f32.Run(ctx, len(imgs))
 }

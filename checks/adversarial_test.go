@@ -10,7 +10,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -544,11 +546,47 @@ func BenchmarkAdversarialHopSkipJump100(b *testing.B) {
 	benchAdversarial(b, AttackHopSkipJump, func(ra *config.RobustAdversarial) { ra.EpsilonL2 = math.Inf(1) })
 }
 
+// BenchmarkAdversarialHopSkipJumpModel attacks 20 images (2 per digit) with HopSkipJump at
+// 2,388 queries each, one thread, as scripts/compare-art-hsj runs cvgate, on the model
+// CVGATE_BENCH_MODEL names (an [N,1,28,28] classifier, e.g. the LeNet-5 that script trains in
+// /tmp/cvgate-art-hsj/lenet5.onnx); CVGATE_BENCH_BATCH sets runtime.batch_size. Run with GOMAXPROCS=1 and read cpu-us/query: the CPU one query
+// costs on the check's whole path, to set against ONNX Runtime's own (onnx.BenchmarkRunBatch).
+func BenchmarkAdversarialHopSkipJumpModel(b *testing.B) {
+	model := os.Getenv("CVGATE_BENCH_MODEL")
+	if model == "" {
+		b.Skip("CVGATE_BENCH_MODEL is not set")
+	}
+	cfg := advConfig(func(ra *config.RobustAdversarial) {
+		ra.Sample, ra.MaxQueries, ra.Attacks = 20, 2388, []string{AttackHopSkipJump}
+		ra.EpsilonL2 = math.Inf(1)
+	})
+	cfg.Runtime.Threads = 1
+	if v := os.Getenv("CVGATE_BENCH_BATCH"); v != "" {
+		// runtime.batch_size, to compare batch sizes
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			b.Fatalf("CVGATE_BENCH_BATCH: %v", err)
+		}
+		cfg.Runtime.BatchSize = n
+	}
+	model, err := filepath.Abs(model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchEnv(b, testEnv(b, model, "", "mnist", cfg), AttackHopSkipJump)
+}
+
 func benchAdversarial(b *testing.B, name string, set func(ra *config.RobustAdversarial)) {
 	env := testEnv(b, "mnist_cnn.onnx", "", "mnist", advConfig(func(ra *config.RobustAdversarial) {
 		ra.Sample, ra.MaxQueries, ra.Attacks = 100, 300, []string{name}
 		set(ra)
 	}))
+	benchEnv(b, env, name)
+}
+
+// benchEnv runs attack name of env's robust.adversarial config b.N times and reports wall time,
+// ONNX Runtime's time and queries.
+func benchEnv(b *testing.B, env *Env, name string) {
 	env.Export = nil
 	ctx := context.Background()
 	if _, _, err := env.Clean(ctx); err != nil {
@@ -557,18 +595,22 @@ func benchAdversarial(b *testing.B, name string, set func(ra *config.RobustAdver
 	st := env.Candidate.Model.Stats()
 	ortStart, samplesStart := st.Duration(), st.Samples()
 	var res *report.Result
-	start := time.Now()
+	start, cpu0 := time.Now(), processCPU(b)
 	for b.Loop() {
 		var err error
 		if res, err = (RobustAdversarial{}).Run(ctx, env); err != nil {
 			b.Fatal(err)
 		}
 	}
-	wall := time.Since(start)
+	wall, cpu := time.Since(start), processCPU(b)-cpu0
 	ort := st.Duration() - ortStart
 	samples := st.Samples() - samplesStart
 	n := float64(b.N)
 	b.ReportMetric(float64(wall.Microseconds())/1e3/n, "wall-ms/op")
+	// CPU time, which a busy shared machine disturbs far less than wall time: run with
+	// GOMAXPROCS=1 and runtime.threads 1 to compare it with another tool's one thread.
+	b.ReportMetric(float64(cpu.Microseconds())/1e3/n, "cpu-ms/op")
+	b.ReportMetric(float64(cpu.Nanoseconds())/1e3/res.Metrics[name+"_total_queries"]/n, "cpu-us/query")
 	b.ReportMetric(float64(ort.Microseconds())/1e3/n, "ort-ms/op")
 	b.ReportMetric(wall.Seconds()/ort.Seconds(), "wall/ort")
 	b.ReportMetric(res.Metrics[name+"_total_queries"], "queries/op")
@@ -577,4 +619,14 @@ func benchAdversarial(b *testing.B, name string, set func(ra *config.RobustAdver
 	b.ReportMetric(float64(samples)/ort.Seconds(), "ort-samples/s")
 	b.ReportMetric(res.Metrics[name+"_success_rate"], "success")
 	b.ReportMetric(res.Metrics[name+"_median_queries"], "median-queries")
+}
+
+// processCPU is the CPU time the process has used, all threads together.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -50,8 +50,11 @@ func testEnv(t testing.TB, candidate, baseline, data string, cfg *config.Config)
 
 func testSubject(t testing.TB, rt *onnx.Runtime, stats *onnx.Stats, role, name string, cfg *config.Config) *Subject {
 	t.Helper()
-	path := ortlib.Model(t, name)
-	m, err := onnx.Open(rt, path, onnx.Options{BatchSize: cfg.Runtime.BatchSize}, stats)
+	path := name
+	if !filepath.IsAbs(name) {
+		path = ortlib.Model(t, name)
+	}
+	m, err := onnx.Open(rt, path, onnx.Options{BatchSize: cfg.Runtime.BatchSize, Threads: cfg.Runtime.Threads}, stats)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -585,9 +585,8 @@ func Run[T float32 | uint8](ctx context.Context, m *Model, data []T, n int, dims
 		if width == 0 {
 			// The output is kept for every sample: a model whose output is huge per sample (ONNX
 			// Runtime computed one batch of it already) must not multiply that by the data.
-			if limit := m.Budget.bytes(); int64(n)*int64(w)*4 > limit {
-				return nil, 0, fmt.Errorf("run model %q: output %q has %d values per sample; for %d samples that is %s, over the %s budget",
-					m.Path, m.Output.Name, w, n, size(int64(n)*int64(w)*4), size(limit))
+			if err := m.OutputFits(n, w); err != nil {
+				return nil, 0, err
 			}
 			width = w
 			out = make([]float32, 0, n*w)
@@ -595,6 +594,17 @@ func Run[T float32 | uint8](ctx context.Context, m *Model, data []T, n int, dims
 		out = append(out, res[:count*w]...)
 	}
 	return out, width, nil
+}
+
+// OutputFits checks that n samples of width output values each fit the memory budget: a model
+// whose output is huge per sample (ONNX Runtime computed one batch of it already) must not
+// multiply that by the data.
+func (m *Model) OutputFits(n, width int) error {
+	if limit := m.Budget.bytes(); int64(n)*int64(width)*4 > limit {
+		return fmt.Errorf("run model %q: output %q has %d values per sample; for %d samples that is %s, over the %s budget",
+			m.Path, m.Output.Name, width, n, size(int64(n)*int64(width)*4), size(limit))
+	}
+	return nil
 }
 
 func runBatch[T float32 | uint8](ctx context.Context, m *Model, batch []T, shape []int64) ([]float32, int, error) {

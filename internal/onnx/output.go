@@ -60,9 +60,17 @@ func DetectKind(rows []float32, width int) OutputKind {
 // can see it.
 func ToProbabilities(raw []float32, width int, kind OutputKind) []float32 {
 	out := make([]float32, len(raw))
+	ToProbabilitiesInto(out, raw, width, kind)
+	return out
+}
+
+// ToProbabilitiesInto is ToProbabilities writing into out (len(raw) values), for callers that
+// keep their buffers.
+func ToProbabilitiesInto(out, raw []float32, width int, kind OutputKind) {
+	out = out[:len(raw)]
 	if kind == Probabilities {
 		copy(out, raw)
-		return out
+		return
 	}
 	for r := 0; r+width <= len(raw); r += width {
 		row := raw[r : r+width]
@@ -82,5 +90,4 @@ func ToProbabilities(raw []float32, width int, kind OutputKind) []float32 {
 			out[r+i] = float32(float64(out[r+i]) / sum)
 		}
 	}
-	return out
 }
