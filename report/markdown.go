@@ -1122,7 +1122,7 @@ func footerText(r *Report) string {
 	if p := providerText(r); p != "" {
 		parts = append(parts, p)
 	}
-	parts = append(parts, fmt.Sprintf("%.2f s (%.2f s inside ONNX Runtime, %d forward passes)", c.TotalSeconds, c.ORTSeconds, c.ForwardPasses))
+	parts = append(parts, fmt.Sprintf("%.2f s (%.2f s inside ONNX Runtime, %s forward passes)", c.TotalSeconds, c.ORTSeconds, grouped(c.ForwardPasses)))
 	return strings.Join(parts, " · ")
 }
 

@@ -8,6 +8,7 @@ package report
 import (
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -226,17 +227,33 @@ type RecordUse struct {
 	Shared int64 `json:"shared,omitempty"`
 }
 
+// grouped writes n with thousands separators ("12,750"), as the reports write counts.
+func grouped(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}
+
 // Line is the cache's one line for a report, e.g. "prediction cache: candidate 120 of 1,200
 // records read (1,080 computed); baseline 1,200 of 1,200 read".
 func (c *CacheUse) Line() string {
 	part := func(name string, u RecordUse) string {
 		total := u.Hits + u.Misses + u.Shared
-		s := fmt.Sprintf("%s %d of %d records read", name, u.Hits, total)
+		s := fmt.Sprintf("%s %s of %s records read", name, grouped(u.Hits), grouped(total))
 		if u.Misses > 0 {
-			s += fmt.Sprintf(" (%d computed)", u.Misses)
+			s += fmt.Sprintf(" (%s computed)", grouped(u.Misses))
 		}
 		if u.Shared > 0 {
-			s += fmt.Sprintf(" (%d from the identical candidate)", u.Shared)
+			s += fmt.Sprintf(" (%s from the identical candidate)", grouped(u.Shared))
 		}
 		return s
 	}

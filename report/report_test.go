@@ -305,3 +305,18 @@ func TestReadJSONErrors(t *testing.T) {
 		t.Errorf("an oversized report: err = %v", err)
 	}
 }
+
+func TestCacheLineGroupsThousands(t *testing.T) {
+	for _, tc := range []struct {
+		use  report.CacheUse
+		want string
+	}{
+		{report.CacheUse{Candidate: report.RecordUse{Hits: 7050}}, "prediction cache: candidate 7,050 of 7,050 records read"},
+		{report.CacheUse{Candidate: report.RecordUse{Hits: 1, Misses: 1234567}}, "prediction cache: candidate 1 of 1,234,568 records read (1,234,567 computed)"},
+		{report.CacheUse{Candidate: report.RecordUse{Misses: 999}, Baseline: &report.RecordUse{Shared: 999}}, "prediction cache: candidate 0 of 999 records read (999 computed); baseline 0 of 999 records read (999 from the identical candidate)"},
+	} {
+		if got := tc.use.Line(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("Line() = %q, want it to start with %q", got, tc.want)
+		}
+	}
+}
