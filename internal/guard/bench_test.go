@@ -41,34 +41,40 @@ func BenchmarkGuardedOverhead(b *testing.B) {
 				defer orig.destroy()
 				guarded := newTimedSession(b, filepath.Join(dir, GuardedModelName), p.InputName, []string{g.Model.Output, OutputScore, OutputReject}, batch, ref)
 				defer guarded.destroy()
-				runtime.LockOSThread()
-				defer runtime.UnlockOSThread()
-				orig.run(b)
-				guarded.run(b) // warm up both
-				var to, tg, co, cg time.Duration
-				b.ResetTimer()
-				for i := 0; b.Loop(); i++ {
-					// Alternate which runs first, so that neither always meets a cold cache.
-					if i%2 == 0 {
-						w, c := orig.run(b)
-						to, co = to+w, co+c
-						w, c = guarded.run(b)
-						tg, cg = tg+w, cg+c
-					} else {
-						w, c := guarded.run(b)
-						tg, cg = tg+w, cg+c
-						w, c = orig.run(b)
-						to, co = to+w, co+c
-					}
-				}
-				n := float64(b.N * batch)
-				b.ReportMetric(float64(co.Nanoseconds())/n, "cpu-ns/img-original")
-				b.ReportMetric(float64(cg.Nanoseconds())/n, "cpu-ns/img-guarded")
-				b.ReportMetric(float64(cg)/float64(co), "cpu-ratio")
-				b.ReportMetric(float64(tg)/float64(to), "wall-ratio")
+				alternate(b, orig, guarded, batch)
 			})
 		}
 	}
+}
+
+// alternate runs the original and the guarded session in turn from one locked OS thread, each
+// first every other time so that neither always meets a cold cache, and reports their CPU time
+// per image and the ratios.
+func alternate(b *testing.B, orig, guarded *timedSession, batch int) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig.run(b)
+	guarded.run(b) // warm up both
+	var to, tg, co, cg time.Duration
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		first, second := orig, guarded
+		if i%2 == 1 {
+			first, second = guarded, orig
+		}
+		w1, c1 := first.run(b)
+		w2, c2 := second.run(b)
+		if first == orig {
+			to, co, tg, cg = to+w1, co+c1, tg+w2, cg+c2
+		} else {
+			tg, cg, to, co = tg+w1, cg+c1, to+w2, co+c2
+		}
+	}
+	n := float64(b.N * batch)
+	b.ReportMetric(float64(co.Nanoseconds())/n, "cpu-ns/img-original")
+	b.ReportMetric(float64(cg.Nanoseconds())/n, "cpu-ns/img-guarded")
+	b.ReportMetric(float64(cg)/float64(co), "cpu-ratio")
+	b.ReportMetric(float64(tg)/float64(to), "wall-ratio")
 }
 
 type timedSession struct {
@@ -77,7 +83,9 @@ type timedSession struct {
 	outs []ort.Value
 }
 
-func newTimedSession(b *testing.B, path, input string, outputs []string, batch int, imgs []*imaging.Image) *timedSession {
+// newSingleThreadSession opens the model with one intra-op and one inter-op thread, so that ONNX
+// Runtime computes on the calling thread and its CPU time is the work itself.
+func newSingleThreadSession(b *testing.B, path, input string, outputs []string) *ort.DynamicAdvancedSession {
 	b.Helper()
 	so, err := ort.NewSessionOptions()
 	if err != nil {
@@ -94,6 +102,12 @@ func newTimedSession(b *testing.B, path, input string, outputs []string, batch i
 	if err != nil {
 		b.Fatal(err)
 	}
+	return s
+}
+
+func newTimedSession(b *testing.B, path, input string, outputs []string, batch int, imgs []*imaging.Image) *timedSession {
+	b.Helper()
+	s := newSingleThreadSession(b, path, input, outputs)
 	data := make([]float32, 0, batch*784)
 	for _, img := range imgs[:batch] {
 		for _, v := range img.Pix {
@@ -214,30 +228,7 @@ func BenchmarkGuardedOverheadFile(b *testing.B) {
 			defer o.destroy()
 			g := newFileSession(b, guarded, input, []string{output, OutputScore, OutputReject}, shape, data)
 			defer g.destroy()
-			runtime.LockOSThread()
-			defer runtime.UnlockOSThread()
-			o.run(b)
-			g.run(b)
-			var co, cg, to, tg time.Duration
-			b.ResetTimer()
-			for i := 0; b.Loop(); i++ {
-				first, second := o, g
-				if i%2 == 1 {
-					first, second = g, o
-				}
-				w1, c1 := first.run(b)
-				w2, c2 := second.run(b)
-				if first == o {
-					to, co, tg, cg = to+w1, co+c1, tg+w2, cg+c2
-				} else {
-					tg, cg, to, co = tg+w1, cg+c1, to+w2, co+c2
-				}
-			}
-			imgs := float64(b.N) * float64(shape[0])
-			b.ReportMetric(float64(co.Nanoseconds())/imgs, "cpu-ns/img-original")
-			b.ReportMetric(float64(cg.Nanoseconds())/imgs, "cpu-ns/img-guarded")
-			b.ReportMetric(float64(cg)/float64(co), "cpu-ratio")
-			b.ReportMetric(float64(tg)/float64(to), "wall-ratio")
+			alternate(b, o, g, int(shape[0]))
 		})
 	}
 }
@@ -245,21 +236,7 @@ func BenchmarkGuardedOverheadFile(b *testing.B) {
 // newFileSession is newTimedSession for any float32 input, its outputs allocated by ONNX Runtime.
 func newFileSession(b *testing.B, path, input string, outputs []string, shape []int64, data []float32) *timedSession {
 	b.Helper()
-	so, err := ort.NewSessionOptions()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer so.Destroy()
-	if err := so.SetIntraOpNumThreads(1); err != nil {
-		b.Fatal(err)
-	}
-	if err := so.SetInterOpNumThreads(1); err != nil {
-		b.Fatal(err)
-	}
-	s, err := ort.NewDynamicAdvancedSession(path, []string{input}, outputs, so)
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := newSingleThreadSession(b, path, input, outputs)
 	in, err := ort.NewTensor(ort.NewShape(shape...), data)
 	if err != nil {
 		b.Fatal(err)

@@ -29,19 +29,8 @@ type scratch struct {
 // Decode reads one batch of outputs (batch images) into detections per image, boxes in
 // model-input pixels, highest score first.
 func (d *Decoder) Decode(ts []Tensor, batch int) ([][]box.Detection, error) {
-	if batch <= 0 {
-		return nil, fmt.Errorf("decode detector outputs: batch size %d must be positive", batch)
-	}
-	s, _ := d.scratch.Get().(*scratch)
-	if s == nil {
-		s = &scratch{}
-	}
-	defer d.scratch.Put(s)
-	out, _, err := d.decode(ts, batch, s)
-	if err != nil {
-		return nil, fmt.Errorf("decode detector outputs (%s): %w", d.conv, err)
-	}
-	return out, nil
+	out, _, err := d.DecodeCounted(ts, batch)
+	return out, err
 }
 
 // DecodeCounted is Decode that also returns, per image, how many detections were dropped
@@ -454,7 +443,6 @@ func (d *Decoder) lists(ts []Tensor, batch int, out [][]box.Detection, drops []i
 			}
 			class, ok := d.classOf(label)
 			if !ok {
-				d.dropped.Add(1)
 				drops[b]++
 				continue
 			}
@@ -522,7 +510,6 @@ func (d *Decoder) rows(ts []Tensor, batch int, out [][]box.Detection, drops []in
 		}
 		class, ok := d.classOf(int64(math.Round(label)))
 		if !ok {
-			d.dropped.Add(1)
 			drops[b]++
 			continue
 		}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 )
 
 // Output describes one model output as its signature gives it; -1 marks a dynamic dimension.
@@ -41,7 +40,6 @@ type Decoder struct {
 	// Output names by role: single for one-tensor conventions.
 	single, boxes, scores, labels, count string
 	desc                                 string
-	dropped                              atomic.Int64
 	scratch                              sync.Pool
 }
 
@@ -55,9 +53,6 @@ func (d *Decoder) Describe() string { return d.desc }
 // Classes is the number of classes the outputs' score columns hold (0 for post-NMS lists, whose
 // labels carry the class).
 func (d *Decoder) Classes() int { return d.classes }
-
-// Dropped counts detections dropped because their label maps to no class.
-func (d *Decoder) Dropped() int64 { return d.dropped.Load() }
 
 // candidate is a single-tensor reading of one output.
 type candidate struct {
