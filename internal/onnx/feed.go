@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -94,11 +93,7 @@ func (f *Feed[T]) Run(ctx context.Context, rows int) ([]float32, int, error) {
 	if reuse {
 		outputs[0] = f.out
 	}
-	start := time.Now()
-	err := m.runSession(ctx, []ort.Value{in}, outputs)
-	m.stats.nanos.Add(int64(time.Since(start)))
-	m.stats.calls.Add(1)
-	m.stats.samples.Add(int64(sent))
+	err := m.countedRun(ctx, []ort.Value{in}, outputs, int64(sent))
 	if !reuse {
 		defer func() {
 			for _, o := range outputs {

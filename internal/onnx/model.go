@@ -614,11 +614,7 @@ func runBatch[T float32 | uint8](ctx context.Context, m *Model, batch []T, shape
 	}
 	defer in.Destroy()
 	outputs := make([]ort.Value, len(m.fetch))
-	start := time.Now()
-	err = m.runSession(ctx, []ort.Value{in}, outputs)
-	m.stats.nanos.Add(int64(time.Since(start)))
-	m.stats.calls.Add(1)
-	m.stats.samples.Add(shape[0])
+	err = m.countedRun(ctx, []ort.Value{in}, outputs, shape[0])
 	defer func() {
 		for _, o := range outputs {
 			if o != nil {
@@ -650,6 +646,17 @@ func runBatch[T float32 | uint8](ctx context.Context, m *Model, batch []T, shape
 
 // Fetched lists the outputs each run returns, in order.
 func (m *Model) Fetched() []TensorInfo { return m.fetch }
+
+// countedRun is runSession for a batch of samples, counted in the model's statistics (passes,
+// samples, time inside ONNX Runtime) whether it succeeds or not.
+func (m *Model) countedRun(ctx context.Context, in, out []ort.Value, samples int64) error {
+	start := time.Now()
+	err := m.runSession(ctx, in, out)
+	m.stats.nanos.Add(int64(time.Since(start)))
+	m.stats.calls.Add(1)
+	m.stats.samples.Add(samples)
+	return err
+}
 
 // runSession is the one place a session runs, so that every forward pass shares its handling of
 // cancellation and errors.

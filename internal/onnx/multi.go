@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	ort "github.com/yalue/onnxruntime_go"
 )
@@ -96,11 +95,7 @@ func runAll[T float32 | uint8](ctx context.Context, m *Model, batch []T, shape [
 	}
 	defer in.Destroy()
 	outputs := make([]ort.Value, len(m.fetch))
-	start := time.Now()
-	err = m.runSession(ctx, []ort.Value{in}, outputs)
-	m.stats.nanos.Add(int64(time.Since(start)))
-	m.stats.calls.Add(1)
-	m.stats.samples.Add(shape[0])
+	err = m.countedRun(ctx, []ort.Value{in}, outputs, shape[0])
 	defer func() {
 		for _, o := range outputs {
 			if o != nil {
