@@ -439,6 +439,12 @@ func (r *Reader) manifestEntry(manifest, dir string, line int, p string) (Entry,
 		case errors.Is(err, fs.ErrNotExist):
 			return Entry{}, fmt.Errorf("read manifest %q line %d: image %q not found (paths are relative to the manifest's folder)", manifest, line, p)
 		}
+		// The system's message repeats the path as it is, control characters included: name
+		// the image quoted and keep only the cause.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return Entry{}, fmt.Errorf("read manifest %q line %d: image %q: %w", manifest, line, p, pe.Err)
+		}
 		return Entry{}, fmt.Errorf("read manifest %q line %d: %w", manifest, line, err)
 	}
 	if st.IsDir() {
