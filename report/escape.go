@@ -194,31 +194,40 @@ func breakLegacyCommand(s string) string {
 }
 
 // mdInline renders clean one-line text in a context: pairs of backticks become code spans,
-// "**" stays (bold), everything else is escaped text.
+// "**" stays (bold), everything else is escaped text. Text between two pieces of markup is
+// escaped as one run, and an empty code span (which shows nothing) does not end the run: the
+// escaper must see "#" and "12" side by side across an empty span between them, as GitHub will.
 func mdInline(s string, ctx mdContext) string {
-	var b strings.Builder
+	var b, text strings.Builder
 	b.Grow(len(s) + len(s)/8)
+	flush := func() {
+		if text.Len() > 0 {
+			writeText(&b, text.String(), ctx, b.Len() == 0)
+			text.Reset()
+		}
+	}
 	bold := strings.Count(s, "**")%2 == 0 // unpaired "**" is written as text in HTML
 	open := false                         // an HTML <b> is open
-	atStart := true
 	for len(s) > 0 {
 		switch {
 		case s[0] == '`':
 			if end := strings.IndexByte(s[1:], '`'); end > 0 {
+				flush()
 				writeCode(&b, s[1:1+end], ctx)
 				s = s[end+2:]
-				atStart = false
 				continue
 			} else if end == 0 {
 				s = s[2:] // an empty span: nothing to show
 				continue
 			}
+			flush()
 			b.WriteString("&#96;")
 			s = s[1:]
 		case strings.HasPrefix(s, "**"):
+			flush()
 			switch {
 			case ctx != ctxHTML:
-				if atStart && ctx == ctxPara {
+				if b.Len() == 0 && ctx == ctxPara {
 					b.WriteString("&#42;*") // "**" cannot start a list item, but a lone "*" could
 				} else {
 					b.WriteString("**")
@@ -235,11 +244,11 @@ func mdInline(s string, ctx mdContext) string {
 			s = s[2:]
 		default:
 			n := textRun(s)
-			writeText(&b, s[:n], ctx, atStart)
+			text.WriteString(s[:n])
 			s = s[n:]
 		}
-		atStart = false
 	}
+	flush()
 	if open {
 		b.WriteString("</b>")
 	}

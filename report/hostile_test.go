@@ -40,6 +40,7 @@ var hostileStrings = []string{
 	"    indented code",
 	"1. ordered\n> quote\n---",
 	"**bold** _em_ ~~strike~~",
+	"#``0000 GH``-1 www``.evil.example https:``//evil.example @``team #**0 ``#1",
 	strings.Repeat("long ", 3000),
 }
 
