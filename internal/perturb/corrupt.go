@@ -101,6 +101,9 @@ type Corruptor struct {
 	jpegQ      map[int][2]*jpegQuant
 	jpegPlanes [3][]uint8
 	jpegCC     []uint64
+	// jpegScalar keeps jpeg_compression on its scalar path even where the vector one is
+	// available: the tests compare the two.
+	jpegScalar bool
 	windowTaps [2][][]tap
 	spans      [2][]boxSpan
 }

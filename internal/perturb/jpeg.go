@@ -51,6 +51,8 @@ type jpegQuant struct {
 	// zeroColumn[u] bounds the squared norm of column u after the DCT's row pass below which
 	// every coefficient of that column quantizes to zero; see newJPEGQuant.
 	zeroColumn [8]int64
+	// vec is the table in the vector path's form (empty without that path).
+	vec jpegVecTable
 }
 
 // newJPEGQuant scales a base table to quality (1..100) as the IJG library does: quality below 50
@@ -92,6 +94,7 @@ func newJPEGQuant(base *[64]int32, quality int) *jpegQuant {
 			t.zeroColumn[u] = 2 * m * m
 		}
 	}
+	t.vec.fill(t)
 	return t
 }
 
@@ -131,8 +134,16 @@ const (
 func descale(x int32, n uint) int32 { return (x + 1<<(n-1)) >> n }
 
 // jpegPlane compresses and reconstructs a plane of 8-bit samples (stride w, a multiple of 8, and
-// h rows, a multiple of 8) in place, block by block.
-func jpegPlane(p []uint8, w, h int, t *jpegQuant) {
+// h rows, a multiple of 8) in place, block by block: on the vector path where the build and the
+// machine have it (jpeg_simd.go), else on the scalar one.
+func jpegPlane(p []uint8, w, h int, t *jpegQuant, vector bool) {
+	if !vector || !jpegPlaneVector(p, w, h, t) {
+		jpegPlaneScalar(p, w, h, t)
+	}
+}
+
+// jpegPlaneScalar is jpegPlane in plain Go.
+func jpegPlaneScalar(p []uint8, w, h int, t *jpegQuant) {
 	var blk, ws [64]int32
 	for by := 0; by < h; by += 8 {
 		for bx := 0; bx < w; bx += 8 {
@@ -416,6 +427,7 @@ func (c *Corruptor) jpegSeverity(dst, src *imaging.Image, sev int) {
 // encoder pads; the decoder's upsampling replicates the edge chroma samples.
 func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 	lq, cq := c.jpegTables(quality)
+	vector := jpegVectorEnabled && !c.jpegScalar
 	w, h := src.Width, src.Height
 	pw, ph := (w+15)&^15, (h+15)&^15
 	if src.Channels == 1 {
@@ -429,7 +441,7 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 				d[x] = d[w-1]
 			}
 		}
-		jpegPlane(y, pw, ph, lq)
+		jpegPlane(y, pw, ph, lq, vector)
 		for row := range h {
 			copy(dst.Pix[row*w:(row+1)*w], y[row*pw:row*pw+w])
 		}
@@ -460,15 +472,28 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 		strip := ys[(m&1)*16*pw : (m&1+1)*16*pw]
 		for j := range 8 {
 			r := 16*m + 2*j
-			jpegEncodeRows(strip[2*j*pw:(2*j+2)*pw], cb[(8*m+j)*cw:(8*m+j+1)*cw], cr[(8*m+j)*cw:(8*m+j+1)*cw],
+			jpegEncodeRows(vector, strip[2*j*pw:(2*j+2)*pw], cb[(8*m+j)*cw:(8*m+j+1)*cw], cr[(8*m+j)*cw:(8*m+j+1)*cw],
 				src.Pix[min(r, h-1)*w*3:][:3*w], src.Pix[min(r+1, h-1)*w*3:][:3*w], w, pw)
 		}
-		jpegPlane(strip, pw, 16, lq)
-		jpegPlane(cb[8*m*cw:(8*m+8)*cw], cw, 8, cq)
-		jpegPlane(cr[8*m*cw:(8*m+8)*cw], cw, 8, cq)
+		jpegPlane(strip, pw, 16, lq, vector)
+		jpegPlane(cb[8*m*cw:(8*m+8)*cw], cw, 8, cq, vector)
+		jpegPlane(cr[8*m*cw:(8*m+8)*cw], cw, 8, cq, vector)
 		last := min(8*m+6, vh-1) // the last chroma row whose lower neighbour is reconstructed
 		if m == strips-1 {
 			last = vh - 1
+		}
+		for ; next <= last && vector; next++ {
+			// The vector path reads the chroma planes' bytes directly.
+			r := next
+			for k, far := range [2]int{max(r-1, 0), min(r+1, vh-1)} {
+				row := 2*r + k
+				if row >= h {
+					break
+				}
+				ls := ys[((row/16)&1)*16*pw+(row%16)*pw:]
+				jpegDecodeRowVector(dst.Pix[row*w*3:(row+1)*w*3], ls[:w],
+					cb[r*cw:r*cw+vw], cb[far*cw:far*cw+vw], cr[r*cw:r*cw+vw], cr[far*cw:far*cw+vw])
+			}
 		}
 		for ; next <= last; next++ {
 			r := next
@@ -499,7 +524,16 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 // products with both coefficients are one 64-bit multiply, and because both final values are
 // non-negative and below 2^32, wrapping arithmetic leaves each half exact even though some
 // terms are negative.
-func jpegEncodeRows(y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
+func jpegEncodeRows(vector bool, y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
+	if vector {
+		jpegEncodeRowsVector(y, cb, cr, s0, s1, w, pw)
+		return
+	}
+	jpegEncodeRowsFrom(y, cb, cr, s0, s1, w, pw, 0)
+}
+
+// jpegEncodeRowsFrom is jpegEncodeRows from chroma column from (even) on.
+func jpegEncodeRowsFrom(y, cb, cr []uint8, s0, s1 []uint8, w, pw, from int) {
 	y0, y1 := y[:pw], y[pw:2*pw]
 	cr = cr[:len(cb)]
 	conv := func(p []uint8) (int32, uint64) {
@@ -509,6 +543,9 @@ func jpegEncodeRows(y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
 		return yy, (c >> jpegScaleBits) & 0x0000ffff0000ffff
 	}
 	bias := uint64(1 | 1<<32)
+	if from&1 == 1 {
+		bias = 2 | 2<<32
+	}
 	inner := min(w/2, len(cb)) // pairs of columns inside the image
 	// Inside the image the two pixels of a row pair share the multiplies of their luma: one pixel
 	// in each 32-bit half, whose sums stay below 2^24, so the halves never carry into each other.
@@ -517,7 +554,7 @@ func jpegEncodeRows(y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
 	chroma := func(r, g, b uint64) uint64 {
 		return (r*packRC + g*packGC + b*packBC + packOffset) >> jpegScaleBits & 0x0000ffff0000ffff
 	}
-	for i := range inner {
+	for i := from; i < inner; i++ {
 		p0, p1 := (*[6]uint8)(s0[6*i:6*i+6]), (*[6]uint8)(s1[6*i:6*i+6])
 		ra, ga, ba := uint64(p0[0]), uint64(p0[1]), uint64(p0[2])
 		rb, gb, bb := uint64(p0[3]), uint64(p0[4]), uint64(p0[5])
@@ -531,7 +568,7 @@ func jpegEncodeRows(y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
 		cr[i] = uint8(sum >> 32)
 		bias ^= 3 | 3<<32
 	}
-	for i := inner; i < len(cb); i++ { // the padding: columns past the image repeat its last
+	for i := max(inner, from); i < len(cb); i++ { // the padding: columns past the image repeat its last
 		x0, x1 := min(2*i, w-1), min(2*i+1, w-1)
 		ya, ca := conv(s0[3*x0 : 3*x0+3 : 3*x0+3])
 		yb, cb2 := conv(s0[3*x1 : 3*x1+3 : 3*x1+3])

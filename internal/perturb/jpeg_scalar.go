@@ -1,0 +1,18 @@
+//go:build !(goexperiment.simd && amd64)
+
+package perturb
+
+// Without GOEXPERIMENT=simd (or off amd64) jpegPlane has only its scalar path.
+
+const jpegVectorEnabled = false
+
+func jpegPlaneVector([]uint8, int, int, *jpegQuant) bool { return false }
+
+func jpegDecodeRowVector(_, _, _, _, _, _ []uint8) { panic("unreachable: no vector path") }
+
+// jpegVecTable has no content without the vector path.
+type jpegVecTable struct{}
+
+func (*jpegVecTable) fill(*jpegQuant) {}
+
+func jpegEncodeRowsVector(_, _, _, _, _ []uint8, _, _ int) { panic("unreachable: no vector path") }
