@@ -23,9 +23,7 @@ RUN cd /src && go mod download
 COPY . /src
 ARG VERSION=dev
 ARG COMMIT=
-# GOEXPERIMENT=simd compiles the vector path of the JPEG corruption (AVX2, chosen at run time;
-# internal/perturb/jpeg_simd.go).
-RUN cd /src && CGO_ENABLED=1 GOEXPERIMENT=simd go build -trimpath \
+RUN cd /src && CGO_ENABLED=1 go build -trimpath \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/cvgate .
 
 FROM node:20-bookworm-slim AS ort

@@ -532,7 +532,7 @@ func jpegEncodeRows(vector bool, y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
 	jpegEncodeRowsFrom(y, cb, cr, s0, s1, w, pw, 0)
 }
 
-// jpegEncodeRowsFrom is jpegEncodeRows from chroma column from (even) on.
+// jpegEncodeRowsFrom is jpegEncodeRows from chroma column from on (the vector path did those before).
 func jpegEncodeRowsFrom(y, cb, cr []uint8, s0, s1 []uint8, w, pw, from int) {
 	y0, y1 := y[:pw], y[pw:2*pw]
 	cr = cr[:len(cb)]

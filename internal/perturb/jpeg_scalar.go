@@ -2,7 +2,8 @@
 
 package perturb
 
-// Without GOEXPERIMENT=simd (or off amd64) jpegPlane has only its scalar path.
+// Without GOEXPERIMENT=simd (or off amd64) jpeg_compression has only its scalar path: the
+// default build (see jpeg_simd.go for why the vector path is opt-in).
 
 const jpegVectorEnabled = false
 

@@ -12,9 +12,11 @@ import (
 // (jpegDecodeRow) with the same integer arithmetic as the scalar code, eight lanes at a time with
 // AVX2, so that the output is identical byte for byte (TestJPEGRoundTripVectorMatchesScalar,
 // FuzzJPEGVectorMatchesScalar). libjpeg-turbo, which the reference reaches through PIL, runs
-// these steps with SIMD; the scalar code is about half as fast as this. The path needs
-// GOEXPERIMENT=simd at build time (scripts/demo, scripts/bench-pr and the Dockerfile set it); a
-// build without it, or a CPU without AVX2, takes the scalar path.
+// these steps with SIMD; the scalar code is about half as fast as this. The path is opt-in: it
+// exists only in a build with GOEXPERIMENT=simd, and that experiment makes the Go runtime save
+// the full vector state at every asynchronous preemption of any goroutine, which costs the whole
+// pipeline more than this path saves (docs/corruptions.md, "Speed"). A CPU without AVX2 takes
+// the scalar path.
 //
 // One 8x8 block is eight vectors. Each 1-D pass of the islow DCT combines whole vectors (the
 // eight lanes are eight independent rows or columns), and a transpose between passes turns

@@ -1,3 +1,5 @@
+//go:build goexperiment.simd && amd64
+
 package perturb
 
 import (
@@ -10,11 +12,11 @@ import (
 
 // TestJPEGPlaneVectorMatchesScalar: the vector path of jpegPlane reproduces the scalar one byte
 // for byte, on planes that reach every branch (flat blocks, only low frequencies, full-band
-// noise, saturated edges that clamp) at every quality. It runs only where the build has the
-// vector path (GOEXPERIMENT=simd on amd64 with AVX2); scripts/test runs this package both ways.
+// noise, saturated edges that clamp) at every quality. scripts/test runs this package with
+// GOEXPERIMENT=simd as well as without it.
 func TestJPEGPlaneVectorMatchesScalar(t *testing.T) {
 	if !jpegVectorEnabled {
-		t.Skip("no vector path in this build or on this CPU (GOEXPERIMENT=simd, amd64 with AVX2)")
+		t.Skip("this CPU has no AVX2: the vector path is off")
 	}
 	const w, h = 64, 48
 	rng := rand.New(rand.NewPCG(7, 8))
@@ -71,7 +73,7 @@ func BenchmarkJPEGPlane(b *testing.B) {
 	for _, path := range []string{"scalar", "vector"} {
 		b.Run(path, func(b *testing.B) {
 			if path == "vector" && !jpegVectorEnabled {
-				b.Skip("no vector path in this build")
+				b.Skip("this CPU has no AVX2: the vector path is off")
 			}
 			p := make([]uint8, len(img.Pix))
 			for b.Loop() {
@@ -90,7 +92,7 @@ func BenchmarkJPEGPlane(b *testing.B) {
 // severity's quality.
 func TestJPEGRoundTripVectorMatchesScalar(t *testing.T) {
 	if !jpegVectorEnabled {
-		t.Skip("no vector path in this build or on this CPU (GOEXPERIMENT=simd, amd64 with AVX2)")
+		t.Skip("this CPU has no AVX2: the vector path is off")
 	}
 	rng := rand.New(rand.NewPCG(3, 4))
 	sizes := [][2]int{{1, 1}, {2, 3}, {3, 2}, {5, 7}, {17, 9}, {18, 18}, {33, 31}, {34, 40}, {47, 16}, {64, 64}, {97, 35}, {224, 224}, {250, 17}}
@@ -130,7 +132,7 @@ func FuzzJPEGVectorMatchesScalar(f *testing.F) {
 	f.Add(uint8(200), uint8(3), uint8(1), []byte{255, 0, 255})
 	f.Fuzz(func(t *testing.T, w, h, quality uint8, pix []byte) {
 		if !jpegVectorEnabled {
-			t.Skip("no vector path in this build")
+			t.Skip("this CPU has no AVX2: the vector path is off")
 		}
 		if w == 0 || h == 0 || len(pix) == 0 {
 			return
