@@ -482,33 +482,24 @@ func (c *Corruptor) jpegRoundTrip(dst, src *imaging.Image, quality int) {
 		if m == strips-1 {
 			last = vh - 1
 		}
-		for ; next <= last && vector; next++ {
-			// The vector path reads the chroma planes' bytes directly.
+		for ; next <= last; next++ {
 			r := next
+			// The scalar path reads packed chroma rows: row r needs rows r-1..r+1 packed; each
+			// row is packed once, into slot row%3. The vector path reads the planes' bytes.
+			for ; !vector && packed <= min(r+1, vh-1); packed++ {
+				pack(slot(packed), packed)
+			}
 			for k, far := range [2]int{max(r-1, 0), min(r+1, vh-1)} {
 				row := 2*r + k
 				if row >= h {
 					break
 				}
-				ls := ys[((row/16)&1)*16*pw+(row%16)*pw:]
-				jpegDecodeRowVector(dst.Pix[row*w*3:(row+1)*w*3], ls[:w],
-					cb[r*cw:r*cw+vw], cb[far*cw:far*cw+vw], cr[r*cw:r*cw+vw], cr[far*cw:far*cw+vw])
-			}
-		}
-		for ; next <= last; next++ {
-			r := next
-			// Row r needs rows r-1..r+1 packed; each row is packed once, into slot row%3.
-			for ; packed <= min(r+1, vh-1); packed++ {
-				pack(slot(packed), packed)
-			}
-			above, near, below := slot(max(r-1, 0)), slot(r), slot(min(r+1, vh-1))
-			for k, far := range [2][]uint64{above, below} {
-				row := 2*r + k
-				if row >= h {
-					break
+				out, ls := dst.Pix[row*w*3:(row+1)*w*3], ys[((row/16)&1)*16*pw+(row%16)*pw:][:w]
+				if vector {
+					jpegDecodeRowVector(out, ls, cb[r*cw:r*cw+vw], cb[far*cw:far*cw+vw], cr[r*cw:r*cw+vw], cr[far*cw:far*cw+vw])
+				} else {
+					jpegDecodeRow(out, ls, slot(r), slot(far))
 				}
-				ls := ys[((row/16)&1)*16*pw+(row%16)*pw:]
-				jpegDecodeRow(dst.Pix[row*w*3:(row+1)*w*3], ls[:w], near, far)
 			}
 		}
 	}

@@ -68,15 +68,9 @@ func jpegPlaneVector(p []uint8, w, h int, t *jpegQuant) bool {
 	return true
 }
 
+// jpegLoadRow loads the eight samples at p[o:o+8], level-shifted as the encoder does.
 func jpegLoadRow(p []uint8, o int, spare *[16]uint8) i32x8 {
-	var b archsimd.Uint8x16
-	if o+16 <= cap(p) {
-		b = archsimd.LoadUint8x16Slice(p[o : o+16])
-	} else {
-		copy(spare[:8], p[o:o+8])
-		b = archsimd.LoadUint8x16(spare)
-	}
-	return b.ExtendLo8ToUint32().AsInt32x8().Sub(jc.c128)
+	return jpegLoad8(p, o, spare).Sub(jc.c128)
 }
 
 // jpegStoreRow writes the low bytes of v's lanes (each 0..255) to p[o:o+8].
@@ -328,6 +322,7 @@ func jpegDecodeRowVector(out, yr, cbN, cbF, crN, crF []uint8) {
 	for ; i < n; i++ {
 		jpegDecodeColumn(out, yr, cbN, cbF, crN, crF, i)
 	}
+	archsimd.ClearAVXUpperBits() // before the caller's SSE code, as in jpegPlaneVector
 }
 
 // jpegDecodeVector8 decodes chroma columns i..i+7, pixels 2i..2i+15.
@@ -387,7 +382,8 @@ func jpegPixelOrder(even, odd i32x8) (i32x8, i32x8) {
 	return lo.Select128FromPair(0, 2, hi), lo.Select128FromPair(1, 3, hi)
 }
 
-// jpegLoad8 loads s[o:o+8] as eight int32 lanes.
+// jpegLoad8 loads s[o:o+8] as eight int32 lanes: 16 bytes straight from s where its capacity
+// allows, else through spare.
 func jpegLoad8(s []uint8, o int, spare *[16]uint8) i32x8 {
 	var b archsimd.Uint8x16
 	if o+16 <= cap(s) {
@@ -437,6 +433,7 @@ func jpegEncodeRowsVector(y, cb, cr []uint8, s0, s1 []uint8, w, pw int) {
 		cb[i], cb[i+1], cr[i], cr[i+1] = uint8(u), uint8(u>>8), uint8(u>>16), uint8(u>>24)
 		cb[i+2], cb[i+3], cr[i+2], cr[i+3] = uint8(u>>32), uint8(u>>40), uint8(u>>48), uint8(u>>56)
 	}
+	archsimd.ClearAVXUpperBits()
 	jpegEncodeRowsFrom(y, cb, cr, s0, s1, w, pw, i)
 }
 
