@@ -1,9 +1,8 @@
-//go:build !(goexperiment.simd && amd64)
+//go:build !amd64 || purego
 
 package perturb
 
-// Without GOEXPERIMENT=simd (or off amd64) jpeg_compression has only its scalar path: the
-// default build (see jpeg_simd.go for why the vector path is opt-in).
+// Off amd64 (or with the purego tag) jpeg_compression has only its scalar path.
 
 const jpegVectorEnabled = false
 
