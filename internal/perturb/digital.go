@@ -166,8 +166,17 @@ func (c *Corruptor) pixelate(dst, src *imaging.Image, factor float64) {
 			for j, sp := range xs {
 				px := srow[3*sp.start : 3*(sp.start+sp.n)]
 				var r, g, b uint32
-				for t := 0; t+2 < len(px); t += 3 {
-					r, g, b = r+uint32(px[t]), g+uint32(px[t+1]), b+uint32(px[t+2])
+				switch len(px) {
+				case 6: // the spans of the common factors hold two or three pixels
+					r, g, b = uint32(px[0])+uint32(px[3]), uint32(px[1])+uint32(px[4]), uint32(px[2])+uint32(px[5])
+				case 9:
+					r = uint32(px[0]) + uint32(px[3]) + uint32(px[6])
+					g = uint32(px[1]) + uint32(px[4]) + uint32(px[7])
+					b = uint32(px[2]) + uint32(px[5]) + uint32(px[8])
+				default:
+					for t := 0; t+2 < len(px); t += 3 {
+						r, g, b = r+uint32(px[t]), g+uint32(px[t+1]), b+uint32(px[t+2])
+					}
 				}
 				d := drow[3*j : 3*j+3 : 3*j+3]
 				d[0], d[1], d[2] = pilRound(r, sp.k), pilRound(g, sp.k), pilRound(b, sp.k)
@@ -186,7 +195,24 @@ func (c *Corruptor) pixelate(dst, src *imaging.Image, factor float64) {
 	small := c.bytesN(1, sh*stride)
 	acc := c.intsN(stride)
 	for j, sp := range ys {
+		out := small[j*stride : (j+1)*stride]
 		first := rows[sp.start*stride : (sp.start+1)*stride]
+		if sp.n == 2 || sp.n == 3 { // the common spans, without the accumulator
+			second := rows[(sp.start+1)*stride : (sp.start+2)*stride][:len(first)]
+			third := second // unused for two rows
+			if sp.n == 3 {
+				third = rows[(sp.start+2)*stride : (sp.start+3)*stride][:len(first)]
+			}
+			out = out[:len(first)]
+			for i, v := range first {
+				sum := uint32(v) + uint32(second[i])
+				if sp.n == 3 {
+					sum += uint32(third[i])
+				}
+				out[i] = pilRound(sum, sp.k)
+			}
+			continue
+		}
 		for i, v := range first {
 			acc[i] = int32(v)
 		}
@@ -195,7 +221,6 @@ func (c *Corruptor) pixelate(dst, src *imaging.Image, factor float64) {
 				acc[i] += int32(v)
 			}
 		}
-		out := small[j*stride : (j+1)*stride]
 		for i, v := range acc {
 			out[i] = pilRound(uint32(v), sp.k)
 		}

@@ -9,7 +9,7 @@ import "math"
 // add4 does d += wa*a + wb*b + wc*cc + we*e element-wise.
 func add4(d, a, b, cc, e []float32, wa, wb, wc, we float32) {
 	a, b, cc, e = a[:len(d)], b[:len(d)], cc[:len(d)], e[:len(d)]
-	for i := range d {
+	for i := add4Vector(d, a, b, cc, e, wa, wb, wc, we); i < len(d); i++ {
 		d[i] += wa*a[i] + wb*b[i] + wc*cc[i] + we*e[i]
 	}
 }
@@ -57,7 +57,7 @@ func accumulateSymmetric(d []float32, srcs [][]float32, k []float32) {
 	case r >= 2:
 		a1, b1, a2, b2 := srcs[r-1][:len(d)], srcs[r+1][:len(d)], srcs[r-2][:len(d)], srcs[r+2][:len(d)]
 		w0, w1, w2 := k[r], k[r+1], k[r+2]
-		for i := range d {
+		for i := symSetVector(d, c, a1, b1, a2, b2, w0, w1, w2); i < len(d); i++ {
 			d[i] = w0*c[i] + w1*(a1[i]+b1[i]) + w2*(a2[i]+b2[i])
 		}
 		t = 3
@@ -78,7 +78,7 @@ func accumulateSymmetric(d []float32, srcs [][]float32, k []float32) {
 	for ; t+1 <= r; t += 2 {
 		a1, b1, a2, b2 := srcs[r-t][:len(d)], srcs[r+t][:len(d)], srcs[r-t-1][:len(d)], srcs[r+t+1][:len(d)]
 		w1, w2 := k[r+t], k[r+t+1]
-		for i := range d {
+		for i := symAddVector(d, a1, b1, a2, b2, w1, w2); i < len(d); i++ {
 			d[i] += w1*(a1[i]+b1[i]) + w2*(a2[i]+b2[i])
 		}
 	}
@@ -307,7 +307,7 @@ func boxPassY(dst, src []float32, w, h, ch, r int, alpha float32, sum []float32)
 		lo, hi := row(y-r-1), row(y+r+1)
 		first := row(y - r)
 		lo, hi, first = lo[:stride], hi[:stride], first[:stride]
-		for i := range out {
+		for i := boxYVector(out, sum, lo, hi, first, alpha, inv); i < len(out); i++ {
 			out[i] = (sum[i] + alpha*(lo[i]+hi[i])) * inv
 			sum[i] += hi[i] - first[i]
 		}
