@@ -494,8 +494,8 @@ def cmd_speed(args):
     x = load(os.path.join(FIDELITY, "224", "astronaut.png"))
     corruptions = [n for n in names() if not args.only or n in args.only.split(",")]
     binary = os.path.join(tempfile.mkdtemp(), "perturb.test")
-    # Built as cvgate ships (GOEXPERIMENT unset); GOEXPERIMENT=simd in the environment times the
-    # opt-in vector path of jpeg_compression instead.
+    # Built as cvgate ships (plain go test -c: the assembly kernels where the CPU has them);
+    # GOFLAGS=-tags=purego in the environment times the portable code instead.
     env = dict(os.environ)
     subprocess.run(["go", "test", "-c", "-o", binary, "./internal/perturb/"], cwd=ROOT, check=True, env=env)
     ref = {n: {"cpu": [], "wall": []} for n in corruptions}
