@@ -135,7 +135,7 @@ func descale(x int32, n uint) int32 { return (x + 1<<(n-1)) >> n }
 
 // jpegPlane compresses and reconstructs a plane of 8-bit samples (stride w, a multiple of 8, and
 // h rows, a multiple of 8) in place, block by block: on the vector path where the build and the
-// machine have it (jpeg_simd.go), else on the scalar one.
+// machine have it (jpeg_amd64.s), else on the scalar one.
 func jpegPlane(p []uint8, w, h int, t *jpegQuant, vector bool) {
 	if !vector || !jpegPlaneVector(p, w, h, t) {
 		jpegPlaneScalar(p, w, h, t)
