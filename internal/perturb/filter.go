@@ -5,12 +5,15 @@ import "math"
 // Separable filtering primitives on interleaved float32 images (w*h*ch values). Inner loops are
 // written as multi-tap accumulations over contiguous slices, which the compiler turns into tight
 // bounds-check-free loops; that matters because the blurs dominate the cost of a corruption sweep.
+// Where a loop has a vector kernel (filter_amd64.s), each product is converted with float32():
+// Go may fuse x*y + z into one multiply-add with a single rounding (it does with GOAMD64=v3),
+// and the conversion forbids that, so every build rounds as the kernels do.
 
 // add4 does d += wa*a + wb*b + wc*cc + we*e element-wise.
 func add4(d, a, b, cc, e []float32, wa, wb, wc, we float32) {
 	a, b, cc, e = a[:len(d)], b[:len(d)], cc[:len(d)], e[:len(d)]
 	for i := add4Vector(d, a, b, cc, e, wa, wb, wc, we); i < len(d); i++ {
-		d[i] += wa*a[i] + wb*b[i] + wc*cc[i] + we*e[i]
+		d[i] += float32(wa*a[i]) + float32(wb*b[i]) + float32(wc*cc[i]) + float32(we*e[i])
 	}
 }
 
@@ -58,14 +61,14 @@ func accumulateSymmetric(d []float32, srcs [][]float32, k []float32) {
 		a1, b1, a2, b2 := srcs[r-1][:len(d)], srcs[r+1][:len(d)], srcs[r-2][:len(d)], srcs[r+2][:len(d)]
 		w0, w1, w2 := k[r], k[r+1], k[r+2]
 		for i := symSetVector(d, c, a1, b1, a2, b2, w0, w1, w2); i < len(d); i++ {
-			d[i] = w0*c[i] + w1*(a1[i]+b1[i]) + w2*(a2[i]+b2[i])
+			d[i] = float32(w0*c[i]) + float32(w1*(a1[i]+b1[i])) + float32(w2*(a2[i]+b2[i]))
 		}
 		t = 3
 	case r == 1:
 		a1, b1 := srcs[0][:len(d)], srcs[2][:len(d)]
 		w0, w1 := k[1], k[2]
 		for i := range d {
-			d[i] = w0*c[i] + w1*(a1[i]+b1[i])
+			d[i] = float32(w0*c[i]) + float32(w1*(a1[i]+b1[i]))
 		}
 		return
 	default:
@@ -79,14 +82,14 @@ func accumulateSymmetric(d []float32, srcs [][]float32, k []float32) {
 		a1, b1, a2, b2 := srcs[r-t][:len(d)], srcs[r+t][:len(d)], srcs[r-t-1][:len(d)], srcs[r+t+1][:len(d)]
 		w1, w2 := k[r+t], k[r+t+1]
 		for i := symAddVector(d, a1, b1, a2, b2, w1, w2); i < len(d); i++ {
-			d[i] += w1*(a1[i]+b1[i]) + w2*(a2[i]+b2[i])
+			d[i] += float32(w1*(a1[i]+b1[i])) + float32(w2*(a2[i]+b2[i]))
 		}
 	}
 	if t <= r {
 		a1, b1 := srcs[r-t][:len(d)], srcs[r+t][:len(d)]
 		w1 := k[r+t]
 		for i := range d {
-			d[i] += w1 * (a1[i] + b1[i])
+			d[i] += float32(w1 * (a1[i] + b1[i]))
 		}
 	}
 }
@@ -308,7 +311,7 @@ func boxPassY(dst, src []float32, w, h, ch, r int, alpha float32, sum []float32)
 		first := row(y - r)
 		lo, hi, first = lo[:stride], hi[:stride], first[:stride]
 		for i := boxYVector(out, sum, lo, hi, first, alpha, inv); i < len(out); i++ {
-			out[i] = (sum[i] + alpha*(lo[i]+hi[i])) * inv
+			out[i] = (sum[i] + float32(alpha*(lo[i]+hi[i]))) * inv
 			sum[i] += hi[i] - first[i]
 		}
 	}

@@ -9,7 +9,8 @@ import (
 // TestFilterVectorMatchesScalar: the element-wise loops of filter.go give, on their vector
 // kernels, the plain loops' results bit for bit, at every length around the vector width and on
 // values that stress rounding (tiny, huge, subnormal, signed zeros, infinities; NaN anywhere
-// gives NaN on both). Off amd64 both sides are the plain loops and the test checks little.
+// gives NaN on both), in any build: GOAMD64=v3 lets Go fuse multiply-adds, which the loops
+// forbid (see filter.go). Off amd64 both sides are the plain loops and the test checks little.
 func TestFilterVectorMatchesScalar(t *testing.T) {
 	if !filterVectorEnabled {
 		t.Log("no vector kernels on this machine: both sides are the plain loops")
@@ -47,7 +48,7 @@ func TestFilterVectorMatchesScalar(t *testing.T) {
 
 			want, got := append([]float32(nil), d0...), append([]float32(nil), d0...)
 			for i := range want {
-				want[i] += wa*a[i] + wb*b[i] + wc*c[i] + we*e[i]
+				want[i] += float32(wa*a[i]) + float32(wb*b[i]) + float32(wc*c[i]) + float32(we*e[i])
 			}
 			add4(got, a, b, c, e, wa, wb, wc, we)
 			same(t, "add4", got, want)
@@ -57,12 +58,12 @@ func TestFilterVectorMatchesScalar(t *testing.T) {
 			alpha, inv := value(), value()
 			wantOut, wantSum := make([]float32, n), append([]float32(nil), sum0...)
 			for i := range wantOut {
-				wantOut[i] = (wantSum[i] + alpha*(lo[i]+hi[i])) * inv
+				wantOut[i] = (wantSum[i] + float32(alpha*(lo[i]+hi[i]))) * inv
 				wantSum[i] += hi[i] - first[i]
 			}
 			gotOut, gotSum := make([]float32, n), append([]float32(nil), sum0...)
 			for i := boxYVector(gotOut, gotSum, lo, hi, first, alpha, inv); i < n; i++ {
-				gotOut[i] = (gotSum[i] + alpha*(lo[i]+hi[i])) * inv
+				gotOut[i] = (gotSum[i] + float32(alpha*(lo[i]+hi[i]))) * inv
 				gotSum[i] += hi[i] - first[i]
 			}
 			same(t, "boxPassY output", gotOut, wantOut)
@@ -86,16 +87,16 @@ func TestFilterVectorMatchesScalar(t *testing.T) {
 					var v float32
 					switch {
 					case r >= 2:
-						v = k[r]*srcs[r][i] + k[r+1]*(srcs[r-1][i]+srcs[r+1][i]) + k[r+2]*(srcs[r-2][i]+srcs[r+2][i])
+						v = float32(k[r]*srcs[r][i]) + float32(k[r+1]*(srcs[r-1][i]+srcs[r+1][i])) + float32(k[r+2]*(srcs[r-2][i]+srcs[r+2][i]))
 						tt := 3
 						for ; tt+1 <= r; tt += 2 {
-							v += k[r+tt]*(srcs[r-tt][i]+srcs[r+tt][i]) + k[r+tt+1]*(srcs[r-tt-1][i]+srcs[r+tt+1][i])
+							v += float32(k[r+tt]*(srcs[r-tt][i]+srcs[r+tt][i])) + float32(k[r+tt+1]*(srcs[r-tt-1][i]+srcs[r+tt+1][i]))
 						}
 						if tt <= r {
-							v += k[r+tt] * (srcs[r-tt][i] + srcs[r+tt][i])
+							v += float32(k[r+tt] * (srcs[r-tt][i] + srcs[r+tt][i]))
 						}
 					default:
-						v = k[1]*srcs[1][i] + k[2]*(srcs[0][i]+srcs[2][i])
+						v = float32(k[1]*srcs[1][i]) + float32(k[2]*(srcs[0][i]+srcs[2][i]))
 					}
 					want[i] = v
 				}
