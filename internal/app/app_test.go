@@ -173,6 +173,9 @@ func TestBadInputs(t *testing.T) {
 	d := h.dir
 
 	smallSet(t, filepath.Join(d, "good"), 40)
+	for i := range 6 { // three named class folders for a model with ten outputs
+		writePNG(t, filepath.Join(d, "three", []string{"cat", "dog", "owl"}[i%3], fmt.Sprintf("%03d.png", i)), grayDigit(uint8(i*20)))
+	}
 	if err := os.MkdirAll(filepath.Join(d, "empty"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -209,6 +212,8 @@ func TestBadInputs(t *testing.T) {
 		{"manifest row with a missing file", []string{"--model", model, "--data", "missing.csv"}, nil, ExitCannotRun, []string{"missing.csv", "line 3", "gone.png", "not found"}},
 		{"label not in the labels file", []string{"--model", model, "--data", "unknown_label.csv", "--labels", "labels10.txt"}, nil, ExitCannotRun, []string{`label "zero"`, "labels10.txt"}},
 		{"labels file shorter than the outputs", []string{"--model", model, "--data", "good", "--labels", "labels9.txt"}, nil, ExitCannotRun, []string{"outputs 10 classes", "labels9.txt", "gives 9"}},
+		{"fewer class folders than outputs", []string{"--model", model, "--data", "three"}, nil, ExitCannotRun,
+			[]string{"outputs 10 classes but folder names, sorted (torchvision ImageFolder order) gives 3 (cat, dog, owl); pass --labels FILE with one class name per model output"}},
 		{"truncated model", []string{"--model", "half.onnx", "--data", "good"}, nil, ExitGateFailed, []string{"half.onnx"}},
 		{"not an ONNX file", []string{"--model", "text.onnx", "--data", "good"}, nil, ExitGateFailed, []string{"text.onnx"}},
 		{"colour model on gray images", []string{"--model", h.testdata("models/mnist_rgb_color.onnx"), "--data", "good"}, nil, ExitCannotRun, []string{"mnist_rgb_color.onnx", "grayscale", "preprocess.color: rgb"}},

@@ -575,7 +575,9 @@ func (s *session) loadData(ctx context.Context, cands []opened) (*dataset.Datase
 		}
 	}
 	if classes != nil && outputs > 0 && len(classes.Names) != outputs {
-		where := classes.Source
+		// The source may carry its own hint after a semicolon; this message gives the hint
+		// that fits the mismatch.
+		where, _, _ := strings.Cut(classes.Source, ";")
 		hint := "pass --labels FILE with one class name per model output, in output order"
 		if cfg.Labels != "" {
 			hint = "fix the labels file: one line per model output, in output order"
