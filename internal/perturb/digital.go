@@ -197,19 +197,19 @@ func (c *Corruptor) pixelate(dst, src *imaging.Image, factor float64) {
 	for j, sp := range ys {
 		out := small[j*stride : (j+1)*stride]
 		first := rows[sp.start*stride : (sp.start+1)*stride]
-		if sp.n == 2 || sp.n == 3 { // the common spans, without the accumulator
-			second := rows[(sp.start+1)*stride : (sp.start+2)*stride][:len(first)]
-			third := second // unused for two rows
-			if sp.n == 3 {
-				third = rows[(sp.start+2)*stride : (sp.start+3)*stride][:len(first)]
-			}
-			out = out[:len(first)]
+		// The common spans of two or three rows, without the accumulator.
+		out = out[:len(first)]
+		switch sp.n {
+		case 2:
+			second := rows[(sp.start+1)*stride:][:len(first)]
 			for i, v := range first {
-				sum := uint32(v) + uint32(second[i])
-				if sp.n == 3 {
-					sum += uint32(third[i])
-				}
-				out[i] = pilRound(sum, sp.k)
+				out[i] = pilRound(uint32(v)+uint32(second[i]), sp.k)
+			}
+			continue
+		case 3:
+			second, third := rows[(sp.start+1)*stride:][:len(first)], rows[(sp.start+2)*stride:][:len(first)]
+			for i, v := range first {
+				out[i] = pilRound(uint32(v)+uint32(second[i])+uint32(third[i]), sp.k)
 			}
 			continue
 		}

@@ -8,6 +8,14 @@ import "golang.org/x/sys/cpu"
 // (filter_amd64.s), which give the scalar loops' results bit for bit.
 var filterVectorEnabled = cpu.X86.HasAVX
 
+// vectorLen is how many of n elements a kernel takes (whole groups of eight), 0 without AVX.
+func vectorLen(n int) int {
+	if !filterVectorEnabled {
+		return 0
+	}
+	return n &^ 7
+}
+
 //go:noescape
 func add4AVX(d, a, b, c, e *float32, n int, wa, wb, wc, we float32)
 
@@ -19,8 +27,8 @@ func symAddAVX(d, a1, b1, a2, b2 *float32, n int, w1, w2 float32)
 
 // add4Vector does add4 on the first len(d) rounded down to 8 elements and returns how many.
 func add4Vector(d, a, b, cc, e []float32, wa, wb, wc, we float32) int {
-	n := len(d) &^ 7
-	if !filterVectorEnabled || n == 0 {
+	n := vectorLen(len(d))
+	if n == 0 {
 		return 0
 	}
 	_, _, _, _ = a[n-1], b[n-1], cc[n-1], e[n-1]
@@ -31,8 +39,8 @@ func add4Vector(d, a, b, cc, e []float32, wa, wb, wc, we float32) int {
 // symSetVector sets d = w0*c + w1*(a1+b1) + w2*(a2+b2) on the first len(d) rounded down to 8
 // elements and returns how many.
 func symSetVector(d, c, a1, b1, a2, b2 []float32, w0, w1, w2 float32) int {
-	n := len(d) &^ 7
-	if !filterVectorEnabled || n == 0 {
+	n := vectorLen(len(d))
+	if n == 0 {
 		return 0
 	}
 	_, _, _, _, _ = c[n-1], a1[n-1], b1[n-1], a2[n-1], b2[n-1]
@@ -43,8 +51,8 @@ func symSetVector(d, c, a1, b1, a2, b2 []float32, w0, w1, w2 float32) int {
 // symAddVector does d += w1*(a1+b1) + w2*(a2+b2) on the first len(d) rounded down to 8 elements
 // and returns how many.
 func symAddVector(d, a1, b1, a2, b2 []float32, w1, w2 float32) int {
-	n := len(d) &^ 7
-	if !filterVectorEnabled || n == 0 {
+	n := vectorLen(len(d))
+	if n == 0 {
 		return 0
 	}
 	_, _, _, _ = a1[n-1], b1[n-1], a2[n-1], b2[n-1]
@@ -58,8 +66,8 @@ func boxYAVX(out, sum, lo, hi, first *float32, n int, alpha, inv float32)
 // boxYVector does boxPassY's row step on the first len(out) rounded down to 8 elements and
 // returns how many.
 func boxYVector(out, sum, lo, hi, first []float32, alpha, inv float32) int {
-	n := len(out) &^ 7
-	if !filterVectorEnabled || n == 0 {
+	n := vectorLen(len(out))
+	if n == 0 {
 		return 0
 	}
 	_, _, _, _ = sum[n-1], lo[n-1], hi[n-1], first[n-1]
